@@ -28,6 +28,8 @@ export interface LoadPoint {
   stopReason: string;
   server: ServerTimes | null;
   durationS: number;
+  /** The first failed request's message, when any request failed while measuring. */
+  firstError?: string;
 }
 
 /** How each load point is measured (perf_analyzer's rule by default). */

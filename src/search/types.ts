@@ -20,6 +20,11 @@ export interface SearchSpace {
   maxQueueDelaysUs: number[];
   instanceCounts: number[];
   precisions: Precision[];
+  /**
+   * Optional: `dynamic_batching.preferred_batch_size` sets to try ([] = none); absent = [[]].
+   * Sets above a max batch size are invalid combinations, skipped (see search/space.ts).
+   */
+  preferredBatchSizes?: number[][];
 }
 
 export type TrialState = 'RUNNING' | 'COMPLETE' | 'INFEASIBLE' | 'FAILED' | 'SKIPPED';
@@ -46,6 +51,17 @@ export interface Strategy {
   readonly name: string;
   /** The next configuration to measure, or null when the strategy has nothing left to propose. */
   ask(history: readonly TrialRecord[], space: SearchSpace, seed: number): ServingConfig | null;
+  /**
+   * Optional: why the search should stop before the budget (e.g. the expected improvement
+   * is negligible), or null to go on. Pure, like ask; the runner prints the reason.
+   */
+  earlyStopReason?(history: readonly TrialRecord[], space: SearchSpace, seed: number): string | null;
+}
+
+/** What a strategy may be built with (the CLI knows these from the run plan). */
+export interface StrategyOptions {
+  /** The p99 target (ms): strategies that model feasibility use it. */
+  targetP99Ms?: number;
 }
 
 export function configKey(c: ServingConfig): string {

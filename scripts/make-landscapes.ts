@@ -1,0 +1,104 @@
+/**
+ * Writes the simulated landscapes under bench/landscapes/ (deterministic: the same files
+ * every time). Run from the repository root:
+ *
+ *   npm run build && node dist/scripts/make-landscapes.js [out-dir]
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { formatLandscape } from '../src/landscape/csv.js';
+import { DEFAULT_SIM_PARAMS, simLandscape, type SimParams } from '../src/landscape/sim.js';
+import { spaceSize } from '../src/search/space.js';
+import type { SearchSpace } from '../src/search/types.js';
+
+export interface LandscapeSpec {
+  file: string;
+  what: string;
+  params: SimParams;
+  space: SearchSpace;
+  concurrencies: number[];
+}
+
+const CONCURRENCIES = [1, 2, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512];
+
+/** A large transformer-like model: slow per item, low ceilings, INT8 barely ahead of FP16. */
+const WIDE: SimParams = {
+  ...DEFAULT_SIM_PARAMS,
+  name: 'wide',
+  batchOverheadMs: 3,
+  perItemMs: 1.1,
+  perItemSquaredMs: 0.004,
+  maxBatchOverheadPerDoubling: 0.03,
+  instanceContention: 0.45,
+  instanceContention2: 0.02,
+  fillDelayUs: 800,
+  precisions: {
+    FP32: { speedupAt1: 1, speedupMax: 1, speedupBatch: 8, capacityIps: 750, weightsMb: 1400, activationMbPerItem: 40 },
+    FP16: { speedupAt1: 1.3, speedupMax: 2.4, speedupBatch: 8, capacityIps: 1500, weightsMb: 700, activationMbPerItem: 20 },
+    INT8: { speedupAt1: 1.1, speedupMax: 3.4, speedupBatch: 24, capacityIps: 1650, weightsMb: 360, activationMbPerItem: 12 },
+  },
+};
+
+/**
+ * Strong interior optimum: steep large-batch penalty, costly large engines, and instances
+ * that fight over the GPU past two or three.
+ */
+const PEAKED: SimParams = {
+  ...DEFAULT_SIM_PARAMS,
+  name: 'peaked',
+  batchOverheadMs: 1.5,
+  perItemMs: 0.25,
+  perItemSquaredMs: 0.006,
+  maxBatchOverheadPerDoubling: 0.05,
+  instanceContention: 0.2,
+  instanceContention2: 0.09,
+  batchFill: 0.4,
+  fillDelayUs: 400,
+  serviceCv2: 0.08,
+  precisions: {
+    FP32: { speedupAt1: 1, speedupMax: 1, speedupBatch: 16, capacityIps: 3000, weightsMb: 300, activationMbPerItem: 9 },
+    FP16: { speedupAt1: 1.2, speedupMax: 2.1, speedupBatch: 12, capacityIps: 6000, weightsMb: 150, activationMbPerItem: 4.5 },
+    INT8: { speedupAt1: 0.9, speedupMax: 2.9, speedupBatch: 40, capacityIps: 7000, weightsMb: 80, activationMbPerItem: 2.5 },
+  },
+};
+
+export const LANDSCAPES: LandscapeSpec[] = [
+  {
+    file: 'sim-gpu-small.csv',
+    what: 'mid-size vision model, FP32/FP16, 120 configurations',
+    params: DEFAULT_SIM_PARAMS,
+    space: { maxBatchSizes: [4, 8, 16, 32, 64], maxQueueDelaysUs: [0, 100, 1000, 5000], instanceCounts: [1, 2, 3], precisions: ['FP32', 'FP16'] },
+    concurrencies: CONCURRENCIES.filter((c) => c <= 256),
+  },
+  {
+    file: 'sim-gpu-wide.csv',
+    what: 'large transformer-like model, three precisions, 420 configurations',
+    params: WIDE,
+    space: { maxBatchSizes: [2, 4, 8, 16, 32, 64, 128], maxQueueDelaysUs: [0, 50, 200, 1000, 4000], instanceCounts: [1, 2, 3, 4], precisions: ['FP32', 'FP16', 'INT8'] },
+    concurrencies: CONCURRENCIES,
+  },
+  {
+    file: 'sim-peaked.csv',
+    what: 'interior optimum in batch size and instances, 810 configurations',
+    params: PEAKED,
+    space: {
+      maxBatchSizes: [1, 2, 4, 8, 16, 32, 64, 128, 256],
+      maxQueueDelaysUs: [0, 100, 300, 1000, 3000, 10000],
+      instanceCounts: [1, 2, 3, 4, 5],
+      precisions: ['FP32', 'FP16', 'INT8'],
+    },
+    concurrencies: CONCURRENCIES,
+  },
+];
+
+function main(): void {
+  const outDir = process.argv[2] ?? join('bench', 'landscapes');
+  mkdirSync(outDir, { recursive: true });
+  for (const spec of LANDSCAPES) {
+    const rows = simLandscape(spec.params, spec.space, spec.concurrencies);
+    writeFileSync(join(outDir, spec.file), formatLandscape(rows));
+    console.log(`${join(outDir, spec.file)}: ${spaceSize(spec.space)} configurations, ${rows.length} rows (${spec.what})`);
+  }
+}
+
+if (process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href) main();

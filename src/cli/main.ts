@@ -1,0 +1,34 @@
+/** Process entry: parse, dispatch, map errors to exit codes in one place. */
+import { CommanderError } from 'commander';
+import { buildProgram } from './program.js';
+import { EXIT_CODES, exitCodeFor, formatError } from './errors.js';
+import { runCommand } from './run-command.js';
+import { reportCommand } from './report-command.js';
+
+async function main(argv: string[]): Promise<number> {
+  let code = EXIT_CODES.ok as number;
+  const io = { stdout: (s: string) => process.stdout.write(s), stderr: (s: string) => process.stderr.write(s), cwd: process.cwd(), env: process.env };
+  const program = buildProgram(
+    {
+      run: (flags) => runCommand(flags, io),
+      report: (run, flags) => reportCommand(run, flags, io),
+    },
+    (c) => (code = c),
+  );
+  try {
+    await program.parseAsync(argv);
+    return code;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // help and version exit 0; unknown flags and missing values are usage errors
+      return err.exitCode === 0 ? EXIT_CODES.ok : EXIT_CODES.usage;
+    }
+    io.stderr(formatError(err) + '\n');
+    return exitCodeFor(err);
+  }
+}
+
+const exitCode = await main(process.argv);
+process.exitCode = exitCode;
+// A stray handle (a gRPC channel in a failure path) must not keep a finished run alive.
+setTimeout(() => process.exit(exitCode), 3000).unref();

@@ -1,0 +1,48 @@
+/**
+ * The one table of run options. It drives commander's registration (and so --help),
+ * the README's flag list (scripts/gen-readme.ts, checked by a test), environment
+ * variables and profile keys, so the four cannot drift apart.
+ * Precedence when a value comes from several places: default < profile < environment < flag.
+ */
+export interface OptionSpec {
+  /** Key in RawOptions (camelCase). */
+  key: string;
+  /** commander flag text, kebab-case. */
+  flags: string;
+  description: string;
+  /** Shown in help and README; the value itself comes from the default profile or code. */
+  defaultText?: string;
+  /** Environment variable that sets it. */
+  env?: string;
+  /** Dotted key in a profile YAML. */
+  profileKey?: string;
+  group: 'Target and model' | 'Search' | 'Load and measurement' | 'Server' | 'Output';
+}
+
+export const RUN_OPTIONS: readonly OptionSpec[] = [
+  { key: 'model', flags: '--model <name>', description: 'model to tune: a folder of the model repository', env: 'TANALYZE_MODEL', group: 'Target and model' },
+  { key: 'p99', flags: '--p99 <latency>', description: 'p99 latency target: 50ms, 0.05s or 50000us', profileKey: 'target.p99', env: 'TANALYZE_P99', group: 'Target and model' },
+  { key: 'modelRepository', flags: '--model-repository <dir>', description: 'Triton model repository holding the model', defaultText: 'the shipped examples/model_repository', env: 'TANALYZE_MODEL_REPOSITORY', group: 'Target and model' },
+  { key: 'profile', flags: '--profile <name|file>', description: 'search profile: a name from profiles/ or a YAML file', defaultText: 'default', env: 'TANALYZE_PROFILE', group: 'Search' },
+  { key: 'search', flags: '--search <strategy>', description: 'search strategy: grid', defaultText: 'grid', profileKey: 'search.strategy', env: 'TANALYZE_SEARCH', group: 'Search' },
+  { key: 'budget', flags: '--budget <n>', description: 'most configurations to measure, the default configuration included', defaultText: '20', profileKey: 'search.budget', env: 'TANALYZE_BUDGET', group: 'Search' },
+  { key: 'seed', flags: '--seed <n>', description: 'seed for the strategy and the generated inputs', defaultText: '1', profileKey: 'search.seed', env: 'TANALYZE_SEED', group: 'Search' },
+  { key: 'maxBatchSizes', flags: '--max-batch-sizes <list>', description: 'max_batch_size values to search, e.g. 4,8,16', profileKey: 'space.max_batch_size', group: 'Search' },
+  { key: 'queueDelays', flags: '--queue-delays <list>', description: 'dynamic batching max_queue_delay_microseconds values, e.g. 0,1000', profileKey: 'space.max_queue_delay_us', group: 'Search' },
+  { key: 'instanceCounts', flags: '--instance-counts <list>', description: 'instance_group count values, e.g. 1,2', profileKey: 'space.instance_count', group: 'Search' },
+  { key: 'precisions', flags: '--precisions <list>', description: 'precisions to search: FP32, FP16, INT8', profileKey: 'space.precision', group: 'Search' },
+  { key: 'maxConcurrency', flags: '--max-concurrency <n>', description: 'highest closed-loop concurrency the load search may try', defaultText: '64', profileKey: 'load.max_concurrency', group: 'Load and measurement' },
+  { key: 'window', flags: '--window <duration>', description: 'length of one measurement window', defaultText: '500ms', profileKey: 'load.window', group: 'Load and measurement' },
+  { key: 'maxWindows', flags: '--max-windows <n>', description: 'most windows per load point before it is recorded unstable', defaultText: '10', profileKey: 'load.max_windows', group: 'Load and measurement' },
+  { key: 'launch', flags: '--launch <mode>', description: 'where the model is served: embedded (in-process ONNX Runtime on the CPU)', defaultText: 'embedded', profileKey: 'server.launch', env: 'TANALYZE_LAUNCH', group: 'Server' },
+  { key: 'port', flags: '--port <n>', description: "embedded server's gRPC port (0: the OS picks a free one)", defaultText: '0', profileKey: 'server.port', group: 'Server' },
+  { key: 'db', flags: '--db <file>', description: 'SQLite database of runs, trials and measurements', defaultText: 'reports/tanalyze.db', env: 'TANALYZE_DB', group: 'Output' },
+  { key: 'outDir', flags: '--out-dir <dir>', description: 'folder for reports (one sub-folder per run)', defaultText: 'reports', env: 'TANALYZE_OUT_DIR', group: 'Output' },
+  { key: 'resume', flags: '--resume <run>', description: "continue a stored run ('latest' or a run id) without repeating its finished trials", group: 'Output' },
+  { key: 'fresh', flags: '--fresh', description: 'start a new run even when an interrupted run with the same settings could be resumed', group: 'Output' },
+  { key: 'json', flags: '--json', description: 'print one JSON summary on stdout instead of text', group: 'Output' },
+  { key: 'quiet', flags: '--quiet', description: 'print only the final summary', group: 'Output' },
+];
+
+/** What the sources give before validation: strings from flags/env, YAML values from profiles. */
+export type RawOptions = Record<string, unknown>;

@@ -1,0 +1,42 @@
+/** `tanalyze report <run|latest>`: re-render a stored run's report from the database alone. */
+import { resolve, join, dirname } from 'node:path';
+import { existsSync } from 'node:fs';
+import type { CliIO } from './io.js';
+import { EXIT_CODES, UsageError } from './errors.js';
+import { Store, StoreError } from '../store/store.js';
+import { reportDataFromStore } from '../report/from-store.js';
+import { writeReport } from '../report/write.js';
+import { renderReportHtml } from '../report/html.js';
+import { mkdir, writeFile } from 'node:fs/promises';
+
+export async function reportCommand(runArg: string, flags: Record<string, unknown>, io: CliIO): Promise<number> {
+  const db = resolve(io.cwd, (flags.db as string | undefined) ?? io.env.TANALYZE_DB ?? join('reports', 'tanalyze.db'));
+  if (!existsSync(db)) throw new UsageError([`--db: '${db}' does not exist; run a search first or name the database with --db`]);
+  const store = Store.open(db);
+  try {
+    let run;
+    try {
+      run = store.resolveRun(runArg);
+    } catch (e) {
+      if (e instanceof StoreError && e.code === 'not-found') {
+        const ids = store.listRuns().map((r) => r.id);
+        throw new UsageError([`report: no run '${runArg}' in ${db}; accepted: 'latest' or a run id (${ids.slice(0, 5).join(', ') || 'the database has no runs'})`]);
+      }
+      throw e;
+    }
+    const data = reportDataFromStore(store, run.id);
+    let htmlPath: string;
+    if (flags.out) {
+      htmlPath = resolve(io.cwd, flags.out as string);
+      await mkdir(dirname(htmlPath), { recursive: true });
+      await writeFile(htmlPath, renderReportHtml(data));
+    } else {
+      ({ htmlPath } = await writeReport(join(dirname(db), run.id), data));
+    }
+    if (flags.json) io.stdout(JSON.stringify({ run_id: run.id, report_html: htmlPath }, null, 2) + '\n');
+    else io.stdout(`Report: ${htmlPath}\n`);
+    return EXIT_CODES.ok;
+  } finally {
+    store.close();
+  }
+}

@@ -1,0 +1,312 @@
+/** The main job: plan → search → report. The only place that builds the I/O objects. */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { cpus, hostname, totalmem } from 'node:os';
+import { join, relative } from 'node:path';
+import type { CliIO } from './io.js';
+import { EXIT_CODES, InfrastructureError, UsageError } from './errors.js';
+import { loadProfile, resolvePlan, type RunPlan } from './plan.js';
+import { toolVersion } from './version.js';
+import { readModelRepository } from '../config/variant.js';
+import { printModelConfig } from '../config/pbtxt.js';
+import { Store, StoreError, type RunRow } from '../store/store.js';
+import { changedSettings, hashModelDir, settingsHash, type ResumableSettings } from '../runner/fingerprint.js';
+import { strategyByName } from '../search/index.js';
+import { EmbeddedLauncher } from '../runner/launchers/embedded.js';
+import { runSearch, describe, type RepoModel } from '../runner/search-loop.js';
+import { measureConfiguration } from '../runner/measure-config.js';
+import { createInferenceClient } from '../protocol/client.js';
+import { reportDataFromStore } from '../report/from-store.js';
+import { writeReport } from '../report/write.js';
+import type { ReportData } from '../report/types.js';
+
+export async function runCommand(flags: Record<string, unknown>, io: CliIO): Promise<number> {
+  const profileName = (flags.profile as string | undefined) ?? io.env.TANALYZE_PROFILE ?? 'default';
+  const profile = loadProfile(profileName, io.cwd);
+  const plan = resolvePlan(flags, io.env, profile, io.cwd);
+  const model = await findModel(plan);
+  const log = plan.quiet || plan.json ? () => {} : (line: string) => io.stderr(line + '\n');
+
+  const store = openStore(plan.db);
+  const started = Date.now();
+  const settings: ResumableSettings = {
+    model: plan.model,
+    modelHash: await hashModelDir(model.dir),
+    targetP99Ms: plan.targetP99Ms,
+    strategy: plan.strategy,
+    seed: plan.seed,
+    space: plan.space,
+    maxConcurrency: plan.maxConcurrency,
+    windows: plan.windows,
+    launch: plan.launch,
+  };
+  const storedPlan = { ...plan, settings, settingsHash: settingsHash(settings), pid: process.pid, host: hostname() };
+  let run = findRunToResume(store, flags, plan, settings, log);
+  const wallBefore = run?.wallS ?? 0;
+  if (run) {
+    run = store.updateRun(run.id, { status: 'running', budget: plan.budget, plan: storedPlan, finishedAt: null });
+  } else {
+    run = store.createRun({
+      model: plan.model,
+      targetP99Ms: plan.targetP99Ms,
+      strategy: plan.strategy,
+      seed: plan.seed,
+      budget: plan.budget,
+      launch: plan.launch,
+      toolVersion: toolVersion(),
+      hardware: hardwareDescription(),
+      plan: storedPlan,
+    });
+  }
+  const runDir = join(plan.outDir, run.id);
+  const variantRepo = join(runDir, 'model_repository');
+  await mkdir(variantRepo, { recursive: true });
+  log(`tanalyze ${toolVersion()}: run ${run.id}, model '${plan.model}', p99 target ${plan.targetP99Ms} ms, ${plan.strategy} search, budget ${plan.budget}`);
+
+  // First Ctrl-C: finish the current trial, then report what was measured. Second: stop now.
+  let stopRequested = false;
+  const onSignal = () => {
+    if (stopRequested) {
+      io.stderr('tanalyze: stopping now\n');
+      process.exit(EXIT_CODES.interrupted);
+    }
+    stopRequested = true;
+    io.stderr('tanalyze: stopping after the current configuration (Ctrl-C again to stop now)\n');
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  const launcher = new EmbeddedLauncher({ repository: variantRepo, port: plan.port });
+  let stopReason = 'unknown';
+  let client: ReturnType<typeof createInferenceClient> | undefined;
+  try {
+    const server = await launcher.start();
+    store.updateRun(run.id, { serverVersion: server.serverVersion });
+    log(`server: ${server.serverVersion} at ${server.grpcAddress}`);
+    client = createInferenceClient(server.grpcAddress);
+    const inferClient = client;
+    const outcome = await runSearch({
+      runId: run.id,
+      model,
+      variantRepo,
+      space: plan.space,
+      budget: plan.budget,
+      seed: plan.seed,
+      targetP99Ms: plan.targetP99Ms,
+      windows: plan.windows,
+      maxConcurrency: plan.maxConcurrency,
+      store,
+      strategy: strategyByName(plan.strategy),
+      launcher,
+      measure: (req) => measureConfiguration({ client: inferClient, ...req }),
+      log,
+      shouldStop: () => stopRequested,
+    });
+    stopReason = outcome.stopReason;
+  } catch (e) {
+    stopReason = `error: ${(e as Error).message}`;
+    store.finishRun(run.id, { status: 'failed', stopReason, wallS: wallBefore + (Date.now() - started) / 1000 });
+    throw e;
+  } finally {
+    client?.close();
+    await launcher.stop().catch(() => {});
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+  store.finishRun(run.id, { status: stopRequested ? 'interrupted' : 'complete', stopReason, wallS: wallBefore + (Date.now() - started) / 1000 });
+
+  const data = reportDataFromStore(store, run.id);
+  store.close();
+  const outputs = await writeOutputs(runDir, data, model);
+  const summary = summarize(data, outputs, plan);
+  if (plan.json) io.stdout(JSON.stringify(summary, null, 2) + '\n');
+  else io.stdout(formatSummary(summary, io.cwd) + '\n');
+  if (stopRequested) return EXIT_CODES.interrupted;
+  return data.recommendedIndex === null ? EXIT_CODES.targetNotMet : EXIT_CODES.ok;
+}
+
+async function findModel(plan: RunPlan): Promise<RepoModel> {
+  if (!existsSync(plan.modelRepository)) {
+    throw new UsageError([`--model-repository: '${plan.modelRepository}' does not exist; give a Triton model repository (a folder of <model>/config.pbtxt and <model>/<version>/ folders)`]);
+  }
+  const models = await readModelRepository(plan.modelRepository);
+  const model = models.find((m) => m.name === plan.model);
+  if (!model) {
+    const names = models.map((m) => m.name).sort();
+    throw new UsageError([
+      `--model: '${plan.model}' is not in ${plan.modelRepository}; ${names.length ? `models there: ${names.join(', ')}` : 'it holds no models (no <model>/config.pbtxt)'}`,
+    ]);
+  }
+  if (model.versions.length === 0) throw new UsageError([`model '${model.name}': ${model.dir} has no version folder (e.g. 1/model.onnx)`]);
+  return model;
+}
+
+/**
+ * --resume names a run; without it, the newest run of the same model and settings that
+ * stopped before its end (Ctrl-C, or killed) is resumed, and said so. --fresh opts out.
+ */
+function findRunToResume(store: Store, flags: Record<string, unknown>, plan: RunPlan, settings: ResumableSettings, log: (s: string) => void): RunRow | null {
+  const storedSettings = (r: RunRow) => (r.plan as { settings?: ResumableSettings } | null)?.settings;
+  if (typeof flags.resume === 'string') {
+    let run: RunRow;
+    try {
+      run = store.resolveRun(flags.resume, plan.model);
+    } catch (e) {
+      if (e instanceof StoreError && e.code === 'not-found') {
+        throw new UsageError([`--resume: no run '${flags.resume}' of model '${plan.model}' in ${plan.db}; accepted: 'latest' or a run id`]);
+      }
+      throw e;
+    }
+    const before = storedSettings(run);
+    const changed = before ? changedSettings(before, settings) : ['(the run has no stored settings)'];
+    if (changed.length) {
+      throw new UsageError([
+        `--resume: run ${run.id} cannot be resumed: ${changed.map((c) => (c === 'modelHash' ? 'the model files' : c)).join(', ')} changed since it was started`,
+      ], 'Start a new run with --fresh, or restore the settings and model files of that run.');
+    }
+    log(`Resuming run ${run.id} (${store.trials(run.id).length} configurations stored).`);
+    return run;
+  }
+  if (flags.fresh === true) return null;
+  const hash = settingsHash(settings);
+  for (const r of store.listRuns(plan.model)) {
+    if (r.status !== 'interrupted' && r.status !== 'running') continue;
+    const p = r.plan as { settingsHash?: string; pid?: number; host?: string } | null;
+    if (p?.settingsHash !== hash) continue;
+    if (r.status === 'running' && p.host === hostname() && p.pid !== undefined && processAlive(p.pid)) continue;
+    log(`Resuming run ${r.id}, which stopped before its end with the same settings (${store.trials(r.id).length} configurations stored); --fresh starts a new run.`);
+    return r;
+  }
+  return null;
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function openStore(file: string): Store {
+  try {
+    return Store.open(file);
+  } catch (e) {
+    throw new InfrastructureError(`--db: cannot open '${file}': ${(e as Error).message}`);
+  }
+}
+
+function hardwareDescription(): string {
+  const c = cpus();
+  return `${c.length} × ${c[0]?.model.trim() ?? 'unknown CPU'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB RAM, ${process.platform}/${process.arch}, Node ${process.version}`;
+}
+
+interface Outputs { htmlPath: string; configPath: string | null }
+
+async function writeOutputs(runDir: string, data: ReportData, model: RepoModel): Promise<Outputs> {
+  const { htmlPath } = await writeReport(runDir, data);
+  let configPath: string | null = null;
+  const rec = data.trials.find((t) => t.index === data.recommendedIndex);
+  if (rec && data.recommendedPbtxt) {
+    // The winning variant under the model's own name, ready to replace <model>/config.pbtxt.
+    const { parseModelConfig } = await import('../config/pbtxt.js');
+    const cfg = parseModelConfig(data.recommendedPbtxt, `${rec.variantName}/config.pbtxt`);
+    cfg.name = model.config.name ?? model.name;
+    configPath = join(runDir, 'config.pbtxt');
+    await writeFile(configPath, printModelConfig(cfg));
+  }
+  return { htmlPath, configPath };
+}
+
+export interface RunSummary {
+  run_id: string;
+  model: string;
+  target_p99_ms: number;
+  trials: number;
+  trials_by_state: Record<string, number>;
+  stop_reason: string | null;
+  wall_s: number | null;
+  recommended: ConfigSummary | null;
+  default: ConfigSummary | null;
+  throughput_gain: number | null;
+  report_html: string;
+  config_pbtxt: string | null;
+}
+
+interface ConfigSummary {
+  trial_index: number;
+  variant_name: string;
+  max_batch_size: number;
+  max_queue_delay_us: number | null;
+  instance_count: number;
+  precision: string;
+  preferred_batch_sizes: number[];
+  state: string;
+  throughput_ips: number | null;
+  p99_ms: number | null;
+}
+
+function summarize(data: ReportData, out: Outputs, plan: RunPlan): RunSummary {
+  const conf = (index: number | null): ConfigSummary | null => {
+    const t = data.trials.find((x) => x.index === index);
+    if (!t) return null;
+    return {
+      trial_index: t.index,
+      variant_name: t.variantName,
+      max_batch_size: t.config.maxBatchSize,
+      max_queue_delay_us: t.config.maxQueueDelayUs,
+      instance_count: t.config.instanceCount,
+      precision: t.config.precision,
+      preferred_batch_sizes: t.config.preferredBatchSizes,
+      state: t.state,
+      throughput_ips: t.objectiveIps,
+      p99_ms: t.p99Ms,
+    };
+  };
+  const rec = conf(data.recommendedIndex);
+  const def = conf(data.defaultIndex);
+  const byState: Record<string, number> = {};
+  for (const t of data.trials) byState[t.state] = (byState[t.state] ?? 0) + 1;
+  return {
+    run_id: data.run.id,
+    model: data.run.model,
+    target_p99_ms: plan.targetP99Ms,
+    trials: data.trials.length,
+    trials_by_state: byState,
+    stop_reason: data.run.stopReason,
+    wall_s: data.run.wallS,
+    recommended: rec,
+    default: def,
+    throughput_gain: rec?.throughput_ips && def?.throughput_ips ? rec.throughput_ips / def.throughput_ips : null,
+    report_html: out.htmlPath,
+    config_pbtxt: out.configPath,
+  };
+}
+
+function formatSummary(s: RunSummary, cwd: string): string {
+  const rel = (p: string) => (p.startsWith(cwd) ? relative(cwd, p) : p);
+  const n = (x: number | null, d = 1) => (x === null ? '-' : x.toFixed(d));
+  const lines: string[] = [''];
+  const states = Object.entries(s.trials_by_state).map(([k, v]) => `${v} ${k.toLowerCase()}`).join(', ');
+  lines.push(`Measured ${s.trials} configurations (${states}) in ${n(s.wall_s, 0)} s; stopped: ${s.stop_reason}.`);
+  const asConfig = (c: ConfigSummary) =>
+    describe({ maxBatchSize: c.max_batch_size, maxQueueDelayUs: c.max_queue_delay_us, instanceCount: c.instance_count, precision: c.precision as 'FP32', preferredBatchSizes: c.preferred_batch_sizes });
+  if (s.recommended) {
+    lines.push(`Recommended (trial ${s.recommended.trial_index}): ${asConfig(s.recommended)}`);
+    lines.push(`  ${n(s.recommended.throughput_ips)} inferences/s at p99 ${n(s.recommended.p99_ms, 2)} ms (target ${s.target_p99_ms} ms)`);
+  } else {
+    lines.push(`No configuration met the p99 target of ${s.target_p99_ms} ms.`);
+  }
+  if (s.default) {
+    const d = s.default;
+    const dres = d.state === 'COMPLETE' ? `${n(d.throughput_ips)} inferences/s at p99 ${n(d.p99_ms, 2)} ms` : d.state.toLowerCase();
+    lines.push(`Default (trial ${d.trial_index}): ${asConfig(d)}`);
+    lines.push(`  ${dres}${s.throughput_gain ? `; the recommendation gives ${s.throughput_gain.toFixed(2)}x its throughput` : ''}`);
+  }
+  lines.push(`Report: ${rel(s.report_html)}`);
+  if (s.config_pbtxt) lines.push(`Config: ${rel(s.config_pbtxt)}`);
+  return lines.join('\n');
+}
+
+export { summarize, formatSummary };

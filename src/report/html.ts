@@ -1,0 +1,468 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fromPackageRoot } from '../util/package-root.js';
+import { bestPoint, isFeasible, paretoFrontier } from './pareto.js';
+import {
+  describeConfig,
+  formatDelay,
+  formatIps,
+  formatMs,
+  formatNumber,
+  frontierSpec,
+  pointRows,
+  progressSpec,
+} from './specs.js';
+import type { ReportData, ReportTrial } from './types.js';
+
+/** The browser builds inlined into the page, so it works offline. */
+export interface VegaAssets {
+  vega: string;
+  vegaLite: string;
+  vegaEmbed: string;
+  /** The installed vega package's version (its 6.x builds still report "5.33.1"). */
+  vegaVersion?: string;
+}
+
+const BUILDS = {
+  vega: ['vega', 'build/vega.min.js'],
+  vegaLite: ['vega-lite', 'build/vega-lite.min.js'],
+  vegaEmbed: ['vega-embed', 'build/vega-embed.min.js'],
+} as const;
+
+/**
+ * The build file of a package. The packages do not export their build/ folders, so resolve
+ * the package's entry point and walk up to its package.json; fall back to node_modules/.
+ */
+export function resolveBuild(pkg: string, file: string): string {
+  try {
+    const req = createRequire(import.meta.url);
+    let dir = dirname(req.resolve(pkg));
+    for (;;) {
+      const manifest = join(dir, 'package.json');
+      if (existsSync(manifest) && JSON.parse(readFileSync(manifest, 'utf8')).name === pkg) {
+        const p = join(dir, file);
+        if (existsSync(p)) return p;
+        break;
+      }
+      const up = dirname(dir);
+      if (up === dir) break;
+      dir = up;
+    }
+  } catch {
+    // fall through to the package-root path
+  }
+  return fromPackageRoot('node_modules', pkg, file);
+}
+
+let cachedAssets: VegaAssets | undefined;
+
+export function loadVegaAssets(): VegaAssets {
+  if (cachedAssets) return cachedAssets;
+  const read = ([pkg, file]: readonly [string, string]) => {
+    const p = resolveBuild(pkg, file);
+    try {
+      return readFileSync(p, 'utf8');
+    } catch (e) {
+      throw new Error(`report: cannot read the ${pkg} browser build at ${p} (${(e as Error).message}); is ${pkg} installed?`);
+    }
+  };
+  let vegaVersion: string | undefined;
+  try {
+    vegaVersion = JSON.parse(read(['vega', 'package.json'])).version;
+  } catch {
+    // only used to correct a stale version string
+  }
+  cachedAssets = { vega: read(BUILDS.vega), vegaLite: read(BUILDS.vegaLite), vegaEmbed: read(BUILDS.vegaEmbed), vegaVersion };
+  return cachedAssets;
+}
+
+export function escapeHtml(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string);
+}
+
+/** JSON safe inside <script>: no `</script`, `<!--` or `-->` can appear, and it still parses as the same JSON. */
+export function jsonForScript(value: unknown): string {
+  return JSON.stringify(value)
+    .replace(/</g, '\\u003c')
+    .replace(/>/g, '\\u003e')
+    .replace(/&/g, '\\u0026')
+    .replace(/\u2028/g, '\\u2028')
+    .replace(/\u2029/g, '\\u2029');
+}
+
+/** A library build safe inside <script>; the source map comment would only point at a missing file. */
+function scriptForInline(js: string): string {
+  return js
+    .replace(/\n?\/\/# sourceMappingURL=\S*\s*$/, '\n')
+    .replace(/<\/script/gi, '<\\/script')
+    .replace(/<!--/g, '<\\!--');
+}
+
+/**
+ * vega 6.x builds report version "5.33.1", so vega-embed warns on every chart that the compiled
+ * spec (Vega v6) does not match; state the installed version before vega-embed reads it.
+ */
+function versionFix(version: string | undefined): string {
+  if (!version || !/^\d+\.\d+\.\d+/.test(version)) return '';
+  const v = JSON.stringify(version);
+  return `\n;if (typeof vega === 'object' && String(vega.version).split('.')[0] !== ${v}.split('.')[0]) vega.version = ${v};\n`;
+}
+
+function findTrial(data: ReportData, index: number | null): ReportTrial | undefined {
+  return index === null ? undefined : data.trials.find((t) => t.index === index);
+}
+
+function defaultTrial(data: ReportData): ReportTrial | undefined {
+  return findTrial(data, data.defaultIndex) ?? data.trials.find((t) => t.isDefault);
+}
+
+function recommendedTrial(data: ReportData): ReportTrial | undefined {
+  const t = findTrial(data, data.recommendedIndex);
+  return t && t.objectiveIps !== null ? t : undefined;
+}
+
+function formatRatio(r: number): string {
+  return r >= 10 ? r.toFixed(0) : r < 1.1 ? r.toFixed(2) : r.toFixed(1);
+}
+
+export function formatDuration(s: number): string {
+  if (!Number.isFinite(s)) return String(s);
+  if (s < 60) return `${s.toFixed(1)} s`;
+  const total = Math.round(s);
+  const h = Math.floor(total / 3600);
+  const m = Math.floor((total % 3600) / 60);
+  const sec = total % 60;
+  const pad = (n: number) => String(n).padStart(2, '0');
+  return h > 0 ? `${h} h ${pad(m)} m ${pad(sec)} s` : `${m} m ${pad(sec)} s`;
+}
+
+/** The one sentence that answers "what should I run?" (plain text; escape before use in HTML). */
+export function headlineText(data: ReportData): string {
+  const target = `${formatNumber(data.run.targetP99Ms)} ms`;
+  const rec = recommendedTrial(data);
+  const def = defaultTrial(data);
+  if (rec) {
+    const ips = rec.objectiveIps as number;
+    const at = rec.p99Ms !== null ? ` at p99 ${formatMs(rec.p99Ms)} ms` : '';
+    const base = `Recommended: ${describeConfig(rec.config)}`;
+    if (def && def.index === rec.index) {
+      return `${base} — the default configuration is already the best found: ${formatIps(ips)} inf/s${at}, within the ${target} target.`;
+    }
+    if (def && isFeasible(def, data.run.targetP99Ms) && (def.objectiveIps as number) > 0) {
+      const d = def.objectiveIps as number;
+      return `${base} — ${formatRatio(ips / d)}x the throughput of the default configuration (${formatIps(ips)} vs ${formatIps(d)} inf/s)${at}, within the ${target} target.`;
+    }
+    let tail = '';
+    if (def) {
+      const why = def.state === 'FAILED' ? 'failed' : def.p99Ms !== null ? `did not meet the target (lowest p99 ${formatMs(def.p99Ms)} ms)` : 'did not meet the target';
+      tail = ` The default configuration ${why}.`;
+    }
+    return `${base} — ${formatIps(ips)} inf/s${at}, within the ${target} target.${tail}`;
+  }
+  const measured = data.trials.filter((t) => t.state !== 'FAILED' && t.state !== 'SKIPPED' && t.points.length > 0);
+  if (measured.length === 0) {
+    const failed = data.trials.filter((t) => t.state === 'FAILED').length;
+    return `No configuration met the ${target} p99 target: none completed a measurement (${failed} of ${data.trials.length} failed).`;
+  }
+  let closest: { t: ReportTrial; p99: number; ips: number } | null = null;
+  for (const t of measured) {
+    const p = bestPoint(t.points, -Infinity);
+    if (p && (closest === null || p.p99Ms < closest.p99)) closest = { t, p99: p.p99Ms, ips: p.throughputIps };
+  }
+  const near = closest
+    ? ` The lowest p99 measured was ${formatMs(closest.p99)} ms (${describeConfig(closest.t.config)}, at ${formatIps(closest.ips)} inf/s).`
+    : '';
+  return `No configuration met the ${target} p99 target.${near} Loosen the target or widen the search space.`;
+}
+
+/** A machine-readable summary of the report (the same facts the page states). */
+export function renderReportJson(data: ReportData) {
+  const rec = recommendedTrial(data);
+  const def = defaultTrial(data);
+  const brief = (t: ReportTrial | undefined) =>
+    t ? { index: t.index, variant: t.variantName, config: t.config, state: t.state, throughput_ips: t.objectiveIps, p99_ms: t.p99Ms } : null;
+  const speedup =
+    rec && def && isFeasible(def, data.run.targetP99Ms) && (def.objectiveIps as number) > 0
+      ? (rec.objectiveIps as number) / (def.objectiveIps as number)
+      : null;
+  const frontier = paretoFrontier(pointRows(data), (r) => r.throughput_ips, (r) => r.p99_ms).map((r) => ({
+    trial: r.trial,
+    concurrency: r.concurrency,
+    throughput_ips: r.throughput_ips,
+    p99_ms: r.p99_ms,
+  }));
+  return {
+    run: data.run,
+    headline: headlineText(data),
+    recommended: brief(rec),
+    default: brief(def),
+    speedup_vs_default: speedup,
+    recommended_pbtxt: data.recommendedPbtxt,
+    frontier,
+    trials: [...data.trials]
+      .sort((a, b) => a.index - b.index)
+      .map((t) => ({ ...brief(t), load_points: t.points.length, error: t.error, is_default: t.isDefault })),
+  };
+}
+
+const CSS = `
+:root { --fg:#1f2328; --muted:#59636e; --line:#d1d9e0; --bg:#ffffff; --soft:#f6f8fa; --blue:#1f6feb;
+  --green:#1a7f37; --green-bg:#dafbe1; --orange:#bf5b04; --orange-bg:#fff1e5; --red:#cf222e; --red-bg:#ffebe9; }
+* { box-sizing: border-box; }
+body { margin:0; background:var(--bg); color:var(--fg); font:15px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif; }
+main { max-width:1120px; margin:0 auto; padding:28px 24px 48px; }
+header .eyebrow { margin:0; color:var(--muted); font-size:13px; text-transform:uppercase; letter-spacing:.06em; }
+h1 { margin:2px 0 4px; font-size:26px; word-break:break-word; }
+h2 { margin:36px 0 8px; font-size:18px; border-bottom:1px solid var(--line); padding-bottom:6px; }
+.meta, .caption { color:var(--muted); font-size:13px; margin:0 0 8px; }
+.headline { margin:18px 0 8px; padding:14px 18px; border-radius:8px; font-size:17px; font-weight:500;
+  border:1px solid var(--line); border-left:6px solid var(--green); background:var(--green-bg); }
+.headline.none { border-left-color:var(--red); background:var(--red-bg); }
+.cards { display:grid; grid-template-columns:repeat(auto-fit,minmax(190px,1fr)); gap:12px; margin:16px 0 0; }
+.card { border:1px solid var(--line); border-radius:8px; padding:10px 14px; background:var(--soft); }
+.card .k { color:var(--muted); font-size:12px; text-transform:uppercase; letter-spacing:.04em; }
+.card .v { font-size:22px; font-weight:600; font-variant-numeric:tabular-nums; }
+.card .s { color:var(--muted); font-size:12px; }
+.chart { width:100%; min-height:120px; border:1px solid var(--line); border-radius:8px; padding:12px 12px 4px; }
+.chart .vega-embed { width:100%; }
+.chart-error { color:var(--red); padding:12px; }
+pre { background:var(--soft); border:1px solid var(--line); border-radius:8px; padding:12px 14px; overflow:auto;
+  font:13px/1.45 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace; white-space:pre; }
+details { margin-top:10px; } summary { cursor:pointer; color:var(--muted); }
+.table-wrap { overflow-x:auto; }
+table { border-collapse:collapse; width:100%; font-size:13.5px; font-variant-numeric:tabular-nums; }
+th, td { text-align:left; padding:6px 10px; border-bottom:1px solid var(--line); vertical-align:top; }
+th { background:var(--soft); font-weight:600; font-size:12.5px; }
+table.trials th { vertical-align:bottom; }
+table.trials th.num { min-width:72px; }
+td.num { white-space:nowrap; }
+td.notes { min-width:230px; }
+.variant { color:var(--muted); font-family:ui-monospace,Menlo,Consolas,monospace; font-size:12px; word-break:break-all; }
+td.num, th.num { text-align:right; }
+tbody tr:nth-child(even) { background:#fbfcfd; }
+tr.recommended { background:var(--green-bg) !important; box-shadow:inset 4px 0 0 var(--green); }
+tr.default { background:var(--orange-bg) !important; box-shadow:inset 4px 0 0 var(--orange); }
+.tag { display:inline-block; font-size:11px; font-weight:600; padding:0 6px; border-radius:10px; margin-top:2px; white-space:nowrap; }
+.tag.rec { background:var(--green); color:#fff; } .tag.def { background:var(--orange); color:#fff; }
+.state { font-size:12px; font-weight:600; }
+.state.COMPLETE { color:var(--green); } .state.INFEASIBLE { color:var(--orange); } .state.FAILED { color:var(--red); }
+.state.SKIPPED, .state.RUNNING { color:var(--muted); }
+.err { color:var(--red); white-space:pre-wrap; word-break:break-word; font-family:ui-monospace,Menlo,Consolas,monospace; font-size:12px; }
+.note { color:var(--muted); font-size:12.5px; }
+table.kv { width:auto; min-width:50%; } table.kv th { width:220px; background:none; }
+footer { margin-top:40px; color:var(--muted); font-size:12px; }
+`;
+
+function card(k: string, v: string, s: string): string {
+  return `<div class="card"><div class="k">${escapeHtml(k)}</div><div class="v">${escapeHtml(v)}</div><div class="s">${escapeHtml(s)}</div></div>`;
+}
+
+function cards(data: ReportData): string {
+  const rec = recommendedTrial(data);
+  const def = defaultTrial(data);
+  const target = data.run.targetP99Ms;
+  const out: string[] = [];
+  out.push(
+    rec
+      ? card('Best within target', `${formatIps(rec.objectiveIps as number)} inf/s`, rec.p99Ms !== null ? `p99 ${formatMs(rec.p99Ms)} ms` : '')
+      : card('Best within target', 'none', `no configuration met ${formatNumber(target)} ms`),
+  );
+  if (def) {
+    out.push(
+      isFeasible(def, target)
+        ? card('Default configuration', `${formatIps(def.objectiveIps as number)} inf/s`, `p99 ${formatMs(def.p99Ms as number)} ms`)
+        : card('Default configuration', def.state === 'FAILED' ? 'failed' : 'over target', def.p99Ms !== null ? `lowest p99 ${formatMs(def.p99Ms)} ms` : ''),
+    );
+  }
+  if (rec && def && isFeasible(def, target) && (def.objectiveIps as number) > 0) {
+    out.push(card('Speed-up vs default', `${formatRatio((rec.objectiveIps as number) / (def.objectiveIps as number))}x`, 'same p99 target'));
+  }
+  const counts = { ok: 0, over: 0, failed: 0 };
+  for (const t of data.trials) {
+    if (isFeasible(t, target)) counts.ok++;
+    else if (t.state === 'FAILED') counts.failed++;
+    else counts.over++;
+  }
+  out.push(
+    card(
+      'Configurations measured',
+      `${data.trials.length}${data.run.budget ? ` / ${data.run.budget}` : ''}`,
+      `${counts.ok} within target, ${counts.over} not, ${counts.failed} failed`,
+    ),
+  );
+  return `<div class="cards">${out.join('')}</div>`;
+}
+
+function trialsTable(data: ReportData): string {
+  const target = data.run.targetP99Ms;
+  const rec = recommendedTrial(data);
+  const def = defaultTrial(data);
+  const withPreferred = data.trials.some((t) => t.config.preferredBatchSizes.length > 0);
+  const head = [
+    '<th class="num">#</th>',
+    '<th class="num">max_batch_size</th>',
+    '<th class="num">queue delay</th>',
+    '<th class="num">instances</th>',
+    '<th>precision</th>',
+    withPreferred ? '<th>preferred batch</th>' : '',
+    '<th>state</th>',
+    '<th class="num">best throughput (inf/s)</th>',
+    '<th class="num">p99 at best (ms)</th>',
+    '<th class="num">load points</th>',
+    '<th>variant and notes</th>',
+  ].join('');
+  const rows = [...data.trials]
+    .sort((a, b) => a.index - b.index)
+    .map((t) => {
+      const isRec = rec?.index === t.index;
+      const isDef = def?.index === t.index;
+      const cls = isRec ? 'recommended' : isDef ? 'default' : '';
+      const tags = (isRec ? '<span class="tag rec">recommended</span>' : '') + (isDef ? '<span class="tag def">default</span>' : '');
+      const feasible = isFeasible(t, target);
+      const tp = feasible ? formatIps(t.objectiveIps as number) : '—';
+      const p99 = t.p99Ms === null ? '—' : feasible ? formatMs(t.p99Ms) : `<span class="note">${formatMs(t.p99Ms)}*</span>`;
+      let note = `<div class="variant">${escapeHtml(t.variantName)}</div>`;
+      if (t.error) note += `<div class="err">${escapeHtml(t.error)}</div>`;
+      else if (t.state === 'INFEASIBLE' || (!feasible && t.state === 'COMPLETE'))
+        note += `<div class="note">no load point met the ${escapeHtml(formatNumber(target))} ms target${t.p99Ms !== null ? '; * marks the lowest p99 seen' : ''}</div>`;
+      return (
+        `<tr class="${cls}">` +
+        `<td class="num">${t.index}</td>` +
+        `<td class="num">${t.config.maxBatchSize}</td>` +
+        `<td class="num">${escapeHtml(formatDelay(t.config.maxQueueDelayUs))}</td>` +
+        `<td class="num">${t.config.instanceCount}</td>` +
+        `<td>${escapeHtml(t.config.precision)}</td>` +
+        (withPreferred ? `<td>${escapeHtml(t.config.preferredBatchSizes.join(', ') || '—')}</td>` : '') +
+        `<td><span class="state ${escapeHtml(t.state)}">${escapeHtml(t.state)}</span>${tags ? `<div>${tags}</div>` : ''}</td>` +
+        `<td class="num">${tp}</td>` +
+        `<td class="num">${p99}</td>` +
+        `<td class="num">${t.points.length}</td>` +
+        `<td class="notes">${note}</td>` +
+        `</tr>`
+      );
+    })
+    .join('\n');
+  return `<div class="table-wrap"><table class="trials"><thead><tr>${head}</tr></thead><tbody>\n${rows}\n</tbody></table></div>`;
+}
+
+function settingsTable(data: ReportData): string {
+  const r = data.run;
+  const rows: [string, string][] = [
+    ['Run id', r.id],
+    ['Model', r.model],
+    ['Status', r.status + (r.stopReason ? ` (${r.stopReason})` : '')],
+    ['Started', r.createdAt],
+    ['Finished', r.finishedAt ?? '—'],
+    ['Wall time', r.wallS === null ? '—' : formatDuration(r.wallS)],
+    ['p99 target', `${formatNumber(r.targetP99Ms)} ms`],
+    ['Search strategy', r.strategy],
+    ['Seed', String(r.seed)],
+    ['Budget', `${r.budget} configurations`],
+    ['Launch mode', r.launch],
+    ['Server version', r.serverVersion],
+    ['Hardware', r.hardware],
+    ['Measurement window', `${formatNumber(r.windowMs)} ms, at most ${r.maxWindows} windows, stable within ${formatNumber(r.stabilityTolerance * 100)} %`],
+    ['tanalyze version', r.toolVersion],
+  ];
+  return `<table class="kv"><tbody>${rows.map(([k, v]) => `<tr><th>${escapeHtml(k)}</th><td>${escapeHtml(v || '—')}</td></tr>`).join('')}</tbody></table>`;
+}
+
+// Plain ES5 so any browser that opens the file runs it; views are exposed for tests and debugging.
+const BOOT = `
+(function () {
+  var views = (window.__tanalyzeViews = {});
+  var specs = document.querySelectorAll('script[type="application/json"][data-chart]');
+  var charts = [];
+  for (var i = 0; i < specs.length; i++) charts.push([specs[i].getAttribute('data-chart'), specs[i].id]);
+  function fail(el, e) {
+    el.className += ' chart-error';
+    el.textContent = 'The chart could not be drawn: ' + (e && e.message ? e.message : e);
+    console.error(e);
+  }
+  window.__tanalyzeReady = Promise.all(charts.map(function (c) {
+    var el = document.getElementById(c[0]);
+    try {
+      var spec = JSON.parse(document.getElementById(c[1]).textContent);
+      return vegaEmbed(el, spec, {
+        mode: 'vega-lite', renderer: 'svg', downloadFileName: 'tanalyze-' + c[0].slice(6),
+        actions: { export: true, source: false, compiled: false, editor: false }
+      }).then(function (r) { views[c[0]] = r.view; }, function (e) { fail(el, e); });
+    } catch (e) { fail(el, e); return Promise.resolve(); }
+  })).then(function () { document.documentElement.setAttribute('data-charts', 'done'); });
+})();
+`;
+
+/** The whole report as one self-contained HTML file (no network access needed to view it). */
+export function renderReportHtml(data: ReportData, assets: VegaAssets = loadVegaAssets()): string {
+  const r = data.run;
+  const rec = recommendedTrial(data);
+  const def = defaultTrial(data);
+  const model = escapeHtml(r.model);
+  const headline = escapeHtml(headlineText(data));
+  const target = escapeHtml(formatNumber(r.targetP99Ms));
+  const frontier = frontierSpec(data);
+  const progress = progressSpec(data);
+  const chartDiv = (name: string, spec: unknown, empty: string) =>
+    spec
+      ? `<div id="chart-${name}" class="chart"><noscript><p class="note">The charts need JavaScript; every figure is also in the table below.</p></noscript></div>`
+      : `<p class="note chart-empty" id="chart-${name}-empty">${escapeHtml(empty)}</p>`;
+  const specScript = (name: string, spec: unknown) =>
+    spec ? `<script type="application/json" id="spec-${name}" data-chart="chart-${name}">${jsonForScript(spec)}</script>` : '';
+  const pbtxt = data.recommendedPbtxt
+    ? `<pre class="pbtxt" id="recommended-pbtxt">${escapeHtml(data.recommendedPbtxt)}</pre>`
+    : `<p class="note">${rec ? 'The configuration text was not stored for this run.' : 'No configuration met the target, so there is nothing to recommend.'}</p>`;
+  const defPbtxt = data.defaultPbtxt
+    ? `<details><summary>The default configuration${def ? ` (trial ${def.index})` : ''}</summary><pre class="pbtxt">${escapeHtml(data.defaultPbtxt)}</pre></details>`
+    : '';
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="generator" content="tanalyze ${escapeHtml(r.toolVersion)}">
+<title>tanalyze · ${model}</title>
+<style>${CSS}</style>
+</head>
+<body>
+<main>
+<header>
+<p class="eyebrow">tanalyze serving report</p>
+<h1 id="model-name">${model}</h1>
+<p class="meta">run ${escapeHtml(r.id)} · ${escapeHtml(r.createdAt)} · ${escapeHtml(r.status)} · p99 target ${target} ms · ${escapeHtml(r.strategy)} search</p>
+</header>
+<section class="headline${rec ? '' : ' none'}" id="headline"><p style="margin:0">${headline}</p></section>
+${cards(data)}
+
+<h2>Throughput against p99 latency</h2>
+<p class="caption">Every measured load point of every configuration. The line is the Pareto frontier (no other point has more throughput at a lower p99); grey points are dominated. Hover a point for its configuration; drag to pan, scroll to zoom, double-click to reset.</p>
+${chartDiv('frontier', frontier, 'No load point was measured, so there is nothing to plot.')}
+
+<h2>Recommended config.pbtxt</h2>
+${rec ? `<p class="caption">Trial ${rec.index} (${escapeHtml(rec.variantName)}): ${escapeHtml(describeConfig(rec.config))}.</p>` : ''}
+${pbtxt}
+${defPbtxt}
+
+<h2>All configurations</h2>
+<p class="caption">Best throughput is the highest measured throughput whose p99 met the ${target} ms target.</p>
+${trialsTable(data)}
+
+<h2>Search progress</h2>
+<p class="caption">Best throughput within the target found after each configuration measured; crosses on the axis are configurations that met no load point within the target or failed.</p>
+${chartDiv('progress', progress, 'No configuration was measured.')}
+
+<h2>Settings and environment</h2>
+${settingsTable(data)}
+
+<footer>Generated by tanalyze ${escapeHtml(r.toolVersion)}. This file is self-contained and works offline.</footer>
+</main>
+${specScript('frontier', frontier)}
+${specScript('progress', progress)}
+<script>${scriptForInline(assets.vega)}${versionFix(assets.vegaVersion)}</script>
+<script>${scriptForInline(assets.vegaLite)}</script>
+<script>${scriptForInline(assets.vegaEmbed)}</script>
+<script>${BOOT}</script>
+</body>
+</html>
+`;
+}

@@ -1,0 +1,57 @@
+import type { LoadPoint } from '../runner/types.js';
+import type { ServingConfig, TrialState } from '../search/types.js';
+
+/** One trial as the report sees it: read back from the store, plain data. */
+export interface ReportTrial {
+  /** 0-based order in the run. */
+  index: number;
+  /** Name the server knew the variant by (`<model>_config_<n>`). */
+  variantName: string;
+  config: ServingConfig;
+  state: TrialState;
+  error: string | null;
+  /** Highest throughput (inf/s) whose p99 met the target; null when infeasible or failed. */
+  objectiveIps: number | null;
+  /** p99 (ms) at that best point, or the lowest p99 seen when infeasible. */
+  p99Ms: number | null;
+  /** The model's own configuration as found in the repository (the baseline). */
+  isDefault: boolean;
+  /** Every measured load point, in the order measured. */
+  points: LoadPoint[];
+}
+
+export interface ReportRun {
+  id: string;
+  model: string;
+  /** ISO 8601. */
+  createdAt: string;
+  finishedAt: string | null;
+  targetP99Ms: number;
+  strategy: string;
+  seed: number;
+  /** Configurations the run was allowed to measure. */
+  budget: number;
+  /** Launch mode: embedded | local | docker | remote | replay | sim. */
+  launch: string;
+  serverVersion: string;
+  toolVersion: string;
+  hardware: string;
+  windowMs: number;
+  maxWindows: number;
+  /** Fraction, e.g. 0.1 for 10 %. */
+  stabilityTolerance: number;
+  status: string;
+  wallS: number | null;
+  stopReason: string | null;
+}
+
+/** Everything the report renders; built by the caller from the store only. */
+export interface ReportData {
+  run: ReportRun;
+  trials: ReportTrial[];
+  /** Trial index (ReportTrial.index), not array position. */
+  recommendedIndex: number | null;
+  defaultIndex: number | null;
+  recommendedPbtxt: string | null;
+  defaultPbtxt: string | null;
+}

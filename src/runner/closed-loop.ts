@@ -1,0 +1,197 @@
+/**
+ * Closed-loop load: `concurrency` independent loops, each sending the next request as
+ * soon as its previous one completes, so exactly `concurrency` requests are in flight.
+ * Latencies go into the open window's HDR histogram. The clock and `send` are injected.
+ */
+import { newLatencyHistogram, recordLatencyNs, type LatencyHistogram } from './stats.js';
+
+/** Monotonic clock in nanoseconds. */
+export type Clock = () => bigint;
+
+export interface WindowResult {
+  /** Latencies (µs) of requests that completed successfully inside the window. */
+  histogram: LatencyHistogram;
+  /** Successful completions inside the window. */
+  count: number;
+  /** Failed completions inside the window. */
+  errors: number;
+  /** The first failure's message in the window, or null. */
+  firstError: string | null;
+  durationNs: bigint;
+}
+
+/** What measureLoadPoint drives; ClosedLoopDriver is the real one, tests pass fakes. */
+export interface LoadDriver {
+  /** Begin sending at the given concurrency (once per driver). */
+  start(concurrency: number): void;
+  /** Open a window; completions from now on are counted in it. */
+  startWindow(): void;
+  /** Close the open window and return what it saw. */
+  endWindow(): WindowResult;
+  /** Send no more; wait (bounded) for in-flight requests to finish. */
+  stop(): Promise<StopResult>;
+}
+
+export interface StopResult {
+  /** True when every in-flight request finished before the bound. */
+  drained: boolean;
+  /** Requests still in flight when stop returned. */
+  inFlight: number;
+}
+
+export interface ClosedLoopOptions {
+  send: () => Promise<void>;
+  clock?: Clock;
+  /** How long stop() waits for in-flight requests (default 10 s). */
+  stopTimeoutMs?: number;
+  /** Sleep used only for stop()'s bound; default a real timer, cleared once drained. */
+  sleep?: (ms: number) => Promise<void>;
+  /** Gives the event loop a turn; default setImmediate. Used after a failure and every `yieldEvery` sends. */
+  yieldTurn?: () => Promise<void>;
+  /**
+   * A loop yields a turn after this many consecutive sends, so a `send` that settles
+   * without I/O (a fake, a synchronous rejection) cannot starve timers. Default 1000.
+   */
+  yieldEvery?: number;
+}
+
+interface OpenWindow {
+  histogram: LatencyHistogram;
+  count: number;
+  errors: number;
+  firstError: string | null;
+  startNs: bigint;
+}
+
+const defaultClock: Clock = () => process.hrtime.bigint();
+const defaultYield = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+function errorMessage(err: unknown): string {
+  if (err instanceof Error) return err.message || err.name;
+  return String(err);
+}
+
+export class ClosedLoopDriver implements LoadDriver {
+  private readonly send: () => Promise<void>;
+  private readonly clock: Clock;
+  private readonly stopTimeoutMs: number;
+  private readonly sleep: ((ms: number) => Promise<void>) | undefined;
+  private readonly yieldTurn: () => Promise<void>;
+  private readonly yieldEvery: number;
+
+  private loops: Promise<void>[] = [];
+  private stopping = false;
+  private started = false;
+  private window: OpenWindow | null = null;
+  private inFlightNow = 0;
+  private maxInFlightSeen = 0;
+  private completedTotal = 0;
+  private errorsTotal = 0;
+
+  constructor(opts: ClosedLoopOptions) {
+    this.send = opts.send;
+    this.clock = opts.clock ?? defaultClock;
+    this.stopTimeoutMs = opts.stopTimeoutMs ?? 10_000;
+    this.sleep = opts.sleep;
+    this.yieldTurn = opts.yieldTurn ?? defaultYield;
+    this.yieldEvery = Math.max(1, opts.yieldEvery ?? 1000);
+  }
+
+  /** Requests in flight right now. */
+  get inFlight(): number {
+    return this.inFlightNow;
+  }
+
+  /** The most requests ever in flight at once (tests assert it equals the concurrency). */
+  get maxInFlight(): number {
+    return this.maxInFlightSeen;
+  }
+
+  /** Completions since start, windows or not. */
+  get totals(): { completed: number; errors: number } {
+    return { completed: this.completedTotal, errors: this.errorsTotal };
+  }
+
+  start(concurrency: number): void {
+    if (this.started) throw new Error('ClosedLoopDriver: start() called twice');
+    if (!Number.isInteger(concurrency) || concurrency < 1) {
+      throw new RangeError(`ClosedLoopDriver: concurrency must be a positive integer, got ${concurrency}`);
+    }
+    this.started = true;
+    for (let i = 0; i < concurrency; i++) this.loops.push(this.loop());
+  }
+
+  startWindow(): void {
+    this.window = {
+      histogram: newLatencyHistogram(),
+      count: 0,
+      errors: 0,
+      firstError: null,
+      startNs: this.clock(),
+    };
+  }
+
+  endWindow(): WindowResult {
+    const w = this.window;
+    if (!w) throw new Error('ClosedLoopDriver: endWindow() without startWindow()');
+    this.window = null;
+    const durationNs = this.clock() - w.startNs;
+    return { histogram: w.histogram, count: w.count, errors: w.errors, firstError: w.firstError, durationNs };
+  }
+
+  async stop(): Promise<StopResult> {
+    this.stopping = true;
+    const all = Promise.all(this.loops).then(() => true);
+    let drained: boolean;
+    if (this.sleep) {
+      drained = await Promise.race([all, this.sleep(this.stopTimeoutMs).then(() => false)]);
+    } else {
+      let timer: NodeJS.Timeout | undefined;
+      const bound = new Promise<boolean>((resolve) => {
+        // Not unref'd: the caller awaits this bound; it is cleared once drained.
+        timer = setTimeout(() => resolve(false), this.stopTimeoutMs);
+      });
+      drained = await Promise.race([all, bound]);
+      clearTimeout(timer);
+    }
+    return { drained, inFlight: this.inFlightNow };
+  }
+
+  private async loop(): Promise<void> {
+    let sinceYield = 0;
+    while (!this.stopping) {
+      this.inFlightNow++;
+      if (this.inFlightNow > this.maxInFlightSeen) this.maxInFlightSeen = this.inFlightNow;
+      const t0 = this.clock();
+      let failure: unknown = undefined;
+      let failed = false;
+      try {
+        await this.send();
+      } catch (err) {
+        failed = true;
+        failure = err;
+      }
+      const t1 = this.clock();
+      this.inFlightNow--;
+      const w = this.window;
+      if (failed) {
+        this.errorsTotal++;
+        if (w) {
+          w.errors++;
+          if (w.firstError === null) w.firstError = errorMessage(failure);
+        }
+      } else {
+        this.completedTotal++;
+        if (w) {
+          w.count++;
+          recordLatencyNs(w.histogram, t1 - t0);
+        }
+      }
+      // A failing or instant send must not monopolise the event loop.
+      if (failed || ++sinceYield >= this.yieldEvery) {
+        sinceYield = 0;
+        await this.yieldTurn();
+      }
+    }
+  }
+}

@@ -1,0 +1,263 @@
+/**
+ * Bayesian search: two Gaussian processes over the mixed space, a constrained expected
+ * improvement over every untried configuration, and a small designed start.
+ *
+ * Inputs: max_batch_size, queue delay and instance count on log scales normalized to
+ * [0, 1] (delay as log(1 + delay/100 µs), so 0 and 50 µs are neighbours while 1 and 10 ms
+ * are not); precision and preferred-batch-size sets as categorical dimensions. A dimension
+ * with one value in the space is left out.
+ *
+ * Models (gp.ts: Matérn-5/2, per-dimension lengthscales, fitted noise):
+ * - objective: log throughput of the COMPLETE trials. Improvement in logs is relative
+ *   improvement, so EI reads as "expected fraction gained".
+ * - feasibility: log(p99 / target). INFEASIBLE trials enter with their lowest p99 (> 0).
+ *   A COMPLETE trial's p99 is taken where the load search pushed it near the target, so it
+ *   says little about the margin at light load: it enters as at most log(0.8) (clearly
+ *   feasible). FAILED and SKIPPED trials enter as infeasible, log(2): the region that broke
+ *   the server (or lacks a precision) is avoided, not retried. P(feasible) = P(f < 0).
+ *
+ * Choice of the next configuration (all deterministic under the seed):
+ * 1. the designed initial set, in order, until it is measured: the valid configuration
+ *    nearest the centre of the space (precision picked by the seed), then greedy maximin
+ *    points (each the farthest from those chosen so far; ties broken by a seeded order),
+ *    which puts the next ones in opposite corners;
+ * 2. while no trial is feasible: the untried configuration most likely to be feasible;
+ * 3. then the maximum of log EI + log P(feasible) (optuna's constrained log EI), with the
+ *    incumbent being the best posterior mean among the feasible trials (noise-aware).
+ * Null when every configuration of the space has been tried.
+ *
+ * The p99 target comes from the constructor (the CLI passes it). Without it, it is
+ * inferred from the history: between the highest p99 of a COMPLETE trial and the lowest
+ * of an INFEASIBLE one.
+ */
+import { GaussianProcess, logExpectedImprovement, logNormCdf, type GpPoint } from './gp.js';
+import { seededRng, shuffled } from './rng.js';
+import { enumerateSpace } from './space.js';
+import type { SearchSpace, ServingConfig, Strategy, TrialRecord } from './types.js';
+import { configKey } from './types.js';
+
+export interface BayesianOptions {
+  /** The p99 target (ms) trials are judged against. */
+  targetP99Ms?: number;
+  /** Size of the designed initial set (default: designSize(space size)). */
+  initialPoints?: number;
+}
+
+export type AskPhase = 'design' | 'feasibility' | 'improvement' | 'exhausted';
+
+export interface Analysis {
+  phase: AskPhase;
+  next: ServingConfig | null;
+  /**
+   * In the improvement phase, the largest EI × P(feasible) over the candidates, in log
+   * throughput: roughly the expected relative gain of the best next trial (0.01 = 1%).
+   */
+  maxExpectedGain: number | null;
+  /** Best measured throughput so far (a feasible trial), or null. */
+  bestIps: number | null;
+}
+
+const DELAY_UNIT_US = 100;
+const FEASIBLE_CAP = Math.log(0.8);
+const FAILED_Z = Math.log(2);
+
+/** Initial-design size for a space of n configurations: about ⅓·√n, between 3 and 6. */
+export function designSize(n: number): number {
+  return Math.max(1, Math.min(n, Math.max(3, Math.min(6, Math.round(Math.sqrt(n) / 3)))));
+}
+
+interface Encoder {
+  encode(c: ServingConfig): GpPoint;
+}
+
+function logScale(values: readonly number[], f: (v: number) => number): ((v: number) => number) | null {
+  if (values.length < 2) return null;
+  const lo = f(Math.min(...values));
+  const hi = f(Math.max(...values));
+  if (!(hi > lo)) return null;
+  return (v: number) => (f(v) - lo) / (hi - lo);
+}
+
+export function makeEncoder(space: SearchSpace): Encoder {
+  const ord: ((c: ServingConfig) => number)[] = [];
+  const mbs = logScale(space.maxBatchSizes, Math.log);
+  if (mbs) ord.push((c) => mbs(c.maxBatchSize));
+  const delay = logScale(space.maxQueueDelaysUs, (d) => Math.log1p(d / DELAY_UNIT_US));
+  // A config without dynamic batching (not in a space, but in a history) sits at delay 0.
+  if (delay) ord.push((c) => delay(c.maxQueueDelayUs ?? Math.min(...space.maxQueueDelaysUs)));
+  const inst = logScale(space.instanceCounts, Math.log);
+  if (inst) ord.push((c) => inst(c.instanceCount));
+  const cat: ((c: ServingConfig) => number)[] = [];
+  if (space.precisions.length > 1) cat.push((c) => space.precisions.indexOf(c.precision));
+  const pbs = space.preferredBatchSizes ?? [[]];
+  if (pbs.length > 1) cat.push((c) => pbs.findIndex((p) => p.join('+') === c.preferredBatchSizes.join('+')));
+  return { encode: (c) => ({ ord: ord.map((f) => f(c)), cat: cat.map((f) => f(c)) }) };
+}
+
+function distance2(a: GpPoint, b: GpPoint): number {
+  let d = 0;
+  for (let i = 0; i < a.ord.length; i++) d += (a.ord[i]! - b.ord[i]!) ** 2;
+  for (let j = 0; j < a.cat.length; j++) if (a.cat[j] !== b.cat[j]) d += 1;
+  return d;
+}
+
+/** The designed initial set: centre first, then greedy maximin; a function of (space, seed) only. */
+export function initialDesign(space: SearchSpace, seed: number, size?: number): ServingConfig[] {
+  const all = enumerateSpace(space);
+  const n = Math.min(all.length, size ?? designSize(all.length));
+  if (n === 0) return [];
+  const enc = makeEncoder(space);
+  const order = shuffled(all, seededRng(seed, 'bayesian-design'));
+  const pts = order.map((c) => enc.encode(c));
+  const rand = seededRng(seed, 'bayesian-centre');
+  const centrePrecision = space.precisions[Math.floor(rand() * space.precisions.length)];
+  let first = -1;
+  let firstScore = Infinity;
+  pts.forEach((p, i) => {
+    const d = p.ord.reduce((s, x) => s + (x - 0.5) ** 2, 0) + (order[i]!.precision === centrePrecision ? 0 : 10);
+    if (d < firstScore - 1e-12) {
+      firstScore = d;
+      first = i;
+    }
+  });
+  const chosen = [first];
+  const minD = pts.map((p) => distance2(p, pts[first]!));
+  while (chosen.length < n) {
+    let bi = -1;
+    for (let i = 0; i < pts.length; i++) if (!chosen.includes(i) && (bi < 0 || minD[i]! > minD[bi]! + 1e-12)) bi = i;
+    chosen.push(bi);
+    for (let i = 0; i < pts.length; i++) minD[i] = Math.min(minD[i]!, distance2(pts[i]!, pts[bi]!));
+  }
+  return chosen.map((i) => order[i]!);
+}
+
+/** The p99 target: given, or inferred from the history (null when nothing tells). */
+export function inferTarget(history: readonly TrialRecord[]): number | null {
+  let lo = -Infinity;
+  let hi = Infinity;
+  for (const t of history) {
+    if (t.p99Ms === null || !(t.p99Ms > 0)) continue;
+    if (t.state === 'COMPLETE') lo = Math.max(lo, t.p99Ms);
+    if (t.state === 'INFEASIBLE') hi = Math.min(hi, t.p99Ms);
+  }
+  if (lo > 0 && hi < Infinity) return lo < hi ? Math.sqrt(lo * hi) : lo;
+  if (lo > 0) return lo;
+  if (hi < Infinity) return hi;
+  return null;
+}
+
+function feasibilityValue(t: TrialRecord, target: number | null): number | null {
+  const z = t.p99Ms !== null && t.p99Ms > 0 && target !== null ? Math.log(t.p99Ms / target) : null;
+  switch (t.state) {
+    case 'COMPLETE':
+      return Math.min(z ?? FEASIBLE_CAP, FEASIBLE_CAP);
+    case 'INFEASIBLE':
+      return Math.max(z ?? FAILED_Z, 1e-3);
+    case 'FAILED':
+    case 'SKIPPED':
+      return FAILED_Z;
+    default:
+      return null; // RUNNING: no result yet
+  }
+}
+
+export class BayesianStrategy implements Strategy {
+  readonly name = 'bayesian';
+
+  constructor(private readonly opts: BayesianOptions = {}) {}
+
+  ask(history: readonly TrialRecord[], space: SearchSpace, seed: number): ServingConfig | null {
+    return this.analyze(history, space, seed).next;
+  }
+
+  /** Why the search should stop now (negligible expected improvement), or null. */
+  earlyStopReason(history: readonly TrialRecord[], space: SearchSpace, seed: number): string | null {
+    return shouldStopEarly(history, space, { seed, ...this.opts });
+  }
+
+  /** The decision behind ask, with the figures early stopping reads. */
+  analyze(history: readonly TrialRecord[], space: SearchSpace, seed: number): Analysis {
+    const all = enumerateSpace(space);
+    const valid = new Map(all.map((c) => [configKey(c), c]));
+    const tried = new Set(history.map((t) => configKey(t.config)));
+    const candidates = shuffled(all.filter((c) => !tried.has(configKey(c))), seededRng(seed, 'bayesian-ties'));
+    const bestIps = history.reduce<number | null>((b, t) => (t.state === 'COMPLETE' && t.objectiveIps !== null && (b === null || t.objectiveIps > b) ? t.objectiveIps : b), null);
+    if (candidates.length === 0) return { phase: 'exhausted', next: null, maxExpectedGain: null, bestIps };
+
+    const design = initialDesign(space, seed, this.opts.initialPoints);
+    const pending = design.find((c) => !tried.has(configKey(c)));
+    if (pending) return { phase: 'design', next: pending, maxExpectedGain: null, bestIps };
+
+    const enc = makeEncoder(space);
+    const target = this.opts.targetP99Ms ?? inferTarget(history);
+    const inSpace = history.filter((t) => valid.has(configKey(t.config)));
+    const fx: GpPoint[] = [];
+    const fz: number[] = [];
+    const ox: GpPoint[] = [];
+    const oy: number[] = [];
+    for (const t of inSpace) {
+      const z = feasibilityValue(t, target);
+      if (z === null) continue;
+      const p = enc.encode(t.config);
+      fx.push(p);
+      fz.push(z);
+      if (t.state === 'COMPLETE' && t.objectiveIps !== null && t.objectiveIps > 0) {
+        ox.push(p);
+        oy.push(Math.log(t.objectiveIps));
+      }
+    }
+    const cx = candidates.map((c) => enc.encode(c));
+    if (fx.length === 0) return { phase: 'feasibility', next: candidates[0]!, maxExpectedGain: null, bestIps };
+
+    const feas = GaussianProcess.fit(fx, fz, { minScale: 0.1 });
+    const fp = feas.predict(cx);
+    const logPf = fp.mean.map((m, i) => logNormCdf(-m / Math.sqrt(fp.variance[i]!)));
+
+    if (ox.length === 0) {
+      return { phase: 'feasibility', next: candidates[argmax(logPf)]!, maxExpectedGain: null, bestIps };
+    }
+
+    const obj = GaussianProcess.fit(ox, oy, { minScale: 0.05 });
+    const incumbent = Math.max(...obj.predict(ox).mean);
+    const op = obj.predict(cx);
+    const acq = op.mean.map((m, i) => logExpectedImprovement(m, Math.sqrt(op.variance[i]!), incumbent) + logPf[i]!);
+    const best = argmax(acq);
+    return { phase: 'improvement', next: candidates[best]!, maxExpectedGain: Math.exp(acq[best]!), bestIps };
+  }
+}
+
+function argmax(xs: readonly number[]): number {
+  let b = 0;
+  for (let i = 1; i < xs.length; i++) if (xs[i]! > xs[b]!) b = i;
+  return b;
+}
+
+export interface EarlyStopOptions extends BayesianOptions {
+  seed: number;
+  /** Expected relative gain under which a trial is not worth it (default 0.005 = 0.5%). */
+  minExpectedGain?: number;
+  /** How many consecutive asks must all fall under it (default 3). */
+  patience?: number;
+}
+
+/**
+ * Early stopping: a reason to stop when, for the last `patience` asks (the history and its
+ * prefixes one and two trials shorter), the best expected gain of the Bayesian model was
+ * below `minExpectedGain` of the best throughput; null otherwise (also before the initial
+ * design is measured and while nothing is feasible). Pure: the runner may call it with
+ * any strategy's history to print why it stopped.
+ */
+export function shouldStopEarly(history: readonly TrialRecord[], space: SearchSpace, opts: EarlyStopOptions): string | null {
+  const threshold = opts.minExpectedGain ?? 0.005;
+  const patience = opts.patience ?? 3;
+  const strategy = new BayesianStrategy(opts);
+  const gains: number[] = [];
+  for (let k = 0; k < patience; k++) {
+    if (history.length - k < 1) return null;
+    const a = strategy.analyze(history.slice(0, history.length - k), space, opts.seed);
+    if (a.phase !== 'improvement' || a.maxExpectedGain === null || a.maxExpectedGain >= threshold) return null;
+    gains.push(a.maxExpectedGain);
+  }
+  const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
+  return `expected improvement below ${pct(threshold)} of the best throughput for ${patience} consecutive trials (now ${pct(gains[0]!)})`;
+}

@@ -1,0 +1,47 @@
+/** Strategies by name: the one place a `--search` value becomes a Strategy. */
+import { BayesianStrategy } from './bayesian.js';
+import { GridStrategy } from './grid.js';
+import { QuickStrategy } from './quick.js';
+import { RandomStrategy } from './random.js';
+import type { Strategy, StrategyOptions } from './types.js';
+
+const FACTORIES: Record<string, (opts: StrategyOptions) => Strategy> = {
+  grid: () => new GridStrategy(),
+  random: () => new RandomStrategy(),
+  quick: () => new QuickStrategy(),
+  bayesian: (opts) => new BayesianStrategy(opts.targetP99Ms !== undefined ? { targetP99Ms: opts.targetP99Ms } : {}),
+};
+
+/** Accepted names, in the order they are listed to users. */
+export const STRATEGY_NAMES: readonly string[] = Object.keys(FACTORIES);
+
+/** The strategy a run uses when none is named. */
+export const DEFAULT_STRATEGY = 'bayesian';
+
+export class UnknownStrategyError extends Error {
+  constructor(readonly value: string, readonly accepted: readonly string[]) {
+    super(`search strategy '${value}' is not one of ${accepted.join(', ')}`);
+    this.name = 'UnknownStrategyError';
+  }
+}
+
+/**
+ * A fresh strategy; throws UnknownStrategyError naming the value and the accepted names.
+ * Pass the run's p99 target: the Bayesian strategy models feasibility against it (it
+ * infers it from the history otherwise).
+ */
+export function strategyByName(name: string, opts: StrategyOptions = {}): Strategy {
+  const make = Object.hasOwn(FACTORIES, name) ? FACTORIES[name] : undefined;
+  if (!make) throw new UnknownStrategyError(name, STRATEGY_NAMES);
+  return make(opts);
+}
+
+export { BayesianStrategy, designSize, initialDesign, shouldStopEarly } from './bayesian.js';
+export type { Analysis, BayesianOptions, EarlyStopOptions } from './bayesian.js';
+export { GaussianProcess } from './gp.js';
+export { GridStrategy } from './grid.js';
+export { QuickStrategy } from './quick.js';
+export { RandomStrategy } from './random.js';
+export { enumerateSpace, parseSpace, skippedConfigs, spaceCombinations, spaceSize, validateConfig, validateSpace } from './space.js';
+export type { ParsedSpace, SkippedConfig, SpaceLabels } from './space.js';
+export type { StrategyOptions } from './types.js';

@@ -1,0 +1,175 @@
+/**
+ * ModelInfer requests against a model's configuration: checks names, datatypes, shapes,
+ * batch size and data size as Triton does, and turns the tensors (raw or typed) into
+ * raw bytes for the executor; builds the response in Triton's raw form. Pure.
+ */
+import type { ModelConfig, ModelTensor } from '../config/types.js';
+import type { ExecRequest, ExecTensor } from './executor.js';
+import {
+  apiFromConfigType,
+  elementCount,
+  elementSize,
+  hasContents,
+  rawFromContents,
+  splitBytesElements,
+  type ApiDatatype,
+} from './tensors.js';
+
+/** A request the server must refuse with INVALID_ARGUMENT. */
+export class InvalidRequestError extends Error {}
+
+/** The fields of ModelInferRequest the server reads (proto-loader's plain object). */
+export interface InferRequestIn {
+  model_name: string;
+  model_version?: string;
+  id?: string;
+  inputs?: {
+    name: string;
+    datatype: string;
+    shape: (number | string)[];
+    parameters?: Record<string, unknown>;
+    contents?: Record<string, unknown> | null;
+  }[];
+  outputs?: { name: string; parameters?: Record<string, unknown> }[];
+  raw_input_contents?: Uint8Array[];
+}
+
+export interface PreparedRequest {
+  exec: ExecRequest;
+  /** Equal for requests that may share a batch. */
+  shapeKey: string;
+  /** Output names to return, in response order. */
+  outputs: string[];
+}
+
+const fmt = (s: readonly number[]): string => `[${s.join(',')}]`;
+
+function matches(shape: readonly number[], dims: readonly number[]): boolean {
+  return shape.length === dims.length && dims.every((d, i) => d === -1 || d === shape[i]);
+}
+
+export function prepareInferRequest(cfg: ModelConfig, req: InferRequestIn): PreparedRequest {
+  const model = cfg.name ?? req.model_name;
+  const bad = (msg: string): never => {
+    throw new InvalidRequestError(msg);
+  };
+  const maxBatchSize = Number(cfg.max_batch_size ?? 0);
+  const configInputs = new Map<string, ModelTensor>((cfg.input ?? []).map((t) => [t.name, t]));
+  const inputs = req.inputs ?? [];
+  const raw = req.raw_input_contents ?? [];
+
+  if (raw.length > 0) {
+    if (inputs.some((t) => hasContents(t.contents))) bad(`contents field must not be specified when using raw_input_contents for '${model}'`);
+    if (raw.length !== inputs.length) bad(`expected ${inputs.length} raw_input_contents (one per input) for '${model}', got ${raw.length}`);
+  }
+
+  const seen = new Set<string>();
+  let batchSize: number | undefined;
+  const tensors: ExecTensor[] = [];
+  const keyParts: string[] = [];
+  inputs.forEach((input, i) => {
+    const t = configInputs.get(input.name);
+    if (!t) bad(`unexpected inference input '${input.name}' for model '${model}'; expected: ${[...configInputs.keys()].join(', ')}`);
+    if (seen.has(input.name)) bad(`input '${input.name}' given more than once`);
+    seen.add(input.name);
+
+    const expected = apiFromConfigType(t!.data_type)!;
+    if (input.datatype !== expected) {
+      bad(`inference input '${input.name}' data-type is '${input.datatype}', but model '${model}' expects '${expected}'`);
+    }
+    const shape = input.shape.map(Number);
+    if (shape.some((d) => !Number.isInteger(d) || d < 0)) bad(`input '${input.name}' has an invalid shape ${fmt(shape)}`);
+    const dims = (t!.dims ?? []).map(Number);
+    let inner = shape;
+    if (maxBatchSize > 0) {
+      if (shape.length === 0) bad(`input '${input.name}' has no batch dimension; model '${model}' has max_batch_size ${maxBatchSize}`);
+      const bs = shape[0]!;
+      if (bs < 1 || bs > maxBatchSize) bad(`inference request batch-size must be <= ${maxBatchSize} for '${model}' (and >= 1), got ${bs}`);
+      if (batchSize !== undefined && bs !== batchSize) bad(`input '${input.name}' has batch size ${bs}, other inputs have ${batchSize}`);
+      batchSize = bs;
+      inner = shape.slice(1);
+    }
+    if (!matches(inner, dims)) {
+      const want = maxBatchSize > 0 ? `[-1,${dims.join(',')}]` : fmt(dims);
+      bad(`unexpected shape for input '${input.name}' for model '${model}'. Expected ${want}, got ${fmt(shape)}`);
+    }
+
+    const count = elementCount(shape);
+    let data: Uint8Array;
+    if (raw.length > 0) {
+      data = raw[i]!;
+      if (expected === 'BYTES') {
+        const elements = splitBytesElements(data);
+        if (!elements) bad(`input '${input.name}': malformed BYTES data (each element needs a 4-byte length prefix)`);
+        if (elements!.length !== count) bad(`input '${input.name}': expected ${count} BYTES elements, got ${elements!.length}`);
+      } else if (data.byteLength !== count * elementSize(expected)) {
+        bad(`input '${input.name}' byte size ${data.byteLength} does not match the expected ${count * elementSize(expected)} for shape ${fmt(shape)} of ${expected}`);
+      }
+    } else {
+      try {
+        data = rawFromContents(expected, input.contents ?? {}, count, input.name);
+      } catch (e) {
+        return bad((e as Error).message);
+      }
+    }
+    // The model sees `reshape` where the configuration gives one.
+    const reshape = (t!.reshape as { shape?: number[] } | undefined)?.shape?.map(Number);
+    const modelShape = reshape ? (maxBatchSize > 0 ? [shape[0]!, ...reshape] : reshape) : shape;
+    tensors.push({ name: input.name, datatype: expected, shape: modelShape, data: data! });
+    if (dims.some((d) => d === -1)) keyParts.push(`${input.name}:${inner.join('x')}`);
+  });
+
+  const missing = [...configInputs.keys()].filter((n) => !seen.has(n) && !configInputs.get(n)!['optional']);
+  if (missing.length) bad(`expected ${configInputs.size} inputs but got ${inputs.length} inputs for model '${model}'; missing: ${missing.join(', ')}`);
+
+  const configOutputs = (cfg.output ?? []).map((o) => o.name);
+  const requested = req.outputs ?? [];
+  for (const o of requested) {
+    if (!configOutputs.includes(o.name)) bad(`unexpected inference output '${o.name}' for model '${model}'`);
+    if (o.parameters && 'classification' in o.parameters) bad(`output '${o.name}': classification is not supported by the embedded server`);
+  }
+  return {
+    exec: { batchSize: maxBatchSize > 0 ? batchSize ?? 1 : 1, inputs: tensors },
+    shapeKey: keyParts.join(';'),
+    outputs: requested.length ? requested.map((o) => o.name) : configOutputs,
+  };
+}
+
+/** The response message, raw form (Triton never fills typed contents in responses). */
+export function buildInferResponse(
+  cfg: ModelConfig,
+  req: InferRequestIn,
+  version: string,
+  outputs: readonly ExecTensor[],
+  wanted: readonly string[],
+): {
+  model_name: string;
+  model_version: string;
+  id: string;
+  parameters: Record<string, never>;
+  outputs: { name: string; datatype: ApiDatatype; shape: number[]; parameters: Record<string, never> }[];
+  raw_output_contents: Buffer[];
+} {
+  const byName = new Map(outputs.map((o) => [o.name, o]));
+  const configOut = new Map((cfg.output ?? []).map((o) => [o.name, o]));
+  const list = wanted.map((name) => {
+    const o = byName.get(name);
+    if (!o) throw new Error(`the model produced no output '${name}'`);
+    const t = configOut.get(name);
+    // With reshape, the client sees the configuration's dims, not the model's shape.
+    let shape = o.shape;
+    if (t?.reshape) {
+      const dims = (t.dims ?? []).map(Number);
+      shape = Number(cfg.max_batch_size ?? 0) > 0 ? [o.shape[0]!, ...dims] : dims;
+    }
+    return { ...o, shape };
+  });
+  return {
+    model_name: req.model_name,
+    model_version: version,
+    id: req.id ?? '',
+    parameters: {},
+    outputs: list.map((o) => ({ name: o.name, datatype: o.datatype, shape: o.shape, parameters: {} })),
+    raw_output_contents: list.map((o) => Buffer.from(o.data.buffer, o.data.byteOffset, o.data.byteLength)),
+  };
+}

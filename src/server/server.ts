@@ -1,0 +1,214 @@
+/**
+ * The embedded KServe v2 server: tanalyze's stand-in for Triton's core, serving ONNX
+ * models on the CPU over the same gRPC service (our grpc_service.proto). The rpc
+ * handlers here only translate; models, batching and statistics live in their modules.
+ */
+import * as grpc from '@grpc/grpc-js';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { inferenceServiceDefinition } from '../protocol/service.js';
+import { fromPackageRoot } from '../util/package-root.js';
+import { ortExecutorFactory, type ExecutorFactory } from './executor.js';
+import { InvalidRequestError, buildInferResponse, prepareInferRequest, type InferRequestIn } from './infer-request.js';
+import { ModelUnavailableError, type LoadedModel } from './model.js';
+import { listModelNames } from './model-repository.js';
+import { metricsText } from './prometheus.js';
+import { ModelRegistry, ServerError, type ErrorKind } from './registry.js';
+import { apiFromConfigType } from './tensors.js';
+
+export const SERVER_NAME = 'tanalyze-embedded';
+export const SERVER_EXTENSIONS = ['model_repository', 'model_configuration', 'statistics'];
+
+export interface EmbeddedServerOptions {
+  repository: string;
+  /** Default 127.0.0.1. */
+  host?: string;
+  /** 0 (default) lets the OS pick a free port. */
+  port?: number;
+  /** As Triton's --model-control-mode: 'none' (default) loads every model at start and refuses load/unload. */
+  modelControl?: 'explicit' | 'none';
+  /** Explicit mode: models to load at start (['*'] = all), as Triton's --load-model. */
+  loadModels?: string[];
+  /** How model instances run (tests wrap the default to observe it). */
+  executorFactory?: ExecutorFactory;
+}
+
+export interface EmbeddedServer {
+  /** host:port for a gRPC client. */
+  address: string;
+  port: number;
+  version: string;
+  /** Triton's per-model Prometheus metrics for the loaded models. */
+  metricsText(): string;
+  stop(): Promise<void>;
+}
+
+const GRPC_CODE: Record<ErrorKind, grpc.status> = {
+  NOT_FOUND: grpc.status.NOT_FOUND,
+  UNAVAILABLE: grpc.status.UNAVAILABLE,
+  INVALID_ARGUMENT: grpc.status.INVALID_ARGUMENT,
+  UNIMPLEMENTED: grpc.status.UNIMPLEMENTED,
+  INTERNAL: grpc.status.INTERNAL,
+};
+
+function toServiceError(e: unknown): Partial<grpc.ServiceError> {
+  const err = e as Error;
+  let code = grpc.status.INTERNAL;
+  if (e instanceof ServerError) code = GRPC_CODE[e.kind];
+  else if (e instanceof InvalidRequestError) code = grpc.status.INVALID_ARGUMENT;
+  else if (e instanceof ModelUnavailableError) code = grpc.status.UNAVAILABLE;
+  return { code, details: err?.message ?? String(e), metadata: new grpc.Metadata() };
+}
+
+type Handler<Req, Res> = (req: Req) => Promise<Res> | Res;
+
+/** A unary grpc-js handler from an async function; thrown errors become statuses. */
+function unary<Req, Res>(fn: Handler<Req, Res>): grpc.handleUnaryCall<Req, Res> {
+  return (call, callback) => {
+    Promise.resolve()
+      .then(() => fn(call.request))
+      .then(
+        (res) => callback(null, res),
+        (e) => callback(toServiceError(e)),
+      );
+  };
+}
+
+function packageVersion(): string {
+  try {
+    return String(JSON.parse(readFileSync(fromPackageRoot('package.json'), 'utf8')).version ?? '0.0.0');
+  } catch {
+    return '0.0.0';
+  }
+}
+
+const hrNow = (): number => Number(process.hrtime.bigint());
+
+function tensorMetadata(model: LoadedModel, kind: 'input' | 'output') {
+  const batching = Number(model.config.max_batch_size ?? 0) > 0;
+  return (model.config[kind] ?? []).map((t) => ({
+    name: t.name,
+    datatype: apiFromConfigType(t.data_type) ?? 'INVALID',
+    shape: [...(batching ? [-1] : []), ...(t.dims ?? []).map(Number)],
+  }));
+}
+
+export async function startEmbeddedServer(opts: EmbeddedServerOptions): Promise<EmbeddedServer> {
+  const repository = path.resolve(opts.repository);
+  const host = opts.host ?? '127.0.0.1';
+  const explicit = opts.modelControl === 'explicit';
+  const version = packageVersion();
+  const registry = new ModelRegistry(repository, opts.executorFactory ?? ortExecutorFactory);
+  let serving = false;
+
+  const requireExplicit = (what: string): void => {
+    if (!explicit) throw new ServerError('UNIMPLEMENTED', `explicit model ${what} is not allowed if model control mode is NONE`);
+  };
+
+  const handlers: grpc.UntypedServiceImplementation = {
+    ServerLive: unary(() => ({ live: true })),
+    ServerReady: unary(() => ({ ready: serving })),
+    ServerMetadata: unary(() => ({ name: SERVER_NAME, version, extensions: SERVER_EXTENSIONS })),
+    ModelReady: unary((r: { name: string; version: string }) => ({ ready: registry.isReady(r.name, r.version) })),
+    ModelMetadata: unary((r: { name: string; version: string }) => {
+      const m = registry.get(r.name, r.version);
+      return {
+        name: r.name,
+        versions: [m.version],
+        platform: 'onnxruntime_onnx',
+        inputs: tensorMetadata(m, 'input'),
+        outputs: tensorMetadata(m, 'output'),
+      };
+    }),
+    ModelConfig: unary((r: { name: string; version: string }) => ({ config: registry.get(r.name, r.version).config })),
+    ModelInfer: unary(async (r: InferRequestIn) => {
+      const receivedNs = hrNow();
+      const model = registry.get(r.model_name, r.model_version);
+      let prepared;
+      try {
+        prepared = prepareInferRequest(model.config, r);
+      } catch (e) {
+        model.recordRejected(receivedNs);
+        throw e;
+      }
+      const outputs = await model.infer(prepared.exec, prepared.shapeKey, receivedNs);
+      return buildInferResponse(model.config, r, model.version, outputs, prepared.outputs);
+    }),
+    ModelStatistics: unary((r: { name: string; version: string }) => {
+      const models = r.name ? [registry.get(r.name, r.version)] : registry.ready();
+      return { model_stats: models.map((m) => m.stats.snapshot()) };
+    }),
+    RepositoryIndex: unary(async (r: { ready: boolean }) => ({ models: await registry.index(r.ready) })),
+    RepositoryModelLoad: unary(async (r: { model_name: string; parameters: Record<string, Record<string, unknown>> }) => {
+      requireExplicit('load');
+      const override: { configJson?: string; files?: Record<string, Buffer> } = {};
+      for (const [key, p] of Object.entries(r.parameters ?? {})) {
+        if (key === 'config') {
+          if (typeof p['string_param'] !== 'string' || p['parameter_choice'] !== 'string_param') {
+            throw new ServerError('INVALID_ARGUMENT', `failed to load '${r.model_name}': the 'config' parameter must be a string`);
+          }
+          override.configJson = p['string_param'];
+        } else if (key.startsWith('file:')) {
+          if (p['parameter_choice'] !== 'bytes_param') {
+            throw new ServerError('INVALID_ARGUMENT', `failed to load '${r.model_name}': '${key}' must be bytes`);
+          }
+          (override.files ??= {})[key.slice('file:'.length)] = p['bytes_param'] as Buffer;
+        }
+      }
+      await registry.load(r.model_name, override);
+      return {};
+    }),
+    RepositoryModelUnload: unary(async (r: { model_name: string }) => {
+      requireExplicit('unload');
+      await registry.unload(r.model_name);
+      return {};
+    }),
+  };
+
+  const server = new grpc.Server({
+    'grpc.max_receive_message_length': -1,
+    'grpc.max_send_message_length': -1,
+  });
+  server.addService(inferenceServiceDefinition(), handlers);
+  const port = await new Promise<number>((resolve, reject) => {
+    server.bindAsync(`${host}:${opts.port ?? 0}`, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p)));
+  });
+
+  const stop = async (): Promise<void> => {
+    serving = false;
+    await new Promise<void>((resolve) => {
+      const force = setTimeout(() => {
+        server.forceShutdown();
+        resolve();
+      }, 5000);
+      server.tryShutdown(() => {
+        clearTimeout(force);
+        resolve();
+      });
+    });
+    await registry.unloadAll();
+  };
+
+  // Startup loads fail the start, as Triton does by default (--exit-on-error=true).
+  const initial = explicit
+    ? opts.loadModels?.length === 1 && opts.loadModels[0] === '*'
+      ? await listModelNames(repository)
+      : (opts.loadModels ?? [])
+    : await listModelNames(repository);
+  const failures: string[] = [];
+  for (const name of initial) await registry.load(name).catch((e: Error) => failures.push(e.message));
+  if (failures.length) {
+    await stop();
+    throw new Error(`embedded server: failed to load all models:\n  ${failures.join('\n  ')}`);
+  }
+  serving = true;
+
+  return {
+    address: `${host}:${port}`,
+    port,
+    version,
+    metricsText: () =>
+      metricsText(registry.ready().map((m) => ({ stats: m.stats.snapshot(), failures: m.stats.failuresByReason(), pending: m.pending }))),
+    stop,
+  };
+}

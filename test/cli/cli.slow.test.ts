@@ -1,0 +1,90 @@
+/**
+ * The CLI as a user runs it: a real process, the embedded server over real gRPC,
+ * real ONNX inference, a real SQLite file, the report on disk.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
+import { parseModelConfig } from '../../src/config/pbtxt.js';
+
+const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+
+function tanalyze(args: string[], cwd: string, timeoutMs = 240_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [MAIN, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`tanalyze ${args.join(' ')} did not finish in ${timeoutMs} ms\n${stderr}`));
+    }, timeoutMs);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+test('a short search on the embedded server finds a configuration and writes report, config and database', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tanalyze-cli-'));
+  const r = await tanalyze(['--model', 'tiny_resnet', '--p99', '200ms', '--profile', 'quick', '--budget', '3', '--json'], dir);
+  assert.equal(r.code, 0, r.stderr);
+  const summary = JSON.parse(r.stdout);
+  assert.equal(summary.trials, 3);
+  assert.ok(summary.default, 'the default configuration is measured');
+  assert.equal(summary.default.trial_index, 0);
+  const rec = summary.recommended;
+  for (const k of ['max_batch_size', 'max_queue_delay_us', 'instance_count', 'precision', 'throughput_ips', 'p99_ms']) assert.ok(k in rec, k);
+  assert.ok(rec.throughput_ips > 0);
+  assert.ok(rec.p99_ms <= 200);
+  assert.ok(existsSync(summary.report_html));
+  const html = readFileSync(summary.report_html, 'utf8');
+  assert.ok(html.includes('tiny_resnet'));
+  const cfg = parseModelConfig(readFileSync(summary.config_pbtxt, 'utf8'), summary.config_pbtxt);
+  assert.equal(cfg.name, 'tiny_resnet', 'the winning config carries the model its own name');
+  assert.equal(cfg.max_batch_size, rec.max_batch_size);
+
+  const db = new Database(join(dir, 'reports', 'tanalyze.db'), { readonly: true });
+  const trials = db.prepare('SELECT state FROM trials WHERE run_id = ?').all(summary.run_id) as { state: string }[];
+  assert.equal(trials.length, 3);
+  assert.ok(trials.every((t) => t.state !== 'RUNNING'));
+  const points = db.prepare('SELECT COUNT(*) AS n FROM measurements m JOIN trials t ON t.id = m.trial_id WHERE t.run_id = ?').get(summary.run_id) as { n: number };
+  assert.ok(points.n >= 3, 'every load point is stored');
+  db.close();
+});
+
+test('an unknown model lists the models in the repository (exit 64)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tanalyze-cli-'));
+  const r = await tanalyze(['--model', 'resnet51', '--p99', '50ms'], dir);
+  assert.equal(r.code, 64);
+  assert.match(r.stderr, /--model: 'resnet51' is not in .*; models there: .*tiny_resnet/);
+  assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+});
+
+test('a bad --p99 names the accepted forms (exit 64)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tanalyze-cli-'));
+  const r = await tanalyze(['--model', 'tiny_resnet', '--p99', '50'], dir);
+  assert.equal(r.code, 64);
+  assert.match(r.stderr, /--p99: '50' is not a latency; accepted: .*50ms, 0\.05s or 50000us/);
+});
+
+test('a missing model repository is a clear error (exit 64)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tanalyze-cli-'));
+  const r = await tanalyze(['--model', 'x', '--p99', '50ms', '--model-repository', 'no/such/dir'], dir);
+  assert.equal(r.code, 64);
+  assert.match(r.stderr, /--model-repository: '.*no\/such\/dir' does not exist/);
+});
+
+test('an unknown flag is a usage error (exit 64)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tanalyze-cli-'));
+  const r = await tanalyze(['--model', 'x', '--p99', '50ms', '--bugdet', '3'], dir);
+  assert.equal(r.code, 64);
+  assert.match(r.stderr, /unknown option '--bugdet'/);
+});

@@ -1,0 +1,65 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { listProfiles, loadProfile, resolvePlan } from '../../src/cli/plan.js';
+import { UsageError } from '../../src/cli/errors.js';
+
+const cwd = '/tmp';
+
+function problemsOf(fn: () => unknown): string[] {
+  try {
+    fn();
+  } catch (e) {
+    assert.ok(e instanceof UsageError, `expected UsageError, got ${(e as Error).stack}`);
+    return e.problems;
+  }
+  assert.fail('expected a UsageError');
+}
+
+test('shipped profiles load and resolve', () => {
+  assert.ok(listProfiles().includes('default'));
+  for (const name of listProfiles()) {
+    const plan = resolvePlan({ model: 'm' }, {}, loadProfile(name), cwd);
+    assert.ok(plan.targetP99Ms > 0, name);
+    assert.ok(plan.space.maxBatchSizes.length > 0, name);
+  }
+});
+
+test('precedence: default < profile < environment < flag', () => {
+  const profile = loadProfile('default');
+  assert.equal(resolvePlan({ model: 'm' }, {}, profile, cwd).budget, 20);
+  assert.equal(resolvePlan({ model: 'm' }, { TANALYZE_BUDGET: '7' }, profile, cwd).budget, 7);
+  assert.equal(resolvePlan({ model: 'm', budget: '3' }, { TANALYZE_BUDGET: '7' }, profile, cwd).budget, 3);
+  assert.equal(resolvePlan({ model: 'm', p99: '0.02s' }, {}, profile, cwd).targetP99Ms, 20);
+});
+
+test('every bad value is reported at once, naming the flag, the value and what is accepted', () => {
+  const problems = problemsOf(() =>
+    resolvePlan({ model: 'm', p99: '50', budget: 'ten', search: 'bayes', maxBatchSizes: '4,x', precisions: 'FP8', window: '5 parsecs' }, {}, loadProfile('default'), cwd),
+  );
+  assert.equal(problems.length, 6, problems.join('\n'));
+  assert.match(problems.join('\n'), /--p99: '50' is not a latency; accepted: .*50ms, 0\.05s or 50000us/);
+  assert.match(problems.join('\n'), /--budget: 'ten' is not an integer/);
+  assert.match(problems.join('\n'), /--search: 'bayes' is not one of grid/);
+  assert.match(problems.join('\n'), /--max-batch-sizes: '4,x' is not a list/);
+  assert.match(problems.join('\n'), /--precisions: 'FP8' is not a precision; accepted: FP32, FP16, INT8/);
+  assert.match(problems.join('\n'), /--window: '5 parsecs' is not a duration/);
+});
+
+test('a missing model is reported', () => {
+  assert.match(problemsOf(() => resolvePlan({}, {}, loadProfile('default'), cwd)).join('\n'), /--model: required/);
+});
+
+test('profile files: unknown keys and bad values name the file and key', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tanalyze-profile-'));
+  const file = join(dir, 'p.yaml');
+  writeFileSync(file, 'target:\n  p99: 50ms\nspace:\n  max_batch_sise: [1]\n');
+  assert.match(problemsOf(() => loadProfile(file)).join('\n'), /p\.yaml: unknown key 'space\.max_batch_sise'/);
+  writeFileSync(file, 'space:\n  max_batch_size: [4, -1]\nload:\n  stability: 3\n');
+  const problems = problemsOf(() => resolvePlan({ model: 'm', p99: '50ms' }, {}, loadProfile(file), cwd));
+  assert.match(problems.join('\n'), /p\.yaml: space\.max_batch_size: '\[4, -1\]' is not a list/);
+  assert.match(problems.join('\n'), /load\.stability: '3' is not a fraction/);
+  assert.match(problemsOf(() => loadProfile('nosuch')).join('\n'), /'nosuch' is not a profile; accepted: .*default/);
+});

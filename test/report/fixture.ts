@@ -1,0 +1,150 @@
+// A realistic ReportData for report tests: load points come from a small deterministic
+// queueing model (batches amortize a fixed cost; queue delay adds latency; instances share one GPU).
+import type { LoadPoint } from '../../src/runner/types.js';
+import type { ServingConfig, TrialState } from '../../src/search/types.js';
+import { chooseRecommended } from '../../src/report/pareto.js';
+import type { ReportData, ReportTrial } from '../../src/report/types.js';
+
+const PREC_FACTOR = { FP32: 1, FP16: 0.55, INT8: 0.4 } as const;
+const CONCURRENCY = [1, 2, 4, 8, 16, 32, 64, 128, 256];
+
+function cfg(maxBatchSize: number, maxQueueDelayUs: number | null, instanceCount: number, precision: ServingConfig['precision']): ServingConfig {
+  return { maxBatchSize, maxQueueDelayUs, instanceCount, precision, preferredBatchSizes: [] };
+}
+
+function point(c: ServingConfig, concurrency: number, seed: number): LoadPoint {
+  const dynamic = c.maxQueueDelayUs !== null;
+  const b = dynamic ? Math.min(c.maxBatchSize, Math.max(1, concurrency / c.instanceCount)) : 1;
+  const serviceMs = (1.2 + 1.1 * b) * PREC_FACTOR[c.precision];
+  const capacity = (Math.pow(c.instanceCount, 0.6) * b * 1000) / serviceMs;
+  const waitMs = dynamic ? ((c.maxQueueDelayUs as number) / 1000) * (b < c.maxBatchSize ? 1 : 0.3) : 0;
+  const meanMs = Math.max(serviceMs + waitMs, (concurrency / capacity) * 1000);
+  const jitter = 1 + 0.04 * Math.sin(seed * 12.9898 + concurrency * 78.233);
+  const throughputIps = (concurrency / meanMs) * 1000;
+  const requests = Math.round(throughputIps * 3);
+  return {
+    concurrency,
+    throughputIps,
+    p50Ms: meanMs * 0.93,
+    p90Ms: meanMs * 1.18 * jitter,
+    p95Ms: meanMs * 1.3 * jitter,
+    p99Ms: meanMs * 1.45 * jitter,
+    requests,
+    errors: 0,
+    windows: 3,
+    stable: true,
+    stopReason: 'stable',
+    server: null,
+    durationS: 3,
+  };
+}
+
+/** Rising load until the first point over the target (as the load search does), at least 3 points. */
+function measure(c: ServingConfig, targetP99Ms: number, seed: number): LoadPoint[] {
+  const out: LoadPoint[] = [];
+  for (const n of CONCURRENCY) {
+    const p = point(c, n, seed);
+    out.push(p);
+    if (p.p99Ms > targetP99Ms && out.length >= 3) break;
+  }
+  return out;
+}
+
+function trial(index: number, model: string, config: ServingConfig, target: number, opts: { error?: string; isDefault?: boolean } = {}): ReportTrial {
+  const variantName = `${model}_config_${index}`;
+  if (opts.error !== undefined) {
+    return { index, variantName, config, state: 'FAILED', error: opts.error, objectiveIps: null, p99Ms: null, isDefault: !!opts.isDefault, points: [] };
+  }
+  const points = measure(config, target, index + 1);
+  const ok = points.filter((p) => p.p99Ms <= target);
+  let state: TrialState = 'COMPLETE';
+  let objectiveIps: number | null = null;
+  let p99Ms: number | null = null;
+  if (ok.length) {
+    const best = ok.reduce((a, b) => (b.throughputIps > a.throughputIps ? b : a));
+    objectiveIps = best.throughputIps;
+    p99Ms = best.p99Ms;
+  } else {
+    state = 'INFEASIBLE';
+    p99Ms = Math.min(...points.map((p) => p.p99Ms));
+  }
+  return { index, variantName, config, state, error: null, objectiveIps, p99Ms, isDefault: !!opts.isDefault, points };
+}
+
+export function pbtxt(model: string, c: ServingConfig): string {
+  const lines = [
+    `name: "${model}"`,
+    'platform: "onnxruntime_onnx"',
+    `max_batch_size: ${c.maxBatchSize}`,
+    'input [',
+    '  { name: "input" data_type: TYPE_FP32 dims: [ 3, 224, 224 ] }',
+    ']',
+    'output [',
+    '  { name: "logits" data_type: TYPE_FP32 dims: [ 1000 ] }',
+    ']',
+    'instance_group [',
+    `  { count: ${c.instanceCount} kind: KIND_GPU }`,
+    ']',
+  ];
+  if (c.maxQueueDelayUs !== null) lines.push('dynamic_batching {', `  max_queue_delay_microseconds: ${c.maxQueueDelayUs}`, '}');
+  if (c.precision !== 'FP32') {
+    lines.push(
+      'optimization { execution_accelerators { gpu_execution_accelerator [',
+      `  { name: "tensorrt" parameters { key: "precision_mode" value: "${c.precision}" } }`,
+      '] } }',
+    );
+  }
+  return lines.join('\n') + '\n';
+}
+
+export interface FixtureOptions {
+  model?: string;
+  /** The failed trial's error text. */
+  error?: string;
+  targetP99Ms?: number;
+}
+
+export function makeReportFixture(opts: FixtureOptions = {}): ReportData {
+  const model = opts.model ?? 'resnet50_onnx';
+  const target = opts.targetP99Ms ?? 50;
+  const error = opts.error ?? 'engine build failed: trtexec exited with code 1: [E] Error[4]: [network.cpp::validate::3026] IOptimizationProfile: kMAX dimensions < kOPT';
+  const trials: ReportTrial[] = [
+    trial(0, model, cfg(8, null, 1, 'FP32'), target, { isDefault: true }),
+    trial(1, model, cfg(8, 500, 2, 'FP32'), target),
+    trial(2, model, cfg(16, 1000, 2, 'FP16'), target),
+    trial(3, model, cfg(32, 60000, 1, 'FP32'), target),
+    trial(4, model, cfg(4, 100, 4, 'INT8'), target, { error }),
+    trial(5, model, cfg(16, 500, 3, 'FP16'), target),
+    trial(6, model, cfg(64, 2000, 2, 'FP16'), target),
+    trial(7, model, cfg(8, 0, 1, 'FP16'), target),
+  ];
+  const rec = chooseRecommended(trials, target);
+  const def = trials[0] as ReportTrial;
+  return {
+    run: {
+      id: 'run-20250114-093012-7f3a',
+      model,
+      createdAt: '2025-01-14T09:30:12Z',
+      finishedAt: '2025-01-14T10:01:46Z',
+      targetP99Ms: target,
+      strategy: 'bayesian',
+      seed: 42,
+      budget: 12,
+      launch: 'docker',
+      serverVersion: '2.53.0 (nvcr.io/nvidia/tritonserver:24.12-py3)',
+      toolVersion: '0.1.0',
+      hardware: '1x NVIDIA H100 80GB HBM3, 16 CPU cores, 128 GiB',
+      windowMs: 5000,
+      maxWindows: 10,
+      stabilityTolerance: 0.1,
+      status: 'finished',
+      wallS: 1894.2,
+      stopReason: 'search converged',
+    },
+    trials,
+    recommendedIndex: rec ? rec.index : null,
+    defaultIndex: def.index,
+    recommendedPbtxt: rec ? pbtxt(model, rec.config) : null,
+    defaultPbtxt: pbtxt(model, def.config),
+  };
+}

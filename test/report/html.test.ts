@@ -1,0 +1,130 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { headlineText, jsonForScript, renderReportHtml, renderReportJson, type VegaAssets } from '../../src/report/html.js';
+import { pointRows } from '../../src/report/specs.js';
+import type { ReportData } from '../../src/report/types.js';
+import { makeReportFixture } from './fixture.js';
+
+const EVIL_MODEL = '<script>alert(1)</script>';
+const EVIL_ERROR = 'engine build failed: <img src=x onerror="alert(2)"> & </td></tr></table><!-- broken';
+const FAKE_ASSETS: VegaAssets = { vega: '/* vega */', vegaLite: '/* vega-lite */', vegaEmbed: '/* vega-embed */' };
+
+function specFrom(html: string, id: string): unknown {
+  const m = html.match(new RegExp(`<script type="application/json" id="${id}"[^>]*>([\\s\\S]*?)</script>`));
+  assert.ok(m, `no <script id="${id}"> in the page`);
+  return JSON.parse(m[1] as string);
+}
+
+test('untrusted strings are HTML-escaped: model name, error text, pbtxt', () => {
+  const data = makeReportFixture({ model: EVIL_MODEL, error: EVIL_ERROR });
+  const html = renderReportHtml(data, FAKE_ASSETS);
+  assert.ok(!html.includes('<script>alert(1)'), 'raw <script>alert(1) in the page');
+  assert.ok(!html.includes('<img src=x'), 'raw <img> from the error text in the page');
+  assert.ok(!html.includes('</td></tr></table><!--'), 'raw markup from the error text in the page');
+  assert.ok(html.includes('<h1 id="model-name">&lt;script&gt;alert(1)&lt;/script&gt;</h1>'));
+  assert.ok(html.includes('<title>tanalyze · &lt;script&gt;alert(1)&lt;/script&gt;</title>'));
+  assert.ok(html.includes('engine build failed: &lt;img src=x onerror=&quot;alert(2)&quot;&gt; &amp; &lt;/td&gt;'));
+  assert.ok(html.includes('name: &quot;&lt;script&gt;alert(1)&lt;/script&gt;&quot;'), 'pbtxt not escaped in <pre>');
+  // The only <script> tags are the page's own: 2 specs, 3 libraries, 1 boot script.
+  assert.equal(html.match(/<script/gi)?.length, 6);
+  assert.equal(html.match(/<\/script/gi)?.length, 6);
+  assert.equal(html.match(/<!--/g), null);
+});
+
+test('no network: no http(s) or protocol-relative sources, with the real vega builds inlined', () => {
+  const html = renderReportHtml(makeReportFixture());
+  assert.ok(html.length > 500_000, 'the vega builds do not look inlined');
+  // Library code holds markup in strings (vega-tooltip's <img> template); judge the page's own markup.
+  const scriptTags = html.match(/<script\b[^>]*>/gi) ?? [];
+  assert.equal(scriptTags.length, 6);
+  for (const tag of scriptTags) assert.ok(!/\bsrc\s*=/i.test(tag), `script loads a file: ${tag}`);
+  const markup = html.replace(/(<script\b[^>]*>)[\s\S]*?<\/script>/gi, '$1</script>');
+  assert.ok(markup.length < 100_000);
+  assert.equal(markup.match(/<(img|iframe|link|source|embed|object|video|audio)\b/gi), null, 'an element loads a resource');
+  assert.equal(markup.match(/https?:\/\//gi), null, 'a web address in the page markup');
+  assert.equal(markup.match(/@import/gi), null);
+  assert.equal(html.match(/sourceMappingURL/g), null);
+  for (const lib of ['vegaEmbed', 'vegaLite']) assert.ok(html.includes(lib), `${lib} build missing`);
+});
+
+test('the embedded specs parse, carry every charted point and survive hostile strings', () => {
+  const data = makeReportFixture({ model: EVIL_MODEL });
+  const html = renderReportHtml(data, FAKE_ASSETS);
+  const frontier = specFrom(html, 'spec-frontier') as { data: { values: { variant: string; frontier: boolean; marker: string | null }[] }; layer: unknown[] };
+  const charted = data.trials.filter((t) => t.state !== 'FAILED').reduce((n, t) => n + t.points.length, 0);
+  assert.equal(frontier.data.values.length, charted);
+  assert.equal(frontier.data.values[0]?.variant, `${EVIL_MODEL}_config_0`);
+  assert.ok(frontier.data.values.some((v) => v.frontier));
+  assert.deepEqual(frontier.data.values.filter((v) => v.marker).map((v) => v.marker).sort(), ['default', 'recommended']);
+  assert.ok(frontier.layer.length >= 4);
+  const progress = specFrom(html, 'spec-progress') as { data: { values: { n: number; best_so_far_ips: number | null }[] } };
+  assert.equal(progress.data.values.length, data.trials.length);
+  const best = progress.data.values.map((v) => v.best_so_far_ips ?? 0);
+  assert.deepEqual(best, [...best].sort((a, b) => a - b), 'best so far must never fall');
+});
+
+test('jsonForScript: no closing tag or comment opener survives, and the JSON is unchanged', () => {
+  const value = { s: '</script><!-- --> </SCRIPT> & \u2028 \u2029' };
+  const out = jsonForScript(value);
+  assert.ok(!/<\/script/i.test(out) && !out.includes('<!--') && !out.includes('-->'));
+  assert.deepEqual(JSON.parse(out), value);
+});
+
+test('headline: recommended against the default', () => {
+  const data = makeReportFixture();
+  assert.match(
+    headlineText(data),
+    /^Recommended: max_batch_size \d+, queue delay \d+ µs, \d instances?, FP(16|32) — [\d.]+x the throughput of the default configuration \(\d+ vs \d+ inf\/s\) at p99 \d+\.\d ms, within the 50 ms target\.$/,
+  );
+  const html = renderReportHtml(data, FAKE_ASSETS);
+  assert.ok(html.includes('<section class="headline" id="headline">'));
+  assert.match(html, /<tr class="recommended">/);
+  assert.match(html, /<tr class="default">/);
+});
+
+test('headline: no configuration met the target', () => {
+  const data = makeReportFixture({ targetP99Ms: 1 });
+  assert.equal(data.recommendedIndex, null);
+  const text = headlineText(data);
+  assert.match(text, /^No configuration met the 1 ms p99 target\. The lowest p99 measured was \d+\.\d+ ms \(max_batch_size .*, at [\d.]+ inf\/s\)\./);
+  const html = renderReportHtml(data, FAKE_ASSETS);
+  assert.ok(html.includes('<section class="headline none" id="headline">'));
+  assert.ok(html.includes('nothing to recommend'));
+  assert.ok(!html.includes('<tr class="recommended">'));
+});
+
+test('headline: every trial failed', () => {
+  const base = makeReportFixture();
+  const data: ReportData = {
+    ...base,
+    recommendedIndex: null,
+    recommendedPbtxt: null,
+    trials: base.trials.map((t) => ({ ...t, state: 'FAILED' as const, error: 'boom', objectiveIps: null, p99Ms: null, points: [] })),
+  };
+  assert.equal(headlineText(data), `No configuration met the 50 ms p99 target: none completed a measurement (8 of 8 failed).`);
+  const html = renderReportHtml(data, FAKE_ASSETS);
+  assert.equal(pointRows(data).length, 0);
+  assert.ok(!html.includes('id="spec-frontier"'), 'an empty frontier chart was embedded');
+  assert.ok(html.includes('No load point was measured'));
+  assert.ok(html.includes('id="spec-progress"'));
+});
+
+test('headline: the default is already the best', () => {
+  const base = makeReportFixture();
+  const data: ReportData = { ...base, recommendedIndex: base.defaultIndex };
+  assert.match(headlineText(data), /the default configuration is already the best found: \d+ inf\/s at p99 [\d.]+ ms, within the 50 ms target\.$/);
+  const marked = pointRows(data).filter((r) => r.marker);
+  assert.equal(marked.length, 1, 'one marker when the default is the recommendation');
+  assert.match(marked[0]?.marker_label ?? '', /^recommended \(= default\): \d+ inf\/s$/);
+});
+
+test('renderReportJson: summary matches the page', () => {
+  const data = makeReportFixture();
+  const j = renderReportJson(data);
+  assert.equal(j.recommended?.index, data.recommendedIndex);
+  assert.equal(j.default?.index, 0);
+  assert.ok((j.speedup_vs_default ?? 0) > 1);
+  assert.equal(j.trials.length, data.trials.length);
+  assert.ok(j.frontier.length > 0);
+  assert.equal(j.headline, headlineText(data));
+});

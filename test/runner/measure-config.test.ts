@@ -1,0 +1,107 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { measureConfiguration } from '../../src/runner/measure-config.js';
+import type { LoadPoint, WindowSettings } from '../../src/runner/types.js';
+import { FakeQueueingClient, VirtualTime } from './fakes.js';
+
+const SETTINGS: WindowSettings = { windowMs: 100, minWindows: 3, maxWindows: 10, stabilityTolerance: 0.1, warmupMs: 50 };
+
+test('measureConfiguration on FAKE time: finds the concurrency where p99 meets the target', async () => {
+  const vt = new VirtualTime();
+  // FAKE server: latency 2 ms + 0.5 ms per request in flight, so p99 = 2 + 0.5·c ms
+  // and throughput = c / p99, saturating towards 2000/s.
+  const client = new FakeQueueingClient(vt.sleep, 2, 0.5);
+  const seen: [number, LoadPoint][] = [];
+  const result = await vt.run(() =>
+    measureConfiguration({
+      client,
+      modelName: 'fake_model_config_1',
+      targetP99Ms: 12.5,
+      settings: SETTINGS,
+      maxConcurrency: 256,
+      sleep: vt.sleep,
+      clock: vt.clock,
+      onPoint: (p, i) => void seen.push([i, p]),
+    }),
+  );
+  assert.deepEqual(
+    result.points.map((p) => p.concurrency),
+    [1, 2, 4, 8, 16, 32, 24, 20, 22],
+  );
+  assert.deepEqual(seen.map(([i]) => i), [0, 1, 2, 3, 4, 5, 6, 7, 8]);
+  assert.equal(seen[3]![1], result.points[3]);
+  assert.match(result.stopReason, /^bracketed: /);
+  assert.notEqual(result.bestIndex, null);
+  const best = result.points[result.bestIndex!]!;
+  assert.equal(best.concurrency, 20);
+  assert.ok(best.p99Ms <= 12.5 && best.p99Ms >= 12, `p99 ${best.p99Ms}`);
+  assert.ok(Math.abs(best.throughputIps - 20 / 0.012) / (20 / 0.012) < 0.02, `throughput ${best.throughputIps}`);
+  for (const p of result.points) {
+    assert.equal(p.stopReason, 'stable', `c=${p.concurrency}`);
+    assert.equal(p.windows, 3);
+    assert.equal(p.errors, 0);
+    assert.ok(Math.abs(p.p99Ms - (2 + 0.5 * p.concurrency)) / p.p99Ms < 0.002, `c=${p.concurrency} p99 ${p.p99Ms}`);
+    // Server times from the fake's statistics: 0.5·c ms queue and 2 ms compute per request.
+    assert.ok(p.server, 'server times present');
+    assert.ok(Math.abs(p.server.queueUs - 500 * p.concurrency) < 1, `queue ${p.server.queueUs}`);
+    assert.ok(Math.abs(p.server.computeInferUs - 2000) < 1e-6);
+    assert.ok(Math.abs(p.server.requests - p.requests) <= p.concurrency, `server ${p.server.requests} vs client ${p.requests}`);
+  }
+  assert.ok(client.maxInFlight <= 32, 'never more in flight than the highest concurrency');
+  assert.equal(client.inFlight, 0, 'drained after each point');
+  assert.equal(client.requests[0]!.model_name, 'fake_model_config_1');
+});
+
+test('measureConfiguration on FAKE time: saturation ends the search without a target miss', async () => {
+  const vt = new VirtualTime();
+  const client = new FakeQueueingClient(vt.sleep, 1, 1); // throughput saturates at 1000/s
+  const result = await vt.run(() =>
+    measureConfiguration({ client, modelName: 'm', targetP99Ms: 10_000, settings: SETTINGS, maxConcurrency: 4096, sleep: vt.sleep, clock: vt.clock }),
+  );
+  assert.match(result.stopReason, /^saturated: /);
+  const order = result.points.map((p) => p.concurrency);
+  // 16/17 ms → 941/s; 32/33 → 970/s (+3%): stop.
+  assert.deepEqual(order, [1, 2, 4, 8, 16, 32]);
+  assert.equal(result.points[result.bestIndex!]!.concurrency, 32);
+});
+
+test('measureConfiguration on FAKE time: infeasible at concurrency 1', async () => {
+  const vt = new VirtualTime();
+  const client = new FakeQueueingClient(vt.sleep, 30, 0);
+  const result = await vt.run(() =>
+    measureConfiguration({ client, modelName: 'm', targetP99Ms: 10, settings: SETTINGS, maxConcurrency: 64, sleep: vt.sleep, clock: vt.clock }),
+  );
+  assert.equal(result.points.length, 1);
+  assert.equal(result.bestIndex, null);
+  assert.match(result.stopReason, /^infeasible: p99 30(\.\d+)? ms at concurrency 1/);
+});
+
+test('measureConfiguration on FAKE time: a model whose requests fail is an error, with the message', async () => {
+  const vt = new VirtualTime();
+  const client = new FakeQueueingClient(vt.sleep, 1, 0);
+  client.failWhen = () => 'unexpected shape for input INPUT0';
+  const result = await vt.run(() =>
+    measureConfiguration({ client, modelName: 'm', targetP99Ms: 10, settings: SETTINGS, maxConcurrency: 64, sleep: vt.sleep, clock: vt.clock }),
+  );
+  assert.equal(result.points.length, 1);
+  assert.equal(result.points[0]!.stopReason, 'errors');
+  assert.equal(result.bestIndex, null);
+  assert.equal(result.stopReason, 'errors: unexpected shape for input INPUT0');
+  assert.equal(result.firstError, 'unexpected shape for input INPUT0');
+});
+
+test('measureConfiguration with real timers (small): completes and picks a point', async () => {
+  const { setTimeout: delay } = await import('node:timers/promises');
+  const client = new FakeQueueingClient((ms) => delay(ms), 2, 0.5);
+  const result = await measureConfiguration({
+    client,
+    modelName: 'm',
+    targetP99Ms: 1000,
+    settings: { windowMs: 50, minWindows: 3, maxWindows: 4, stabilityTolerance: 0.1, warmupMs: 10 },
+    maxConcurrency: 4,
+  });
+  assert.deepEqual(result.points.map((p) => p.concurrency).slice(0, 3), [1, 2, 4]);
+  assert.notEqual(result.bestIndex, null);
+  assert.equal(client.inFlight, 0);
+  assert.ok(client.maxInFlight <= 4);
+});
