@@ -69,7 +69,7 @@ export function loadProfile(nameOrFile: string, cwd = process.cwd()): Profile {
   }
   let doc: unknown;
   try {
-    doc = parseYaml(readFileSync(file, 'utf8'));
+    doc = parseYaml(readFileSync(file, 'utf8'), { logLevel: 'error' });
   } catch (e) {
     throw new UsageError([`${file}: not valid YAML: ${(e as Error).message.split('\n')[0]}`]);
   }
@@ -155,10 +155,15 @@ export function resolvePlan(flags: RawOptions, env: Record<string, string | unde
     else targetP99Ms = ms;
   }
 
-  const strategy = str('search', 'grid');
-  if (!(STRATEGIES as readonly string[]).includes(strategy)) problems.push(`--search: '${strategy}' is not one of ${STRATEGIES.join(', ')}`);
-  const launch = str('launch', 'embedded');
-  if (!(LAUNCH_MODES as readonly string[]).includes(launch)) problems.push(`--launch: '${launch}' is not one of ${LAUNCH_MODES.join(', ')}`);
+  const oneOf = (key: string, fallback: string, accepted: readonly string[]): string => {
+    const s = get(key);
+    if (s === undefined) return fallback;
+    const v = String(s.value);
+    if (!accepted.includes(v)) problems.push(`${s.from}: '${v}' is not one of ${accepted.join(', ')}`);
+    return v;
+  };
+  const strategy = oneOf('search', 'grid', STRATEGIES);
+  const launch = oneOf('launch', 'embedded', LAUNCH_MODES);
 
   const precisionSrc = get('precisions');
   let precisions: Precision[] = ['FP32'];
@@ -191,7 +196,10 @@ export function resolvePlan(flags: RawOptions, env: Record<string, string | unde
   }
 
   const maxWindows = int('maxWindows', 10, 1);
-  if (maxWindows < minWindows) problems.push(`--max-windows: ${maxWindows} is below the ${minWindows} windows a stable measurement needs`);
+  if (maxWindows < minWindows) {
+    const from = get('maxWindows')?.from ?? 'max_windows (default)';
+    problems.push(`${from}: ${maxWindows} is below the ${minWindows} windows a stable measurement needs (${profile.file}: load.min_windows); accepted: at least ${minWindows}`);
+  }
 
   const plan: RunPlan = {
     model: model === undefined ? '' : String(model.value).trim(),

@@ -46,6 +46,8 @@ export interface SearchContext {
   log: (line: string) => void;
   /** Checked between trials: a stop request (Ctrl-C) ends the loop after the current trial. */
   shouldStop?: () => boolean;
+  /** Stop after this many trials in a row failed the same way (default 5). */
+  maxRepeatedFailures?: number;
 }
 
 export interface SearchOutcome {
@@ -79,6 +81,8 @@ export async function runSearch(ctx: SearchContext): Promise<SearchOutcome> {
   for (;;) {
     if (ctx.shouldStop?.()) return { trials: history.length, stopReason: 'interrupted' };
     if (history.length >= ctx.budget) return { trials: history.length, stopReason: `budget of ${ctx.budget} configurations reached` };
+    const repeated = repeatedFailure(history, ctx.maxRepeatedFailures ?? 5);
+    if (repeated) return { trials: history.length, stopReason: repeated };
     const next = ctx.strategy.ask(history, ctx.space, ctx.seed);
     if (next === null) return { trials: history.length, stopReason: 'search space exhausted' };
     await runTrial(ctx, history.length, next, false);
@@ -163,6 +167,19 @@ async function runTrial(ctx: SearchContext, index: number, config: ServingConfig
   if (state === 'COMPLETE') ctx.log(`${label}: ${fmt(objectiveIps)} inf/s at p99 ${fmt(p99Ms)} ms (${pointCount} load points, ${secs} s)`);
   else ctx.log(`${label}: ${state.toLowerCase()}: ${error} (${secs} s)`);
   return ctx.store.trialHistory(ctx.runId)[index]!;
+}
+
+/** Error text with names and numbers blanked, so the same failure on different variants compares equal. */
+export function failureKind(error: string): string {
+  return error.replace(/\b\S+_config_\d+\b/g, '<variant>').replace(/\d+(\.\d+)?/g, 'N');
+}
+
+/** Why to stop when the last `limit` trials all failed the same way (a broken model or server, not a bad configuration). */
+export function repeatedFailure(history: readonly TrialRecord[], limit: number): string | null {
+  const last = history.slice(-limit);
+  if (last.length < limit || !last.every((t) => t.state === 'FAILED' && t.error)) return null;
+  const kinds = new Set(last.map((t) => failureKind(t.error!)));
+  return kinds.size === 1 ? `${limit} configurations in a row failed the same way: ${last[last.length - 1]!.error}` : null;
 }
 
 export function describe(c: ServingConfig): string {

@@ -149,3 +149,22 @@ test('resume: a trial left RUNNING by a killed process is measured again, finish
   assert.ok(!launcher.loaded.includes('m_config_0') && !launcher.loaded.includes('m_config_1'), 'finished trials are not measured again');
   assert.equal(launcher.loaded[0], 'm_config_2', 'the interrupted trial is redone first');
 });
+
+test('repeated failures of the same kind stop the run with the reason, instead of looping', async () => {
+  const store = Store.open(join(mkdtempSync(join(tmpdir(), 'tanalyze-db-')), 't.db'));
+  const run = newRun(store, 100);
+  const launcher = new FakeLauncher();
+  launcher.apply = async (v: ModelVariant) => {
+    throw new Error(`fake server: cannot open ${v.modelName}/1/model.onnx: file is truncated`);
+  };
+  const outcome = await runSearch(context(store, run.id, fakeModel(), launcher, { maxRepeatedFailures: 3 }));
+  assert.match(outcome.stopReason, /3 configurations in a row failed the same way: .*file is truncated/);
+  assert.equal(store.trials(run.id).length, 3);
+});
+
+test('different failures do not stop the run', async () => {
+  const { repeatedFailure } = await import('../../src/runner/search-loop.js');
+  const t = (error: string) => ({ index: 0, config: { maxBatchSize: 1, maxQueueDelayUs: 0, instanceCount: 1, precision: 'FP32' as const, preferredBatchSizes: [] }, state: 'FAILED' as const, objectiveIps: null, p99Ms: null, error });
+  assert.equal(repeatedFailure([t('out of memory'), t('timeout after 10 s')], 2), null);
+  assert.match(repeatedFailure([t('m_config_3: out of memory at 1024 MB'), t('m_config_4: out of memory at 2048 MB')], 2)!, /2 configurations in a row/);
+});
