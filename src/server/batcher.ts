@@ -93,11 +93,44 @@ export interface SchedulerClock {
   clearTimer(handle: unknown): void;
 }
 
+const hrNow = (): number => Number(process.hrtime.bigint());
+
+interface PreciseTimer {
+  cancelled: boolean;
+  timeout?: NodeJS.Timeout;
+  immediate?: NodeJS.Immediate;
+}
+
+/**
+ * The real clock. setTimeout alone has millisecond resolution, which would turn a
+ * 100 µs max_queue_delay into more than 1 ms; so the last millisecond before the
+ * deadline is waited out in event-loop turns (setImmediate), which still let I/O in.
+ */
 export const systemClock: SchedulerClock = {
-  now: () => Number(process.hrtime.bigint()),
-  // setTimeout has millisecond resolution; round up so the deadline has passed on wake-up.
-  setTimer: (fn, delayNs) => setTimeout(fn, Math.max(0, Math.ceil(delayNs / 1e6))),
-  clearTimer: (h) => clearTimeout(h as NodeJS.Timeout),
+  now: hrNow,
+  setTimer(fn, delayNs) {
+    const due = hrNow() + delayNs;
+    const t: PreciseTimer = { cancelled: false };
+    // Never calls fn synchronously: the caller stores the handle first.
+    const arm = (left: number): void => {
+      if (left > 2e6) t.timeout = setTimeout(tick, Math.floor(left / 1e6) - 1);
+      else t.immediate = setImmediate(tick);
+    };
+    const tick = (): void => {
+      if (t.cancelled) return;
+      const left = due - hrNow();
+      if (left <= 0) fn();
+      else arm(left);
+    };
+    arm(delayNs);
+    return t;
+  },
+  clearTimer(handle) {
+    const t = handle as PreciseTimer;
+    t.cancelled = true;
+    if (t.timeout) clearTimeout(t.timeout);
+    if (t.immediate) clearImmediate(t.immediate);
+  },
 };
 
 /** Runs one batch on one instance; resolves when the instance is free again. Must not reject. */

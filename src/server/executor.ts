@@ -162,6 +162,11 @@ export class OrtProcessExecutor implements Executor {
     return new OrtProcessExecutor(spec, child, io);
   }
 
+  /** The instance's process id. */
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
   get failure(): Error | undefined {
     return this.closing ? undefined : this.exited;
   }

@@ -118,13 +118,14 @@ export class ModelRegistry {
       try {
         source = await resolveModelSource(this.repository, name, override);
         print = await fingerprint(source);
-        if (!forced && slot.state === 'READY' && slot.fingerprint === print) return; // unchanged
+        if (!forced && slot.state === 'READY' && !slot.model?.failure && slot.fingerprint === print) return; // unchanged
         if (slot.state !== 'READY') slot.state = 'LOADING';
         model = await LoadedModel.load(source, this.factory);
       } catch (e) {
-        const reason = e instanceof ModelLoadError ? e.message : `failed to load '${name}': ${(e as Error).message}`;
+        const known = e instanceof ModelLoadError;
+        const reason = known ? e.message : `failed to load '${name}': ${(e as Error).message}`;
         await this.retire(slot, 'UNAVAILABLE', reason);
-        throw new ServerError('INVALID_ARGUMENT', reason);
+        throw new ServerError(known ? 'INVALID_ARGUMENT' : 'INTERNAL', reason);
       }
       const old = slot.model;
       Object.assign(slot, { model, state: 'READY', reason: '', fingerprint: print });

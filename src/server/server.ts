@@ -9,9 +9,9 @@ import path from 'node:path';
 import { inferenceServiceDefinition } from '../protocol/service.js';
 import { fromPackageRoot } from '../util/package-root.js';
 import { ortExecutorFactory, type ExecutorFactory } from './executor.js';
-import { InvalidRequestError, buildInferResponse, prepareInferRequest, type InferRequestIn } from './infer-request.js';
+import { InvalidRequestError, buildInferResponse, prepareInferRequest, type InferRequestIn, type PreparedRequest } from './infer-request.js';
 import { ModelUnavailableError, type LoadedModel } from './model.js';
-import { listModelNames } from './model-repository.js';
+import { listModelNames, type LoadOverride } from './model-repository.js';
 import { metricsText } from './prometheus.js';
 import { ModelRegistry, ServerError, type ErrorKind } from './registry.js';
 import { apiFromConfigType } from './tensors.js';
@@ -84,6 +84,23 @@ function packageVersion(): string {
 
 const hrNow = (): number => Number(process.hrtime.bigint());
 
+/** Triton's load parameters: `config` (string, JSON ModelConfig) and `file:<path>` (bytes). */
+function loadOverride(model: string, parameters: Record<string, Record<string, unknown>>): LoadOverride {
+  const override: LoadOverride = {};
+  for (const [key, p] of Object.entries(parameters)) {
+    if (key === 'config') {
+      if (p['parameter_choice'] !== 'string_param') {
+        throw new ServerError('INVALID_ARGUMENT', `failed to load '${model}': the 'config' parameter must be a string`);
+      }
+      override.configJson = p['string_param'] as string;
+    } else if (key.startsWith('file:')) {
+      if (p['parameter_choice'] !== 'bytes_param') throw new ServerError('INVALID_ARGUMENT', `failed to load '${model}': '${key}' must be bytes`);
+      (override.files ??= {})[key.slice('file:'.length)] = p['bytes_param'] as Buffer;
+    }
+  }
+  return override;
+}
+
 function tensorMetadata(model: LoadedModel, kind: 'input' | 'output') {
   const batching = Number(model.config.max_batch_size ?? 0) > 0;
   return (model.config[kind] ?? []).map((t) => ({
@@ -124,7 +141,7 @@ export async function startEmbeddedServer(opts: EmbeddedServerOptions): Promise<
     ModelInfer: unary(async (r: InferRequestIn) => {
       const receivedNs = hrNow();
       const model = registry.get(r.model_name, r.model_version);
-      let prepared;
+      let prepared: PreparedRequest;
       try {
         prepared = prepareInferRequest(model.config, r);
       } catch (e) {
@@ -141,21 +158,7 @@ export async function startEmbeddedServer(opts: EmbeddedServerOptions): Promise<
     RepositoryIndex: unary(async (r: { ready: boolean }) => ({ models: await registry.index(r.ready) })),
     RepositoryModelLoad: unary(async (r: { model_name: string; parameters: Record<string, Record<string, unknown>> }) => {
       requireExplicit('load');
-      const override: { configJson?: string; files?: Record<string, Buffer> } = {};
-      for (const [key, p] of Object.entries(r.parameters ?? {})) {
-        if (key === 'config') {
-          if (typeof p['string_param'] !== 'string' || p['parameter_choice'] !== 'string_param') {
-            throw new ServerError('INVALID_ARGUMENT', `failed to load '${r.model_name}': the 'config' parameter must be a string`);
-          }
-          override.configJson = p['string_param'];
-        } else if (key.startsWith('file:')) {
-          if (p['parameter_choice'] !== 'bytes_param') {
-            throw new ServerError('INVALID_ARGUMENT', `failed to load '${r.model_name}': '${key}' must be bytes`);
-          }
-          (override.files ??= {})[key.slice('file:'.length)] = p['bytes_param'] as Buffer;
-        }
-      }
-      await registry.load(r.model_name, override);
+      await registry.load(r.model_name, loadOverride(r.model_name, r.parameters ?? {}));
       return {};
     }),
     RepositoryModelUnload: unary(async (r: { model_name: string }) => {

@@ -1,8 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Batcher, decideBatch, type BatchPolicy, type QueueEntry, type SchedulerClock } from '../../src/server/batcher.js';
+import fc from 'fast-check';
+import { Batcher, decideBatch, systemClock, type BatchPolicy, type QueueEntry, type SchedulerClock } from '../../src/server/batcher.js';
 
 const US = 1000;
+const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
 
 class FakeClock implements SchedulerClock {
   t = 0;
@@ -209,4 +211,72 @@ test('Batcher: drain waits for running batches; takeAll empties the queue', asyn
   h.runs[0]!.finish();
   await d;
   assert.equal(drained, true);
+});
+
+test('property: every request runs exactly once, in order, whole, in batches within max_batch_size', async () => {
+  await fc.assert(
+    fc.asyncProperty(
+      fc.record({
+        maxBatchSize: fc.integer({ min: 1, max: 16 }),
+        dynamic: fc.boolean(),
+        delayUs: fc.constantFrom(0, 100, 1000),
+        preferred: fc.uniqueArray(fc.integer({ min: 1, max: 16 }), { maxLength: 3 }),
+        instances: fc.integer({ min: 1, max: 3 }),
+        // Each step: enqueue requests of these sizes, advance the clock, finish the oldest run.
+        steps: fc.array(fc.record({ sizes: fc.array(fc.integer({ min: 1, max: 16 }), { maxLength: 4 }), advanceUs: fc.nat(2000), finish: fc.boolean() }), {
+          maxLength: 12,
+        }),
+      }),
+      async (p) => {
+        const policy: BatchPolicy = {
+          maxBatchSize: p.maxBatchSize,
+          ...(p.dynamic
+            ? { dynamic: { preferredBatchSizes: p.preferred.filter((s) => s <= p.maxBatchSize), maxQueueDelayNs: p.delayUs * US } }
+            : {}),
+        };
+        const h = harness(policy, p.instances);
+        const clampSize = (s: number) => Math.min(s, p.maxBatchSize); // larger requests are refused before the queue
+        let finished = 0;
+        for (const step of p.steps) {
+          h.add(...step.sizes.map(clampSize));
+          h.clock.advance(step.advanceUs * US);
+          if (step.finish && finished < h.runs.length) {
+            h.runs[finished++]!.finish();
+            await h.settle();
+          }
+        }
+        // Let everything left run to completion.
+        for (let guard = 0; guard < 1000 && (h.batcher.pending > 0 || finished < h.runs.length); guard++) {
+          if (finished < h.runs.length) {
+            h.runs[finished++]!.finish();
+            await h.settle();
+          } else h.clock.advance(p.delayUs * US + 1);
+        }
+        const ids = h.runs.flatMap((r) => r.ids);
+        assert.deepEqual(ids, range(ids.length), 'FIFO, each once');
+        assert.equal(h.batcher.pending, 0);
+        for (const r of h.runs) {
+          assert.ok(r.sizes.reduce((a, b) => a + b, 0) <= Math.max(p.maxBatchSize, r.sizes[0]!), 'within max_batch_size');
+          if (!p.dynamic) assert.equal(r.ids.length, 1, 'default scheduler: one request per batch');
+        }
+        assert.ok(h.maxActive() <= p.instances);
+      },
+    ),
+    { numRuns: 150 },
+  );
+});
+
+test('systemClock timers: sub-millisecond delays are honoured, never early, and can be cancelled', async () => {
+  for (const delayUs of [200, 3000]) {
+    const start = systemClock.now();
+    const firedAt = await new Promise<number>((resolve) => systemClock.setTimer(() => resolve(systemClock.now()), delayUs * US));
+    const waitedUs = (firedAt - start) / US;
+    assert.ok(waitedUs >= delayUs, `waited ${waitedUs} µs for ${delayUs}`);
+    assert.ok(waitedUs < delayUs + 50_000, `waited ${waitedUs} µs for ${delayUs}`);
+  }
+  let fired = false;
+  const h = systemClock.setTimer(() => (fired = true), 100 * US);
+  systemClock.clearTimer(h);
+  await new Promise((r) => setTimeout(r, 5));
+  assert.equal(fired, false);
 });

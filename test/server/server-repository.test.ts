@@ -6,6 +6,7 @@ import path from 'node:path';
 import { identityModel } from '../../src/onnx/build-model.js';
 import { createInferenceClient, ProtocolError } from '../../src/protocol/client.js';
 import type { InferenceClient } from '../../src/protocol/types.js';
+import { OrtProcessExecutor, type ExecutorFactory } from '../../src/server/executor.js';
 import { startEmbeddedServer, type EmbeddedServer } from '../../src/server/server.js';
 import { identityConfig, makeRepository, range, rawRequest, readFp32 } from './helpers.js';
 
@@ -31,6 +32,35 @@ const configJson = (name: string, maxBatchSize: number, extra: Record<string, un
     instance_group: [{ kind: 'KIND_CPU', count: 1 }],
     ...extra,
   });
+
+test('a dead instance makes its model unavailable until it is reloaded', async () => {
+  const repo = makeRepository({ ident: { spec: { dims: [4], maxBatchSize: 8 } } });
+  const executors: OrtProcessExecutor[] = [];
+  const factory: ExecutorFactory = async (spec) => {
+    const x = await OrtProcessExecutor.start(spec);
+    executors.push(x);
+    return x;
+  };
+  const server = await startEmbeddedServer({ repository: repo.dir, modelControl: 'explicit', loadModels: ['ident'], executorFactory: factory });
+  const client = createInferenceClient(server.address);
+  try {
+    await client.modelInfer(rawRequest('ident', [1, 4], range(4)));
+    process.kill(executors[0]!.pid!, 'SIGKILL');
+    for (let i = 0; i < 100 && (await client.modelReady('ident')); i++) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(await client.modelReady('ident'), false);
+    await rejectsWith(client.modelInfer(rawRequest('ident', [1, 4], range(4))), 'UNAVAILABLE', /instance process of 'ident' exited/);
+    const entry = (await client.repositoryIndex()).find((m) => m.name === 'ident')!;
+    assert.equal(entry.state, 'UNAVAILABLE');
+    assert.match(entry.reason, /exited \(SIGKILL\)/);
+    await client.repositoryModelLoad('ident');
+    assert.equal(await client.modelReady('ident'), true);
+    await client.modelInfer(rawRequest('ident', [1, 4], range(4)));
+  } finally {
+    client.close();
+    await server.stop();
+    repo.cleanup();
+  }
+});
 
 describe('embedded server: explicit model control', () => {
   const repo = makeRepository({
@@ -159,6 +189,27 @@ describe('embedded server: explicit model control', () => {
     const res = await client.modelInfer({ ...rawRequest('fromfiles', [1, 6], range(6)) });
     assert.deepEqual(readFp32(res.raw_output_contents[0]!), range(6));
     await client.repositoryModelUnload('fromfiles');
+    // A file ONNX Runtime cannot read fails the load with its reason.
+    await rejectsWith(
+      client.repositoryModelLoad('fromfiles', json, { '1/model.onnx': Buffer.from('not an onnx model') }),
+      'INVALID_ARGUMENT',
+      /ONNX Runtime could not load/,
+    );
+    await rejectsWith(client.repositoryModelLoad('fromfiles2', undefined, { '1/model.onnx': model }), 'INVALID_ARGUMENT', /need a 'config'/);
+  });
+
+  test('unload drains queued requests before releasing the model', async () => {
+    // A long queue delay keeps the requests waiting in the batcher when the unload arrives.
+    await client.repositoryModelLoad('other', configJson('other', 8, { dynamic_batching: { max_queue_delay_microseconds: 400_000 } }));
+    const queued = Promise.all(range(3).map((i) => client.modelInfer(rawRequest('other', [1, 4], range(4, i)))));
+    const pending = () => Number(/^nv_inference_pending_request_count\{model="other",version="1"\} (\d+)$/m.exec(server.metricsText())?.[1] ?? 0);
+    for (let i = 0; i < 200 && pending() < 3; i++) await new Promise((r) => setTimeout(r, 5));
+    assert.equal(pending(), 3);
+    await client.repositoryModelUnload('other');
+    const results = await queued;
+    results.forEach((r, i) => assert.deepEqual(readFp32(r.raw_output_contents[0]!), range(4, i)));
+    assert.equal(await client.modelReady('other'), false);
+    await client.repositoryModelLoad('other', configJson('other', 4));
   });
 
   test('unload, then infer fails as unavailable', async () => {

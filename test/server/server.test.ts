@@ -18,7 +18,13 @@ async function rejectsWith(p: Promise<unknown>, code: string, pattern?: RegExp):
 describe('embedded server: every rpc', () => {
   const repo = makeRepository({
     ident: { spec: { dims: [4], maxBatchSize: 8 } },
-    fixed: { spec: { dims: [2, 3], maxBatchSize: 0 } },
+    fixed: {
+      spec: {
+        dims: [2, 3],
+        maxBatchSize: 0,
+        extra: 'parameters [ { key: "intra_op_thread_count" value: { string_value: "1" } }, { key: "inter_op_thread_count" value: { string_value: "1" } } ]',
+      },
+    },
   });
   let server: EmbeddedServer;
   let client: InferenceClient;
@@ -60,6 +66,8 @@ describe('embedded server: every rpc', () => {
     assert.deepEqual(m.outputs, [{ name: 'output', datatype: 'FP32', shape: [-1, 4] }]);
     const f = await client.modelMetadata('fixed');
     assert.deepEqual(f.inputs[0]!.shape, [2, 3]);
+    const fixedConfig = await client.modelConfig('fixed');
+    assert.equal(fixedConfig.parameters?.['intra_op_thread_count']?.string_value, '1', 'loaded with ONNX Runtime thread parameters');
   });
 
   test('ModelConfig returns the plain, completed ModelConfig', async () => {
