@@ -4,6 +4,8 @@ import { buildProgram } from './program.js';
 import { EXIT_CODES, exitCodeFor, formatError } from './errors.js';
 import { runCommand } from './run-command.js';
 import { reportCommand } from './report-command.js';
+import { regressCommand } from './regress-command.js';
+import { compareCommand, exportBaselineCommand } from '../regress/commands.js';
 
 async function main(argv: string[]): Promise<number> {
   let code = EXIT_CODES.ok as number;
@@ -12,6 +14,9 @@ async function main(argv: string[]): Promise<number> {
     {
       run: (flags) => runCommand(flags, io),
       report: (run, flags) => reportCommand(run, flags, io),
+      compare: (b, c, flags) => compareCommand(b, c, flags, io),
+      exportBaseline: (run, flags) => exportBaselineCommand(run, flags, io),
+      regress: (flags) => regressCommand(flags, io),
     },
     (c) => (code = c),
   );

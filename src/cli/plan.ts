@@ -11,6 +11,7 @@ import type { WindowSettings } from '../runner/types.js';
 import { fromPackageRoot } from '../util/package-root.js';
 import { UsageError } from './errors.js';
 import { RUN_OPTIONS, type RawOptions } from './options.js';
+import { REGRESS_OPTIONS } from '../regress/commands.js';
 import { DURATION_FORMS, LATENCY_FORMS, parseDurationMs, parseIntList, parseIntStrict, parseLatencyMs } from './units.js';
 
 export const STRATEGIES = ['grid'] as const;
@@ -46,6 +47,7 @@ const PROFILE_KEYS = new Set([
   'description',
   ...RUN_OPTIONS.flatMap((o) => (o.profileKey ? [o.profileKey] : [])),
   'load.min_windows', 'load.stability', 'load.warmup',
+  ...REGRESS_OPTIONS.flatMap((o) => (o.profileKey ? [o.profileKey] : [])),
 ]);
 
 export function profilesDir(): string {

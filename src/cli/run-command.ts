@@ -8,12 +8,13 @@ import { EXIT_CODES, InfrastructureError, UsageError } from './errors.js';
 import { loadProfile, resolvePlan, type RunPlan } from './plan.js';
 import { toolVersion } from './version.js';
 import { readModelRepository } from '../config/variant.js';
-import { printModelConfig } from '../config/pbtxt.js';
+import { parseModelConfig, printModelConfig } from '../config/pbtxt.js';
+import { summarizeRun, formatRunSummary, type RunOutputs } from '../report/summary.js';
 import { Store, StoreError, type RunRow } from '../store/store.js';
 import { changedSettings, hashModelDir, settingsHash, type ResumableSettings } from '../runner/fingerprint.js';
 import { strategyByName } from '../search/index.js';
-import { EmbeddedLauncher } from '../runner/launchers/embedded.js';
-import { runSearch, describe, type RepoModel } from '../runner/search-loop.js';
+import { createLauncherFor } from './serving.js';
+import { runSearch, type RepoModel } from '../runner/search-loop.js';
 import { measureConfiguration } from '../runner/measure-config.js';
 import { createInferenceClient } from '../protocol/client.js';
 import { reportDataFromStore } from '../report/from-store.js';
@@ -76,7 +77,7 @@ export async function runCommand(flags: Record<string, unknown>, io: CliIO): Pro
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
 
-  const launcher = new EmbeddedLauncher({ repository: variantRepo, port: plan.port });
+  const launcher = createLauncherFor(plan, variantRepo);
   let stopReason = 'unknown';
   let client: ReturnType<typeof createInferenceClient> | undefined;
   try {
@@ -118,14 +119,14 @@ export async function runCommand(flags: Record<string, unknown>, io: CliIO): Pro
   const data = reportDataFromStore(store, run.id);
   store.close();
   const outputs = await writeOutputs(runDir, data, model);
-  const summary = summarize(data, outputs, plan);
+  const summary = summarizeRun(data, outputs);
   if (plan.json) io.stdout(JSON.stringify(summary, null, 2) + '\n');
-  else io.stdout(formatSummary(summary, io.cwd) + '\n');
+  else io.stdout(formatRunSummary(summary, (p) => (p.startsWith(io.cwd) ? relative(io.cwd, p) : p)) + '\n');
   if (stopRequested) return EXIT_CODES.interrupted;
   return data.recommendedIndex === null ? EXIT_CODES.targetNotMet : EXIT_CODES.ok;
 }
 
-async function findModel(plan: RunPlan): Promise<RepoModel> {
+export async function findModel(plan: RunPlan): Promise<RepoModel> {
   if (!existsSync(plan.modelRepository)) {
     throw new UsageError([`--model-repository: '${plan.modelRepository}' does not exist; give a Triton model repository (a folder of <model>/config.pbtxt and <model>/<version>/ folders)`]);
   }
@@ -197,116 +198,22 @@ function openStore(file: string): Store {
   }
 }
 
-function hardwareDescription(): string {
+export function hardwareDescription(): string {
   const c = cpus();
   return `${c.length} × ${c[0]?.model.trim() ?? 'unknown CPU'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB RAM, ${process.platform}/${process.arch}, Node ${process.version}`;
 }
 
-interface Outputs { htmlPath: string; configPath: string | null }
-
-async function writeOutputs(runDir: string, data: ReportData, model: RepoModel): Promise<Outputs> {
-  const { htmlPath } = await writeReport(runDir, data);
+async function writeOutputs(runDir: string, data: ReportData, model: RepoModel): Promise<RunOutputs> {
+  const { htmlPath, csv } = await writeReport(runDir, data);
   let configPath: string | null = null;
   const rec = data.trials.find((t) => t.index === data.recommendedIndex);
   if (rec && data.recommendedPbtxt) {
     // The winning variant under the model's own name, ready to replace <model>/config.pbtxt.
-    const { parseModelConfig } = await import('../config/pbtxt.js');
     const cfg = parseModelConfig(data.recommendedPbtxt, `${rec.variantName}/config.pbtxt`);
     cfg.name = model.config.name ?? model.name;
     configPath = join(runDir, 'config.pbtxt');
     await writeFile(configPath, printModelConfig(cfg));
   }
-  return { htmlPath, configPath };
+  return { htmlPath, configPath, csv };
 }
 
-export interface RunSummary {
-  run_id: string;
-  model: string;
-  target_p99_ms: number;
-  trials: number;
-  trials_by_state: Record<string, number>;
-  stop_reason: string | null;
-  wall_s: number | null;
-  recommended: ConfigSummary | null;
-  default: ConfigSummary | null;
-  throughput_gain: number | null;
-  report_html: string;
-  config_pbtxt: string | null;
-}
-
-interface ConfigSummary {
-  trial_index: number;
-  variant_name: string;
-  max_batch_size: number;
-  max_queue_delay_us: number | null;
-  instance_count: number;
-  precision: string;
-  preferred_batch_sizes: number[];
-  state: string;
-  throughput_ips: number | null;
-  p99_ms: number | null;
-}
-
-function summarize(data: ReportData, out: Outputs, plan: RunPlan): RunSummary {
-  const conf = (index: number | null): ConfigSummary | null => {
-    const t = data.trials.find((x) => x.index === index);
-    if (!t) return null;
-    return {
-      trial_index: t.index,
-      variant_name: t.variantName,
-      max_batch_size: t.config.maxBatchSize,
-      max_queue_delay_us: t.config.maxQueueDelayUs,
-      instance_count: t.config.instanceCount,
-      precision: t.config.precision,
-      preferred_batch_sizes: t.config.preferredBatchSizes,
-      state: t.state,
-      throughput_ips: t.objectiveIps,
-      p99_ms: t.p99Ms,
-    };
-  };
-  const rec = conf(data.recommendedIndex);
-  const def = conf(data.defaultIndex);
-  const byState: Record<string, number> = {};
-  for (const t of data.trials) byState[t.state] = (byState[t.state] ?? 0) + 1;
-  return {
-    run_id: data.run.id,
-    model: data.run.model,
-    target_p99_ms: plan.targetP99Ms,
-    trials: data.trials.length,
-    trials_by_state: byState,
-    stop_reason: data.run.stopReason,
-    wall_s: data.run.wallS,
-    recommended: rec,
-    default: def,
-    throughput_gain: rec?.throughput_ips && def?.throughput_ips ? rec.throughput_ips / def.throughput_ips : null,
-    report_html: out.htmlPath,
-    config_pbtxt: out.configPath,
-  };
-}
-
-function formatSummary(s: RunSummary, cwd: string): string {
-  const rel = (p: string) => (p.startsWith(cwd) ? relative(cwd, p) : p);
-  const n = (x: number | null, d = 1) => (x === null ? '-' : x.toFixed(d));
-  const lines: string[] = [''];
-  const states = Object.entries(s.trials_by_state).map(([k, v]) => `${v} ${k.toLowerCase()}`).join(', ');
-  lines.push(`Measured ${s.trials} configurations (${states}) in ${n(s.wall_s, 0)} s; stopped: ${s.stop_reason}.`);
-  const asConfig = (c: ConfigSummary) =>
-    describe({ maxBatchSize: c.max_batch_size, maxQueueDelayUs: c.max_queue_delay_us, instanceCount: c.instance_count, precision: c.precision as 'FP32', preferredBatchSizes: c.preferred_batch_sizes });
-  if (s.recommended) {
-    lines.push(`Recommended (trial ${s.recommended.trial_index}): ${asConfig(s.recommended)}`);
-    lines.push(`  ${n(s.recommended.throughput_ips)} inferences/s at p99 ${n(s.recommended.p99_ms, 2)} ms (target ${s.target_p99_ms} ms)`);
-  } else {
-    lines.push(`No configuration met the p99 target of ${s.target_p99_ms} ms.`);
-  }
-  if (s.default) {
-    const d = s.default;
-    const dres = d.state === 'COMPLETE' ? `${n(d.throughput_ips)} inferences/s at p99 ${n(d.p99_ms, 2)} ms` : d.state.toLowerCase();
-    lines.push(`Default (trial ${d.trial_index}): ${asConfig(d)}`);
-    lines.push(`  ${dres}${s.throughput_gain ? `; the recommendation gives ${s.throughput_gain.toFixed(2)}x its throughput` : ''}`);
-  }
-  lines.push(`Report: ${rel(s.report_html)}`);
-  if (s.config_pbtxt) lines.push(`Config: ${rel(s.config_pbtxt)}`);
-  return lines.join('\n');
-}
-
-export { summarize, formatSummary };

@@ -3,11 +3,22 @@ import type { Store } from '../store/store.js';
 import type { ReportData, ReportTrial } from './types.js';
 import { chooseRecommended } from './pareto.js';
 
+/** The plan fields the report states; older runs may lack some (they read as 0). */
+interface StoredPlan {
+  windows?: { windowMs?: number; maxWindows?: number; stabilityTolerance?: number };
+}
+
 export function reportDataFromStore(store: Store, runId: string): ReportData {
   const run = store.getRun(runId);
   if (!run) throw new Error(`run '${runId}' is not in the database`);
-  const plan = JSON.parse(run.planJson ?? '{}') as { windows?: { windowMs?: number; maxWindows?: number; stabilityTolerance?: number } };
-  const trials: ReportTrial[] = store.trials(runId).map((t) => ({
+  let plan: StoredPlan = {};
+  try {
+    plan = (JSON.parse(run.planJson ?? '{}') as StoredPlan | null) ?? {};
+  } catch {
+    // a plan that does not parse states nothing about windows
+  }
+  const rows = store.trials(runId);
+  const trials: ReportTrial[] = rows.map((t) => ({
     index: t.index,
     variantName: t.variantName,
     config: t.config,
@@ -17,10 +28,11 @@ export function reportDataFromStore(store: Store, runId: string): ReportData {
     p99Ms: t.p99Ms,
     isDefault: t.isDefault,
     points: store.points(t.id),
+    pbtxt: t.pbtxt,
   }));
   const recommended = chooseRecommended(trials, run.targetP99Ms);
   const def = trials.find((t) => t.isDefault) ?? null;
-  const pbtxtOf = (index: number | null) => (index === null ? null : store.trials(runId).find((t) => t.index === index)?.pbtxt ?? null);
+  const pbtxtOf = (index: number | null) => (index === null ? null : rows.find((t) => t.index === index)?.pbtxt ?? null);
   return {
     run: {
       id: run.id,

@@ -3,15 +3,16 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fromPackageRoot } from '../util/package-root.js';
 import { bestPoint, isFeasible, paretoFrontier } from './pareto.js';
+import { formatDiff, hasChanges, lineDiff } from './diff.js';
 import {
+  allSpecs,
   describeConfig,
   formatDelay,
   formatIps,
   formatMs,
   formatNumber,
-  frontierSpec,
+  frontierTrials,
   pointRows,
-  progressSpec,
 } from './specs.js';
 import type { ReportData, ReportTrial } from './types.js';
 
@@ -92,7 +93,7 @@ export function jsonForScript(value: unknown): string {
 }
 
 /** A library build safe inside <script>; the source map comment would only point at a missing file. */
-function scriptForInline(js: string): string {
+export function scriptForInline(js: string): string {
   return js
     .replace(/\n?\/\/# sourceMappingURL=\S*\s*$/, '\n')
     .replace(/<\/script/gi, '<\\/script')
@@ -103,7 +104,7 @@ function scriptForInline(js: string): string {
  * vega 6.x builds report version "5.33.1", so vega-embed warns on every chart that the compiled
  * spec (Vega v6) does not match; state the installed version before vega-embed reads it.
  */
-function versionFix(version: string | undefined): string {
+export function versionFix(version: string | undefined): string {
   if (!version || !/^\d+\.\d+\.\d+/.test(version)) return '';
   const v = JSON.stringify(version);
   return `\n;if (typeof vega === 'object' && String(vega.version).split('.')[0] !== ${v}.split('.')[0]) vega.version = ${v};\n`;
@@ -206,7 +207,7 @@ export function renderReportJson(data: ReportData) {
   };
 }
 
-const CSS = `
+export const CSS = `
 :root { --fg:#1f2328; --muted:#59636e; --line:#d1d9e0; --bg:#ffffff; --soft:#f6f8fa; --blue:#1f6feb;
   --green:#1a7f37; --green-bg:#dafbe1; --orange:#bf5b04; --orange-bg:#fff1e5; --red:#cf222e; --red-bg:#ffebe9; }
 * { box-sizing: border-box; }
@@ -252,6 +253,16 @@ tr.default { background:var(--orange-bg) !important; box-shadow:inset 4px 0 0 va
 .note { color:var(--muted); font-size:12.5px; }
 table.kv { width:auto; min-width:50%; } table.kv th { width:220px; background:none; }
 footer { margin-top:40px; color:var(--muted); font-size:12px; }
+.chart-pair { display:grid; grid-template-columns:repeat(auto-fit,minmax(420px,1fr)); gap:12px; }
+.chart-pair h3 { margin:4px 0 6px; font-size:14px; font-weight:600; }
+table.sortable th[data-sort] { cursor:pointer; user-select:none; white-space:nowrap; }
+table.sortable th[data-sort]::after { content:'\\2195'; color:#b0b8c1; margin-left:4px; font-size:11px; }
+table.sortable th[aria-sort=ascending]::after { content:'\\25B2'; color:var(--blue); }
+table.sortable th[aria-sort=descending]::after { content:'\\25BC'; color:var(--blue); }
+pre.diff .add { background:var(--green-bg); color:#116329; display:block; }
+pre.diff .del { background:var(--red-bg); color:#82071e; display:block; }
+pre.diff .ctx { color:var(--muted); display:block; }
+pre.diff .hdr { color:var(--fg); font-weight:600; display:block; }
 `;
 
 function card(k: string, v: string, s: string): string {
@@ -294,23 +305,33 @@ function cards(data: ReportData): string {
   return `<div class="cards">${out.join('')}</div>`;
 }
 
+/** A sortable header cell: `num` columns sort by each cell's data-v, `text` ones by their text. */
+function th(label: string, sort: 'num' | 'text', cls = ''): string {
+  return `<th${cls ? ` class="${cls}"` : ''} data-sort="${sort}" tabindex="0" role="columnheader" aria-sort="none" title="sort by ${escapeHtml(label)}">${escapeHtml(label)}</th>`;
+}
+
+/** A numeric sort key for a cell: empty (sorts last) when there is no value. */
+function sortKey(n: number | null | undefined): string {
+  return n === null || n === undefined || !Number.isFinite(n) ? '' : String(n);
+}
+
 function trialsTable(data: ReportData): string {
   const target = data.run.targetP99Ms;
   const rec = recommendedTrial(data);
   const def = defaultTrial(data);
   const withPreferred = data.trials.some((t) => t.config.preferredBatchSizes.length > 0);
   const head = [
-    '<th class="num">#</th>',
-    '<th class="num">max_batch_size</th>',
-    '<th class="num">queue delay</th>',
-    '<th class="num">instances</th>',
-    '<th>precision</th>',
-    withPreferred ? '<th>preferred batch</th>' : '',
-    '<th>state</th>',
-    '<th class="num">best throughput (inf/s)</th>',
-    '<th class="num">p99 at best (ms)</th>',
-    '<th class="num">load points</th>',
-    '<th>variant and notes</th>',
+    th('#', 'num', 'num'),
+    th('max_batch_size', 'num', 'num'),
+    th('queue delay', 'num', 'num'),
+    th('instances', 'num', 'num'),
+    th('precision', 'text'),
+    withPreferred ? th('preferred batch', 'text') : '',
+    th('state', 'text'),
+    th('best throughput (inf/s)', 'num', 'num'),
+    th('p99 at best (ms)', 'num', 'num'),
+    th('load points', 'num', 'num'),
+    th('variant and notes', 'text'),
   ].join('');
   const rows = [...data.trials]
     .sort((a, b) => a.index - b.index)
@@ -326,24 +347,26 @@ function trialsTable(data: ReportData): string {
       if (t.error) note += `<div class="err">${escapeHtml(t.error)}</div>`;
       else if (t.state === 'INFEASIBLE' || (!feasible && t.state === 'COMPLETE'))
         note += `<div class="note">no load point met the ${escapeHtml(formatNumber(target))} ms target${t.p99Ms !== null ? '; * marks the lowest p99 seen' : ''}</div>`;
+      // No dynamic batcher sorts below every queue delay.
+      const delayKey = t.config.maxQueueDelayUs === null ? -1 : t.config.maxQueueDelayUs;
       return (
-        `<tr class="${cls}">` +
-        `<td class="num">${t.index}</td>` +
-        `<td class="num">${t.config.maxBatchSize}</td>` +
-        `<td class="num">${escapeHtml(formatDelay(t.config.maxQueueDelayUs))}</td>` +
-        `<td class="num">${t.config.instanceCount}</td>` +
+        `<tr class="${cls}" data-trial="${t.index}">` +
+        `<td class="num" data-v="${t.index}">${t.index}</td>` +
+        `<td class="num" data-v="${t.config.maxBatchSize}">${t.config.maxBatchSize}</td>` +
+        `<td class="num" data-v="${delayKey}">${escapeHtml(formatDelay(t.config.maxQueueDelayUs))}</td>` +
+        `<td class="num" data-v="${t.config.instanceCount}">${t.config.instanceCount}</td>` +
         `<td>${escapeHtml(t.config.precision)}</td>` +
         (withPreferred ? `<td>${escapeHtml(t.config.preferredBatchSizes.join(', ') || '—')}</td>` : '') +
         `<td><span class="state ${escapeHtml(t.state)}">${escapeHtml(t.state)}</span>${tags ? `<div>${tags}</div>` : ''}</td>` +
-        `<td class="num">${tp}</td>` +
-        `<td class="num">${p99}</td>` +
-        `<td class="num">${t.points.length}</td>` +
+        `<td class="num" data-v="${feasible ? sortKey(t.objectiveIps) : ''}">${tp}</td>` +
+        `<td class="num" data-v="${sortKey(t.p99Ms)}">${p99}</td>` +
+        `<td class="num" data-v="${t.points.length}">${t.points.length}</td>` +
         `<td class="notes">${note}</td>` +
         `</tr>`
       );
     })
     .join('\n');
-  return `<div class="table-wrap"><table class="trials"><thead><tr>${head}</tr></thead><tbody>\n${rows}\n</tbody></table></div>`;
+  return `<div class="table-wrap"><table class="trials sortable" id="trials-table"><thead><tr>${head}</tr></thead><tbody>\n${rows}\n</tbody></table></div>`;
 }
 
 function settingsTable(data: ReportData): string {
@@ -368,8 +391,36 @@ function settingsTable(data: ReportData): string {
   return `<table class="kv"><tbody>${rows.map(([k, v]) => `<tr><th>${escapeHtml(k)}</th><td>${escapeHtml(v || '—')}</td></tr>`).join('')}</tbody></table>`;
 }
 
+/** The top-level `name: "..."` line names the variant; give both texts the model's name so only real changes show. */
+function withModelName(pbtxt: string, model: string): string {
+  return pbtxt.replace(/^name\s*:\s*"(?:[^"\\]|\\.)*"\s*$/m, `name: ${JSON.stringify(model)}`);
+}
+
+/** The recommended config.pbtxt against the default's, as a line diff (escaped). */
+export function pbtxtDiffHtml(data: ReportData): string {
+  const rec = recommendedTrial(data);
+  const def = defaultTrial(data);
+  if (!rec || !def || !data.recommendedPbtxt || !data.defaultPbtxt) return '';
+  if (rec.index === def.index) return '<p class="note" id="pbtxt-diff-none">The recommendation is the default configuration: nothing to change.</p>';
+  const diff = lineDiff(withModelName(data.defaultPbtxt, data.run.model), withModelName(data.recommendedPbtxt, data.run.model));
+  if (!hasChanges(diff)) return '<p class="note" id="pbtxt-diff-none">The two config.pbtxt files are the same apart from the variant name.</p>';
+  const text = formatDiff(diff, `default (trial ${def.index})`, `recommended (trial ${rec.index})`);
+  const lines = text.replace(/\n$/, '').split('\n').map((l, i) => {
+    const cls = i < 2 ? 'hdr' : l.startsWith('+') ? 'add' : l.startsWith('-') ? 'del' : 'ctx';
+    return `<span class="${cls}">${escapeHtml(l)}</span>`;
+  });
+  const added = diff.filter((d) => d.op === '+').length;
+  const removed = diff.filter((d) => d.op === '-').length;
+  return (
+    `<h3 style="font-size:15px;margin:18px 0 6px">Changes against the default configuration</h3>` +
+    `<p class="caption">${added} line${added === 1 ? '' : 's'} added, ${removed} removed (variant names replaced by the model's name). Apply the recommended file as a whole; this diff only shows what it changes.</p>` +
+    `<pre class="diff" id="pbtxt-diff">${lines.join('')}</pre>`
+  );
+}
+
 // Plain ES5 so any browser that opens the file runs it; views are exposed for tests and debugging.
-const BOOT = `
+// Also makes every table.sortable sortable by clicking (or Enter on) a header with data-sort.
+export const BOOT = `
 (function () {
   var views = (window.__tanalyzeViews = {});
   var specs = document.querySelectorAll('script[type="application/json"][data-chart]');
@@ -379,6 +430,41 @@ const BOOT = `
     el.className += ' chart-error';
     el.textContent = 'The chart could not be drawn: ' + (e && e.message ? e.message : e);
     console.error(e);
+  }
+  function sortBy(table, th) {
+    var ths = th.parentNode.children, col = 0;
+    for (var k = 0; k < ths.length; k++) { if (ths[k] === th) col = k; else ths[k].setAttribute('aria-sort', 'none'); }
+    var dir = th.getAttribute('aria-sort') === 'ascending' ? 'descending' : 'ascending';
+    th.setAttribute('aria-sort', dir);
+    var num = th.getAttribute('data-sort') === 'num', body = table.tBodies[0], rows = [];
+    for (var r = 0; r < body.rows.length; r++) rows.push([body.rows[r], r]);
+    function key(row) {
+      var cell = row.cells[col];
+      if (!cell) return null;
+      if (num) { var v = cell.getAttribute('data-v'); return v === null || v === '' ? null : parseFloat(v); }
+      return (cell.textContent || '').toLowerCase();
+    }
+    rows.sort(function (a, b) {
+      var x = key(a[0]), y = key(b[0]);
+      if (x === null && y === null) return a[1] - b[1];
+      if (x === null) return 1;
+      if (y === null) return -1;
+      var c = x < y ? -1 : x > y ? 1 : 0;
+      return (dir === 'ascending' ? c : -c) || a[1] - b[1];
+    });
+    for (var s = 0; s < rows.length; s++) body.appendChild(rows[s][0]);
+  }
+  var tables = document.querySelectorAll('table.sortable');
+  for (var t = 0; t < tables.length; t++) (function (table) {
+    var heads = table.querySelectorAll('th[data-sort]');
+    for (var h = 0; h < heads.length; h++) (function (th) {
+      th.addEventListener('click', function () { sortBy(table, th); });
+      th.addEventListener('keydown', function (e) { if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); sortBy(table, th); } });
+    })(heads[h]);
+  })(tables[t]);
+  if (typeof vegaEmbed !== 'function') {
+    document.documentElement.setAttribute('data-charts', 'done');
+    return;
   }
   window.__tanalyzeReady = Promise.all(charts.map(function (c) {
     var el = document.getElementById(c[0]);
@@ -393,6 +479,76 @@ const BOOT = `
 })();
 `;
 
+/** A chart's container, or a note saying why there is no chart. */
+export function chartDiv(name: string, spec: unknown, empty: string): string {
+  return spec
+    ? `<div id="chart-${name}" class="chart"><noscript><p class="note">The charts need JavaScript; every figure is also in the tables.</p></noscript></div>`
+    : `<p class="note chart-empty" id="chart-${name}-empty">${escapeHtml(empty)}</p>`;
+}
+
+export interface PageParts {
+  /** Plain text; escaped here. */
+  title: string;
+  toolVersion: string;
+  /** Trusted markup (everything untrusted in it already escaped). */
+  body: string;
+  /** Chart specs by name (the `chart-<name>` element draws `specs[name]`); null ones are skipped. */
+  specs: Record<string, unknown>;
+}
+
+/** The page around a body: styles, chart specs, the inlined vega builds and the boot script. */
+export function renderPage(parts: PageParts, assets: VegaAssets = loadVegaAssets()): string {
+  const specScripts = Object.entries(parts.specs)
+    .filter(([, spec]) => spec)
+    .map(([name, spec]) => `<script type="application/json" id="spec-${escapeHtml(name)}" data-chart="chart-${escapeHtml(name)}">${jsonForScript(spec)}</script>`)
+    .join('\n');
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="generator" content="tanalyze ${escapeHtml(parts.toolVersion)}">
+<title>${escapeHtml(parts.title)}</title>
+<style>${CSS}</style>
+</head>
+<body>
+<main>
+${parts.body}
+</main>
+${specScripts}
+<script>${scriptForInline(assets.vega)}${versionFix(assets.vegaVersion)}</script>
+<script>${scriptForInline(assets.vegaLite)}</script>
+<script>${scriptForInline(assets.vegaEmbed)}</script>
+<script>${BOOT}</script>
+</body>
+</html>
+`;
+}
+
+function breakdownSection(data: ReportData, specs: Record<string, unknown>): string {
+  const rec = recommendedTrial(data);
+  const def = defaultTrial(data);
+  const same = rec && def && rec.index === def.index;
+  const noServer = 'The server reported no queue and compute times for this configuration.';
+  const parts: string[] = [];
+  if (rec) {
+    parts.push(
+      `<div><h3>${same ? 'Recommended (= default)' : 'Recommended'}: trial ${rec.index}</h3><p class="caption">${escapeHtml(describeConfig(rec.config))}</p>` +
+        chartDiv('breakdown-recommended', specs['breakdown-recommended'], noServer) +
+        '</div>',
+    );
+  }
+  if (def && !same) {
+    parts.push(
+      `<div><h3>Default: trial ${def.index}</h3><p class="caption">${escapeHtml(describeConfig(def.config))}</p>` +
+        chartDiv('breakdown-default', specs['breakdown-default'], def.state === 'FAILED' ? 'The default configuration failed, so it has no measurements.' : noServer) +
+        '</div>',
+    );
+  }
+  if (parts.length === 0) return '<p class="note" id="chart-breakdown-empty">No configuration met the target and there is no default configuration to break down.</p>';
+  return `<div class="chart-pair">${parts.join('')}</div>`;
+}
+
 /** The whole report as one self-contained HTML file (no network access needed to view it). */
 export function renderReportHtml(data: ReportData, assets: VegaAssets = loadVegaAssets()): string {
   const r = data.run;
@@ -401,32 +557,15 @@ export function renderReportHtml(data: ReportData, assets: VegaAssets = loadVega
   const model = escapeHtml(r.model);
   const headline = escapeHtml(headlineText(data));
   const target = escapeHtml(formatNumber(r.targetP99Ms));
-  const frontier = frontierSpec(data);
-  const progress = progressSpec(data);
-  const chartDiv = (name: string, spec: unknown, empty: string) =>
-    spec
-      ? `<div id="chart-${name}" class="chart"><noscript><p class="note">The charts need JavaScript; every figure is also in the table below.</p></noscript></div>`
-      : `<p class="note chart-empty" id="chart-${name}-empty">${escapeHtml(empty)}</p>`;
-  const specScript = (name: string, spec: unknown) =>
-    spec ? `<script type="application/json" id="spec-${name}" data-chart="chart-${name}">${jsonForScript(spec)}</script>` : '';
+  const specs = allSpecs(data);
   const pbtxt = data.recommendedPbtxt
     ? `<pre class="pbtxt" id="recommended-pbtxt">${escapeHtml(data.recommendedPbtxt)}</pre>`
     : `<p class="note">${rec ? 'The configuration text was not stored for this run.' : 'No configuration met the target, so there is nothing to recommend.'}</p>`;
   const defPbtxt = data.defaultPbtxt
     ? `<details><summary>The default configuration${def ? ` (trial ${def.index})` : ''}</summary><pre class="pbtxt">${escapeHtml(data.defaultPbtxt)}</pre></details>`
     : '';
-  return `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="generator" content="tanalyze ${escapeHtml(r.toolVersion)}">
-<title>tanalyze · ${model}</title>
-<style>${CSS}</style>
-</head>
-<body>
-<main>
-<header>
+  const onFrontier = frontierTrials(data).length;
+  const body = `<header>
 <p class="eyebrow">tanalyze serving report</p>
 <h1 id="model-name">${model}</h1>
 <p class="meta">run ${escapeHtml(r.id)} · ${escapeHtml(r.createdAt)} · ${escapeHtml(r.status)} · p99 target ${target} ms · ${escapeHtml(r.strategy)} search</p>
@@ -436,33 +575,40 @@ ${cards(data)}
 
 <h2>Throughput against p99 latency</h2>
 <p class="caption">Every measured load point of every configuration. The line is the Pareto frontier (no other point has more throughput at a lower p99); grey points are dominated. Hover a point for its configuration; drag to pan, scroll to zoom, double-click to reset.</p>
-${chartDiv('frontier', frontier, 'No load point was measured, so there is nothing to plot.')}
+${chartDiv('frontier', specs.frontier, 'No load point was measured, so there is nothing to plot.')}
+
+<h2>Throughput against GPU memory</h2>
+<p class="caption">The highest GPU memory used while each load point was measured; the line is the frontier of more throughput for less memory.</p>
+${chartDiv('gpu-memory', specs['gpu-memory'], 'GPU memory was not measured in this run (the embedded server runs on the CPU, and the results database holds no GPU memory figures), so this chart is left out.')}
+
+<h2>Where the time goes</h2>
+<p class="caption">Latency against load, split into the server's queue and compute times (per request, from the server's statistics) and the rest: network, serialization and the client, taken as the client's ${data.trials.some((t) => t.points.some((p) => typeof p.meanMs === 'number')) ? 'mean' : 'median (p50)'} latency minus the server's total. Scroll on a chart to zoom its latency axis.</p>
+${breakdownSection(data, specs)}
+
+<h2>Load curves of the frontier configurations</h2>
+<p class="caption">Throughput and p99 against concurrency for the ${onFrontier} configuration${onFrontier === 1 ? '' : 's'} with a point on the Pareto frontier (log scale).</p>
+<div class="chart-pair">
+<div><h3>Throughput</h3>${chartDiv('load-throughput', specs['load-throughput'], 'No configuration has a point on the frontier.')}</div>
+<div><h3>p99 latency</h3>${chartDiv('load-p99', specs['load-p99'], 'No configuration has a point on the frontier.')}</div>
+</div>
 
 <h2>Recommended config.pbtxt</h2>
 ${rec ? `<p class="caption">Trial ${rec.index} (${escapeHtml(rec.variantName)}): ${escapeHtml(describeConfig(rec.config))}.</p>` : ''}
 ${pbtxt}
+${pbtxtDiffHtml(data)}
 ${defPbtxt}
 
 <h2>All configurations</h2>
-<p class="caption">Best throughput is the highest measured throughput whose p99 met the ${target} ms target.</p>
+<p class="caption">Best throughput is the highest measured throughput whose p99 met the ${target} ms target. Click a column header to sort.</p>
 ${trialsTable(data)}
 
 <h2>Search progress</h2>
 <p class="caption">Best throughput within the target found after each configuration measured; crosses on the axis are configurations that met no load point within the target or failed.</p>
-${chartDiv('progress', progress, 'No configuration was measured.')}
+${chartDiv('progress', specs.progress, 'No configuration was measured.')}
 
 <h2>Settings and environment</h2>
 ${settingsTable(data)}
 
-<footer>Generated by tanalyze ${escapeHtml(r.toolVersion)}. This file is self-contained and works offline.</footer>
-</main>
-${specScript('frontier', frontier)}
-${specScript('progress', progress)}
-<script>${scriptForInline(assets.vega)}${versionFix(assets.vegaVersion)}</script>
-<script>${scriptForInline(assets.vegaLite)}</script>
-<script>${scriptForInline(assets.vegaEmbed)}</script>
-<script>${BOOT}</script>
-</body>
-</html>
-`;
+<footer>Generated by tanalyze ${escapeHtml(r.toolVersion)}. This file is self-contained and works offline.</footer>`;
+  return renderPage({ title: `tanalyze · ${r.model}`, toolVersion: r.toolVersion, body, specs }, assets);
 }

@@ -1,6 +1,17 @@
 import type { LoadPoint } from '../runner/types.js';
 import type { ServingConfig, TrialState } from '../search/types.js';
 
+/**
+ * A load point as the report sees it: the stored LoadPoint, plus figures the store may hold
+ * in later schema versions. The report uses them where present and says so where not.
+ */
+export interface ReportPoint extends LoadPoint {
+  /** Highest GPU memory used while the point was measured (MB); absent or null when not measured. */
+  gpuMemoryMb?: number | null;
+  /** Client mean latency (ms); absent when not stored (the latency breakdown then uses p50). */
+  meanMs?: number | null;
+}
+
 /** One trial as the report sees it: read back from the store, plain data. */
 export interface ReportTrial {
   /** 0-based order in the run. */
@@ -17,7 +28,9 @@ export interface ReportTrial {
   /** The model's own configuration as found in the repository (the baseline). */
   isDefault: boolean;
   /** Every measured load point, in the order measured. */
-  points: LoadPoint[];
+  points: ReportPoint[];
+  /** The variant's config.pbtxt as stored; absent when not known. */
+  pbtxt?: string | null;
 }
 
 export interface ReportRun {

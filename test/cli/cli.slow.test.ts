@@ -88,3 +88,34 @@ test('an unknown flag is a usage error (exit 64)', async () => {
   assert.equal(r.code, 64);
   assert.match(r.stderr, /unknown option '--bugdet'/);
 });
+
+test('nightly flow: search, export a baseline, regress against it, compare two runs, re-render a report', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tanalyze-cli-'));
+  const db = join(dir, 'runs.db');
+  const search = await tanalyze(['--model', 'tiny_resnet', '--p99', '200ms', '--profile', 'quick', '--budget', '2', '--db', db, '--json'], dir);
+  assert.equal(search.code, 0, search.stderr);
+  const runId = JSON.parse(search.stdout).run_id;
+
+  const exported = await tanalyze(['baseline', 'export', 'latest', '--db', db, '--out', 'baseline.json'], dir);
+  assert.equal(exported.code, 0, exported.stderr);
+  const baseline = JSON.parse(readFileSync(join(dir, 'baseline.json'), 'utf8'));
+  assert.equal(baseline.run.id, runId);
+
+  const regress = await tanalyze(['regress', '--baseline', 'baseline.json', '--profile', 'quick', '--repeats', '1', '--junit', 'junit.xml', '--db', db, '--json'], dir);
+  // Same machine, same configuration: no regression expected, but a noisy shared machine may say 1.
+  assert.ok(regress.code === 0 || regress.code === 1, `exit ${regress.code}: ${regress.stderr}`);
+  const verdict = JSON.parse(regress.stdout);
+  assert.equal(verdict.kind, 'comparison');
+  assert.match(readFileSync(join(dir, 'junit.xml'), 'utf8'), /<testsuite[^>]*tests="\d+"/);
+
+  const compare = await tanalyze(['compare', runId, 'baseline.json', '--db', db, '--json'], dir);
+  assert.equal(compare.code, 0, `a run compared with its own export does not regress: ${compare.stderr}`);
+
+  const report = await tanalyze(['report', 'latest', '--db', db, '--json'], dir);
+  assert.equal(report.code, 0, report.stderr);
+  assert.ok(existsSync(JSON.parse(report.stdout).report_html));
+
+  const badBaseline = await tanalyze(['regress', '--baseline', 'nosuch.json', '--db', db], dir);
+  assert.equal(badBaseline.code, 64);
+  assert.match(badBaseline.stderr, /--baseline/);
+});

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { writeReport } from '../../src/report/write.js';
+import { allSpecs } from '../../src/report/specs.js';
 import type { ReportData } from '../../src/report/types.js';
 import { makeReportFixture } from './fixture.js';
 
@@ -90,9 +91,16 @@ test('the report renders offline in Chromium, with no errors and escaped text', 
   const charted = data.trials.filter((t) => t.state !== 'FAILED').reduce((n, t) => n + t.points.length, 0);
 
   assert.deepEqual(problems, []);
-  assert.deepEqual(info.views, ['chart-frontier', 'chart-progress']);
+  const names = Object.entries(allSpecs(data)).filter(([, v]) => v !== null).map(([k]) => `chart-${k}`).sort();
+  assert.equal(names.length, 7, `the fixture should draw every chart: ${names.join(', ')}`);
+  assert.deepEqual(info.views, names);
   assert.equal(await count(page, '.chart-error'), 0);
-  assert.equal(await count(page, '#chart-frontier svg.marks'), 1, 'frontier chart: no svg');
+  // Every chart draws: an svg with marks in it, and not a blank one.
+  for (const name of names) {
+    assert.equal(await count(page, `#${name} svg.marks`), 1, `${name}: no svg`);
+    const marks = await count(page, `#${name} .mark-symbol path, #${name} .mark-rect path, #${name} .mark-line path`);
+    assert.ok(marks >= 3, `${name}: only ${marks} marks drawn`);
+  }
   const symbols = await count(page, '#chart-frontier .mark-symbol path');
   assert.ok(symbols >= charted, `frontier chart: ${symbols} symbols for ${charted} points`);
   assert.ok((await count(page, '#chart-frontier .mark-line path')) >= 1, 'frontier chart: no frontier line');
@@ -100,13 +108,45 @@ test('the report renders offline in Chromium, with no errors and escaped text', 
   assert.ok(info.frontierText.some((t) => t.startsWith('p99 target 50 ms')), `no target label in ${JSON.stringify(info.frontierText)}`);
   assert.ok(info.frontierText.some((t) => t.startsWith('recommended')), 'no recommended label');
   assert.ok(info.frontierText.some((t) => t.startsWith('default')), 'no default label');
-  assert.equal(await count(page, '#chart-progress svg.marks'), 1, 'progress chart: no svg');
   const progressSymbols = await count(page, '#chart-progress .mark-symbol path');
   assert.ok(progressSymbols >= data.trials.length, `progress chart: ${progressSymbols} symbols`);
   assert.ok((await count(page, '#chart-progress .mark-line path')) >= 1, 'progress chart: no line');
+  // Stacked bars: 5 parts per load level of the recommended configuration.
+  const rec = data.trials.find((t) => t.index === data.recommendedIndex)!;
+  assert.equal(await count(page, '#chart-breakdown-recommended .mark-rect path'), rec.points.length * 5);
+  assert.ok((await count(page, '#chart-load-p99 .mark-rule line')) >= 1, 'load p99 chart: no target rule');
+
+  // Tooltips carry the full configuration: the view's data holds every field.
+  const tooltipFields = await page.evaluate(() => {
+    const v = window.__tanalyzeViews['chart-frontier'];
+    const first = v.data('source_0')?.[0] ?? v.data('data_0')?.[0] ?? {};
+    return Object.keys(first) as string[];
+  });
+  for (const f of ['max_batch_size', 'queue_delay', 'instances', 'precision', 'preferred_batch', 'variant']) assert.ok(tooltipFields.includes(f), `no ${f} in the chart data`);
+
+  // The table sorts on click, numerically, with failed trials (no figure) last either way.
+  const order = () => page.evaluate(() => Array.from(document.querySelectorAll('#trials-table tbody tr') as ArrayLike<any>).map((r: any) => Number(r.getAttribute('data-trial'))) as number[]);
+  const before = await order();
+  assert.deepEqual(before, [...before].sort((a, b) => a - b));
+  const tpHeader = page.locator('#trials-table th', { hasText: 'best throughput' });
+  await tpHeader.click();
+  const asc = await order();
+  await tpHeader.click();
+  const desc = await order();
+  const tpOf = (i: number) => {
+    const t = data.trials.find((x) => x.index === i)!;
+    return t.state === 'COMPLETE' && t.objectiveIps !== null && (t.p99Ms ?? Infinity) <= 50 ? t.objectiveIps : null;
+  };
+  const figures = (o: number[]) => o.map(tpOf).filter((x): x is number => x !== null);
+  assert.deepEqual(figures(asc), [...figures(asc)].sort((a, b) => a - b), `ascending order wrong: ${asc}`);
+  assert.deepEqual(figures(desc), [...figures(desc)].sort((a, b) => b - a), `descending order wrong: ${desc}`);
+  assert.equal(tpOf(asc[asc.length - 1] as number), null, 'a trial without a figure must sort last');
+  assert.equal(tpOf(desc[desc.length - 1] as number), null, 'a trial without a figure must sort last');
+  assert.equal(await page.evaluate(() => document.querySelector('#trials-table th[aria-sort="descending"]')?.textContent as string), 'best throughput (inf/s)');
+  assert.ok(await page.evaluate(() => !!document.querySelector('#pbtxt-diff .add')), 'no pbtxt diff');
 
   assert.equal(info.h1, MODEL, 'the model name is not shown as text');
-  assert.equal(await count(page, 'script'), 6, 'extra script elements in the DOM');
+  assert.equal(await count(page, 'script'), names.length + 4, 'extra script elements in the DOM');
   assert.equal(await count(page, 'table img'), 0, 'the error text became an <img>');
   assert.ok(info.bodyText.includes(ERROR), 'the error text is not shown as text');
   assert.ok(info.bodyText.includes('Recommended: max_batch_size'));

@@ -1,9 +1,9 @@
 // A realistic ReportData for report tests: load points come from a small deterministic
 // queueing model (batches amortize a fixed cost; queue delay adds latency; instances share one GPU).
-import type { LoadPoint } from '../../src/runner/types.js';
+import type { ServerTimes } from '../../src/runner/types.js';
 import type { ServingConfig, TrialState } from '../../src/search/types.js';
 import { chooseRecommended } from '../../src/report/pareto.js';
-import type { ReportData, ReportTrial } from '../../src/report/types.js';
+import type { ReportData, ReportPoint, ReportTrial } from '../../src/report/types.js';
 
 const PREC_FACTOR = { FP32: 1, FP16: 0.55, INT8: 0.4 } as const;
 const CONCURRENCY = [1, 2, 4, 8, 16, 32, 64, 128, 256];
@@ -12,7 +12,26 @@ function cfg(maxBatchSize: number, maxQueueDelayUs: number | null, instanceCount
   return { maxBatchSize, maxQueueDelayUs, instanceCount, precision, preferredBatchSizes: [] };
 }
 
-function point(c: ServingConfig, concurrency: number, seed: number): LoadPoint {
+/**
+ * Server times that add up below the client p50: inference takes most of it at low load, the
+ * queue grows with load, and what is left is network and client.
+ */
+function serverTimes(c: ServingConfig, serviceMs: number, p50Ms: number, requests: number): ServerTimes {
+  const p50Us = p50Ms * 1000;
+  const computeInferUs = Math.min(serviceMs * 1000, 0.7 * p50Us);
+  const computeInputUs = 0.02 * p50Us;
+  const computeOutputUs = 0.01 * p50Us;
+  const queueUs = Math.max(0, 0.85 * p50Us - computeInferUs - computeInputUs - computeOutputUs);
+  const executions = Math.max(1, Math.round(requests / Math.max(1, c.maxBatchSize / 2)));
+  return { requests, executions, queueUs, computeInputUs, computeInferUs, computeOutputUs };
+}
+
+/** Weights per instance plus activations that grow with the batch (MB). */
+function gpuMemoryMb(c: ServingConfig, batch: number): number {
+  return Math.round(c.instanceCount * (420 * PREC_FACTOR[c.precision] + 9 * batch) + 310);
+}
+
+function point(c: ServingConfig, concurrency: number, seed: number, withGpuMemory: boolean): ReportPoint {
   const dynamic = c.maxQueueDelayUs !== null;
   const b = dynamic ? Math.min(c.maxBatchSize, Math.max(1, concurrency / c.instanceCount)) : 1;
   const serviceMs = (1.2 + 1.1 * b) * PREC_FACTOR[c.precision];
@@ -22,10 +41,11 @@ function point(c: ServingConfig, concurrency: number, seed: number): LoadPoint {
   const jitter = 1 + 0.04 * Math.sin(seed * 12.9898 + concurrency * 78.233);
   const throughputIps = (concurrency / meanMs) * 1000;
   const requests = Math.round(throughputIps * 3);
+  const p50Ms = meanMs * 0.93;
   return {
     concurrency,
     throughputIps,
-    p50Ms: meanMs * 0.93,
+    p50Ms,
     p90Ms: meanMs * 1.18 * jitter,
     p95Ms: meanMs * 1.3 * jitter,
     p99Ms: meanMs * 1.45 * jitter,
@@ -34,28 +54,35 @@ function point(c: ServingConfig, concurrency: number, seed: number): LoadPoint {
     windows: 3,
     stable: true,
     stopReason: 'stable',
-    server: null,
+    server: serverTimes(c, serviceMs, p50Ms, requests),
     durationS: 3,
+    ...(withGpuMemory ? { gpuMemoryMb: gpuMemoryMb(c, b) } : {}),
   };
 }
 
 /** Rising load until the first point over the target (as the load search does), at least 3 points. */
-function measure(c: ServingConfig, targetP99Ms: number, seed: number): LoadPoint[] {
-  const out: LoadPoint[] = [];
+function measure(c: ServingConfig, targetP99Ms: number, seed: number, withGpuMemory: boolean): ReportPoint[] {
+  const out: ReportPoint[] = [];
   for (const n of CONCURRENCY) {
-    const p = point(c, n, seed);
+    const p = point(c, n, seed, withGpuMemory);
     out.push(p);
     if (p.p99Ms > targetP99Ms && out.length >= 3) break;
   }
   return out;
 }
 
-function trial(index: number, model: string, config: ServingConfig, target: number, opts: { error?: string; isDefault?: boolean } = {}): ReportTrial {
+function trial(
+  index: number,
+  model: string,
+  config: ServingConfig,
+  target: number,
+  opts: { error?: string; isDefault?: boolean; gpuMemory?: boolean } = {},
+): ReportTrial {
   const variantName = `${model}_config_${index}`;
   if (opts.error !== undefined) {
     return { index, variantName, config, state: 'FAILED', error: opts.error, objectiveIps: null, p99Ms: null, isDefault: !!opts.isDefault, points: [] };
   }
-  const points = measure(config, target, index + 1);
+  const points = measure(config, target, index + 1, opts.gpuMemory ?? true);
   const ok = points.filter((p) => p.p99Ms <= target);
   let state: TrialState = 'COMPLETE';
   let objectiveIps: number | null = null;
@@ -68,7 +95,7 @@ function trial(index: number, model: string, config: ServingConfig, target: numb
     state = 'INFEASIBLE';
     p99Ms = Math.min(...points.map((p) => p.p99Ms));
   }
-  return { index, variantName, config, state, error: null, objectiveIps, p99Ms, isDefault: !!opts.isDefault, points };
+  return { index, variantName, config, state, error: null, objectiveIps, p99Ms, isDefault: !!opts.isDefault, points, pbtxt: pbtxt(variantName, config) };
 }
 
 export function pbtxt(model: string, c: ServingConfig): string {
@@ -102,21 +129,24 @@ export interface FixtureOptions {
   /** The failed trial's error text. */
   error?: string;
   targetP99Ms?: number;
+  /** Give every load point a GPU memory figure (default true). */
+  gpuMemory?: boolean;
 }
 
 export function makeReportFixture(opts: FixtureOptions = {}): ReportData {
   const model = opts.model ?? 'resnet50_onnx';
   const target = opts.targetP99Ms ?? 50;
   const error = opts.error ?? 'engine build failed: trtexec exited with code 1: [E] Error[4]: [network.cpp::validate::3026] IOptimizationProfile: kMAX dimensions < kOPT';
+  const gpuMemory = opts.gpuMemory ?? true;
   const trials: ReportTrial[] = [
-    trial(0, model, cfg(8, null, 1, 'FP32'), target, { isDefault: true }),
-    trial(1, model, cfg(8, 500, 2, 'FP32'), target),
-    trial(2, model, cfg(16, 1000, 2, 'FP16'), target),
-    trial(3, model, cfg(32, 60000, 1, 'FP32'), target),
-    trial(4, model, cfg(4, 100, 4, 'INT8'), target, { error }),
-    trial(5, model, cfg(16, 500, 3, 'FP16'), target),
-    trial(6, model, cfg(64, 2000, 2, 'FP16'), target),
-    trial(7, model, cfg(8, 0, 1, 'FP16'), target),
+    trial(0, model, cfg(8, null, 1, 'FP32'), target, { isDefault: true, gpuMemory }),
+    trial(1, model, cfg(8, 500, 2, 'FP32'), target, { gpuMemory }),
+    trial(2, model, cfg(16, 1000, 2, 'FP16'), target, { gpuMemory }),
+    trial(3, model, cfg(32, 60000, 1, 'FP32'), target, { gpuMemory }),
+    trial(4, model, cfg(4, 100, 4, 'INT8'), target, { error, gpuMemory }),
+    trial(5, model, cfg(16, 500, 3, 'FP16'), target, { gpuMemory }),
+    trial(6, model, cfg(64, 2000, 2, 'FP16'), target, { gpuMemory }),
+    trial(7, model, cfg(8, 0, 1, 'FP16'), target, { gpuMemory }),
   ];
   const rec = chooseRecommended(trials, target);
   const def = trials[0] as ReportTrial;

@@ -1,13 +1,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { headlineText, jsonForScript, renderReportHtml, renderReportJson, type VegaAssets } from '../../src/report/html.js';
-import { pointRows } from '../../src/report/specs.js';
+import { allSpecs, breakdownRows, gpuMemoryRows, loadRows, pointRows } from '../../src/report/specs.js';
 import type { ReportData } from '../../src/report/types.js';
 import { makeReportFixture } from './fixture.js';
 
 const EVIL_MODEL = '<script>alert(1)</script>';
 const EVIL_ERROR = 'engine build failed: <img src=x onerror="alert(2)"> & </td></tr></table><!-- broken';
 const FAKE_ASSETS: VegaAssets = { vega: '/* vega */', vegaLite: '/* vega-lite */', vegaEmbed: '/* vega-embed */' };
+
+function chartCount(data: ReportData): number {
+  return Object.values(allSpecs(data)).filter((s) => s !== null).length;
+}
 
 function specFrom(html: string, id: string): unknown {
   const m = html.match(new RegExp(`<script type="application/json" id="${id}"[^>]*>([\\s\\S]*?)</script>`));
@@ -25,18 +29,20 @@ test('untrusted strings are HTML-escaped: model name, error text, pbtxt', () => 
   assert.ok(html.includes('<title>tanalyze · &lt;script&gt;alert(1)&lt;/script&gt;</title>'));
   assert.ok(html.includes('engine build failed: &lt;img src=x onerror=&quot;alert(2)&quot;&gt; &amp; &lt;/td&gt;'));
   assert.ok(html.includes('name: &quot;&lt;script&gt;alert(1)&lt;/script&gt;&quot;'), 'pbtxt not escaped in <pre>');
-  // The only <script> tags are the page's own: 2 specs, 3 libraries, 1 boot script.
-  assert.equal(html.match(/<script/gi)?.length, 6);
-  assert.equal(html.match(/<\/script/gi)?.length, 6);
+  // The only <script> tags are the page's own: one per chart, 3 libraries, 1 boot script.
+  const scripts = chartCount(data) + 4;
+  assert.equal(html.match(/<script/gi)?.length, scripts);
+  assert.equal(html.match(/<\/script/gi)?.length, scripts);
   assert.equal(html.match(/<!--/g), null);
 });
 
 test('no network: no http(s) or protocol-relative sources, with the real vega builds inlined', () => {
-  const html = renderReportHtml(makeReportFixture());
+  const data = makeReportFixture();
+  const html = renderReportHtml(data);
   assert.ok(html.length > 500_000, 'the vega builds do not look inlined');
   // Library code holds markup in strings (vega-tooltip's <img> template); judge the page's own markup.
   const scriptTags = html.match(/<script\b[^>]*>/gi) ?? [];
-  assert.equal(scriptTags.length, 6);
+  assert.equal(scriptTags.length, chartCount(data) + 4);
   for (const tag of scriptTags) assert.ok(!/\bsrc\s*=/i.test(tag), `script loads a file: ${tag}`);
   const markup = html.replace(/(<script\b[^>]*>)[\s\S]*?<\/script>/gi, '$1</script>');
   assert.ok(markup.length < 100_000);
@@ -78,8 +84,8 @@ test('headline: recommended against the default', () => {
   );
   const html = renderReportHtml(data, FAKE_ASSETS);
   assert.ok(html.includes('<section class="headline" id="headline">'));
-  assert.match(html, /<tr class="recommended">/);
-  assert.match(html, /<tr class="default">/);
+  assert.match(html, /<tr class="recommended" data-trial="\d+">/);
+  assert.match(html, /<tr class="default" data-trial="0">/);
 });
 
 test('headline: no configuration met the target', () => {
@@ -90,7 +96,7 @@ test('headline: no configuration met the target', () => {
   const html = renderReportHtml(data, FAKE_ASSETS);
   assert.ok(html.includes('<section class="headline none" id="headline">'));
   assert.ok(html.includes('nothing to recommend'));
-  assert.ok(!html.includes('<tr class="recommended">'));
+  assert.ok(!html.includes('<tr class="recommended"'));
 });
 
 test('headline: every trial failed', () => {
@@ -127,4 +133,90 @@ test('renderReportJson: summary matches the page', () => {
   assert.equal(j.trials.length, data.trials.length);
   assert.ok(j.frontier.length > 0);
   assert.equal(j.headline, headlineText(data));
+});
+
+test('every chart of the fixture has a spec: frontier, GPU memory, breakdowns, load curves, progress', () => {
+  const data = makeReportFixture();
+  const specs = allSpecs(data);
+  assert.deepEqual(Object.entries(specs).filter(([, v]) => v === null).map(([k]) => k), []);
+  const html = renderReportHtml(data, FAKE_ASSETS);
+  for (const name of Object.keys(specs)) {
+    assert.ok(html.includes(`id="chart-${name}"`), `no chart element for ${name}`);
+    specFrom(html, `spec-${name}`);
+  }
+});
+
+test('GPU memory: charted where measured, left out with a note where not', () => {
+  const withMemory = makeReportFixture();
+  const rows = gpuMemoryRows(withMemory);
+  assert.equal(rows.length, pointRows(withMemory).length);
+  assert.ok(rows.some((r) => r.memory_frontier));
+  const without = makeReportFixture({ gpuMemory: false });
+  assert.equal(gpuMemoryRows(without).length, 0);
+  assert.equal(allSpecs(without)['gpu-memory'], null);
+  const html = renderReportHtml(without, FAKE_ASSETS);
+  assert.ok(html.includes('id="chart-gpu-memory-empty"'));
+  assert.ok(html.includes('GPU memory was not measured in this run'));
+  assert.ok(!html.includes('id="spec-gpu-memory"'));
+});
+
+test('latency breakdown: the parts add up to the client p50 and never go negative', () => {
+  const data = makeReportFixture();
+  const rec = data.recommendedIndex as number;
+  const rows = breakdownRows(data, rec, 'recommended');
+  const trial = data.trials.find((t) => t.index === rec)!;
+  const loads = [...new Set(trial.points.map((p) => p.concurrency))];
+  assert.equal(rows.length, loads.length * 5);
+  for (const c of loads) {
+    const parts = rows.filter((r) => r.concurrency === c);
+    assert.deepEqual(parts.map((r) => r.component), ['queue', 'compute input', 'compute infer', 'compute output', 'network + client']);
+    for (const r of parts) assert.ok(r.ms >= 0, `${r.component} is negative`);
+    const p = trial.points.find((x) => x.concurrency === c)!;
+    const sum = parts.reduce((a, r) => a + r.ms, 0);
+    assert.ok(Math.abs(sum - p.p50Ms) < 1e-9, `parts add to ${sum}, p50 is ${p.p50Ms}`);
+    assert.equal(parts[0]?.client_stat, 'p50');
+  }
+  // No server statistics: no rows, and the page says why.
+  const bare: ReportData = { ...data, trials: data.trials.map((t) => ({ ...t, points: t.points.map((p) => ({ ...p, server: null })) })) };
+  assert.deepEqual(breakdownRows(bare, rec, 'recommended'), []);
+  const html = renderReportHtml(bare, FAKE_ASSETS);
+  assert.ok(html.includes('id="chart-breakdown-recommended-empty"'));
+  assert.ok(html.includes('id="chart-breakdown-default-empty"'));
+});
+
+test('load curves: only the frontier configurations, each with all its points', () => {
+  const data = makeReportFixture();
+  const rows = loadRows(data);
+  const frontierTrials = new Set(pointRows(data).filter((r) => r.frontier).map((r) => r.trial));
+  assert.deepEqual(new Set(rows.map((r) => r.trial)), frontierTrials);
+  for (const t of frontierTrials) {
+    const trial = data.trials.find((x) => x.index === t)!;
+    assert.equal(rows.filter((r) => r.trial === t).length, trial.points.length);
+  }
+});
+
+test('the recommended config.pbtxt is diffed against the default, escaped, variant names ignored', () => {
+  const data = makeReportFixture({ model: EVIL_MODEL });
+  const html = renderReportHtml(data, FAKE_ASSETS);
+  const m = html.match(/<pre class="diff" id="pbtxt-diff">([\s\S]*?)<\/pre>/);
+  assert.ok(m, 'no diff in the page');
+  const diff = m[1] as string;
+  assert.ok(diff.includes('<span class="hdr">--- default (trial 0)</span>'));
+  assert.ok(diff.includes('<span class="del">-max_batch_size: 8</span>') || diff.includes('<span class="del">-  { count: 1 kind: KIND_GPU }</span>'));
+  assert.ok(diff.includes('<span class="add">+'));
+  assert.ok(!diff.includes('<script>'), 'unescaped model name in the diff');
+  assert.ok(!/class="(add|del)">[+-]name:/.test(diff), 'the variant name shows as a change');
+  const same: ReportData = { ...data, recommendedIndex: 0, recommendedPbtxt: data.defaultPbtxt };
+  assert.ok(renderReportHtml(same, FAKE_ASSETS).includes('id="pbtxt-diff-none"'));
+});
+
+test('the table of configurations is sortable: headers and numeric keys', () => {
+  const data = makeReportFixture();
+  const html = renderReportHtml(data, FAKE_ASSETS);
+  assert.ok(html.includes('<table class="trials sortable" id="trials-table">'));
+  assert.equal(html.match(/<th[^>]*data-sort="num"/g)?.length, 7);
+  assert.ok(/<td class="num" data-v="-1">off<\/td>/.test(html), 'no dynamic batcher must sort below every delay');
+  const failed = data.trials.find((t) => t.state === 'FAILED')!;
+  const row = html.match(new RegExp(`<tr[^>]*data-trial="${failed.index}">([\\s\\S]*?)</tr>`))?.[1] ?? '';
+  assert.ok(row.includes('data-v=""'), 'a failed trial has no throughput key (sorts last)');
 });

@@ -1,0 +1,84 @@
+/**
+ * `tanalyze regress --baseline <run|file>`: measure the baseline's recommended configuration
+ * again on this machine and compare; the comparison itself is pure (src/regress/).
+ */
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { CliIO } from './io.js';
+import { InfrastructureError, UsageError } from './errors.js';
+import { loadProfile, resolvePlan } from './plan.js';
+import { toolVersion } from './version.js';
+import { findModel, hardwareDescription, runCommand } from './run-command.js';
+import { createLauncherFor, measureVariant } from './serving.js';
+import { parseModelConfig } from '../config/pbtxt.js';
+import { applyServingConfig } from '../config/variant.js';
+import { createInferenceClient } from '../protocol/client.js';
+import { Store } from '../store/store.js';
+import { loadBaseline, exportBaseline } from '../regress/baseline.js';
+import { BaselineError } from '../regress/doc.js';
+import { finishRegress, regress, resolveComparisonSettings, type MeasureFn } from '../regress/commands.js';
+
+export async function regressCommand(flags: Record<string, unknown>, io: CliIO): Promise<number> {
+  const profile = loadProfile((flags.profile as string | undefined) ?? io.env.TANALYZE_PROFILE ?? 'nightly', io.cwd);
+  const settings = resolveComparisonSettings(flags, io.env, io.cwd, profile.values, profile.file);
+  if (typeof flags.baseline !== 'string') throw new UsageError(['--baseline: required; a baseline JSON file, or a run in the database (\'latest\' or a run id)']);
+  let loaded;
+  try {
+    loaded = loadBaseline(flags.baseline, { cwd: io.cwd, db: settings.db });
+  } catch (e) {
+    if (e instanceof BaselineError) throw new UsageError([e.message]);
+    throw e;
+  }
+  const { doc, where } = loaded;
+  // The baseline fixes the model and the target; the profile and flags give the load and server settings.
+  const plan = resolvePlan({ ...flags, model: doc.run.model, p99: `${doc.run.target_p99_ms}ms` }, io.env, profile, io.cwd);
+  const model = await findModel(plan);
+  const log = settings.json ? () => {} : (line: string) => io.stderr(line + '\n');
+
+  const workDir = join(plan.outDir, `regress-${Date.now()}`);
+  const variantRepo = join(workDir, 'model_repository');
+  await mkdir(variantRepo, { recursive: true });
+  const launcher = createLauncherFor(plan, variantRepo);
+  let server;
+  try {
+    server = await launcher.start();
+  } catch (e) {
+    throw e instanceof InfrastructureError ? e : new InfrastructureError(`the server would not start: ${(e as Error).message}`);
+  }
+  const client = createInferenceClient(server.grpcAddress);
+  try {
+    const measure: MeasureFn = async (t) => {
+      const cfg = t.pbtxt ? parseModelConfig(t.pbtxt, `${t.variantName}/config.pbtxt`) : applyServingConfig(model.config, t.config, { name: t.variantName });
+      return measureVariant({
+        launcher, client, modelDir: model.dir, variantRepo, cfg, variantName: `${model.name}_regress_${t.repeat}`,
+        config: t.config, targetP99Ms: t.targetP99Ms, plan,
+      });
+    };
+    const research = settings.research
+      ? async () => {
+          const quietIO: CliIO = { ...io, stdout: () => {}, stderr: io.stderr };
+          await runCommand({ ...flags, model: doc.run.model, p99: `${doc.run.target_p99_ms}ms`, fresh: true, quiet: true, json: false }, quietIO);
+          const store = Store.open(plan.db);
+          try {
+            return exportBaseline(store, store.resolveRun('latest', doc.run.model).id, { exportedAt: new Date().toISOString(), toolVersion: toolVersion() });
+          } finally {
+            store.close();
+          }
+        }
+      : undefined;
+    const result = await regress({
+      baseline: doc,
+      baselineSource: where,
+      measure,
+      thresholds: settings.thresholds,
+      repeats: settings.repeats,
+      ...(research ? { research } : {}),
+      log,
+      environment: { serverVersion: server.serverVersion, hardware: hardwareDescription(), launch: plan.launch, toolVersion: toolVersion() },
+    });
+    return await finishRegress(result, settings, io, where);
+  } finally {
+    client.close();
+    await launcher.stop().catch(() => {});
+  }
+}
