@@ -9,13 +9,15 @@ import type { Precision, SearchSpace } from '../search/types.js';
 import { PRECISIONS } from '../search/types.js';
 import type { WindowSettings } from '../runner/types.js';
 import { fromPackageRoot } from '../util/package-root.js';
+import { defaultEngineCacheDir } from '../runner/engines/cache.js';
 import { UsageError } from './errors.js';
 import { RUN_OPTIONS, type RawOptions } from './options.js';
 import { REGRESS_OPTIONS } from '../regress/commands.js';
 import { DURATION_FORMS, LATENCY_FORMS, parseDurationMs, parseIntList, parseIntStrict, parseLatencyMs } from './units.js';
 
 export const STRATEGIES = ['grid'] as const;
-export const LAUNCH_MODES = ['embedded'] as const;
+export const LAUNCH_MODES = ['embedded', 'local', 'docker', 'remote'] as const;
+export const ENGINE_TARGETS = ['onnxruntime', 'tensorrt_plan'] as const;
 
 export interface RunPlan {
   model: string;
@@ -30,6 +32,17 @@ export interface RunPlan {
   windows: WindowSettings;
   launch: (typeof LAUNCH_MODES)[number];
   port: number;
+  server: {
+    tritonPath: string | null;
+    tritonImage: string | null;
+    gpus: string | null;
+    dockerSocket: string | null;
+    url: string | null;
+    metricsUrl: string | null;
+    /** Extra tritonserver flags (profile server.args). */
+    args: string[];
+  };
+  engine: { target: (typeof ENGINE_TARGETS)[number]; cache: string };
   db: string;
   outDir: string;
   json: boolean;
@@ -46,7 +59,7 @@ export interface Profile {
 const PROFILE_KEYS = new Set([
   'description',
   ...RUN_OPTIONS.flatMap((o) => (o.profileKey ? [o.profileKey] : [])),
-  'load.min_windows', 'load.stability', 'load.warmup',
+  'load.min_windows', 'load.stability', 'load.warmup', 'server.args',
   ...REGRESS_OPTIONS.flatMap((o) => (o.profileKey ? [o.profileKey] : [])),
 ]);
 
@@ -166,6 +179,19 @@ export function resolvePlan(flags: RawOptions, env: Record<string, string | unde
   };
   const strategy = oneOf('search', 'grid', STRATEGIES);
   const launch = oneOf('launch', 'embedded', LAUNCH_MODES);
+  const engineTarget = oneOf('engineTarget', 'onnxruntime', ENGINE_TARGETS);
+  const optional = (key: string): string | null => {
+    const s = get(key);
+    return s === undefined ? null : String(s.value);
+  };
+  const url = optional('url');
+  if (launch === 'remote' && url === null) problems.push('--url: required with --launch remote; the gRPC address of a running Triton, e.g. triton-host:8001');
+  const argsSrc = profile.values['server.args'];
+  let serverArgs: string[] = [];
+  if (argsSrc !== undefined) {
+    if (Array.isArray(argsSrc) && argsSrc.every((a) => typeof a === 'string')) serverArgs = argsSrc as string[];
+    else problems.push(`${profile.file}: server.args: '${String(argsSrc)}' is not a list of strings; accepted: e.g. ["--log-verbose=1"]`);
+  }
 
   const precisionSrc = get('precisions');
   let precisions: Precision[] = ['FP32'];
@@ -221,6 +247,16 @@ export function resolvePlan(flags: RawOptions, env: Record<string, string | unde
     windows: { windowMs: duration('window', 500), minWindows, maxWindows, stabilityTolerance: stability, warmupMs },
     launch: launch as RunPlan['launch'],
     port: int('port', 0, 0),
+    server: {
+      tritonPath: optional('tritonPath'),
+      tritonImage: optional('tritonImage'),
+      gpus: optional('gpus'),
+      dockerSocket: optional('dockerSocket'),
+      url,
+      metricsUrl: optional('metricsUrl'),
+      args: serverArgs,
+    },
+    engine: { target: engineTarget as RunPlan['engine']['target'], cache: resolve(cwd, optional('engineCache') ?? defaultEngineCacheDir(env)) },
     db: resolve(cwd, str('db', join('reports', 'tanalyze.db'))),
     outDir: resolve(cwd, str('outDir', 'reports')),
     json: flags.json === true,

@@ -38,7 +38,7 @@ export async function regressCommand(flags: Record<string, unknown>, io: CliIO):
   const workDir = join(plan.outDir, `regress-${Date.now()}`);
   const variantRepo = join(workDir, 'model_repository');
   await mkdir(variantRepo, { recursive: true });
-  const launcher = createLauncherFor(plan, variantRepo);
+  const launcher = createLauncherFor(plan, { variantRepo, runId: `regress-${Date.now()}`, runDir: workDir }, log);
   let server;
   try {
     server = await launcher.start();

@@ -8,13 +8,15 @@ import { EXIT_CODES, InfrastructureError, UsageError } from './errors.js';
 import { loadProfile, resolvePlan, type RunPlan } from './plan.js';
 import { toolVersion } from './version.js';
 import { readModelRepository } from '../config/variant.js';
-import { parseModelConfig, printModelConfig } from '../config/pbtxt.js';
+import { printModelConfig } from '../config/pbtxt.js';
+import { applyServingConfig } from '../config/variant.js';
 import { summarizeRun, formatRunSummary, type RunOutputs } from '../report/summary.js';
 import { Store, StoreError, type RunRow } from '../store/store.js';
 import { changedSettings, hashModelDir, settingsHash, type ResumableSettings } from '../runner/fingerprint.js';
 import { strategyByName } from '../search/index.js';
-import { createLauncherFor } from './serving.js';
-import { runSearch, type RepoModel } from '../runner/search-loop.js';
+import { createBuilderFor, createLauncherFor } from './serving.js';
+import { installCleanupHooks, killAllChildrenSync } from '../runner/launchers/cleanup.js';
+import { modelFileForPrecision, runSearch, type RepoModel } from '../runner/search-loop.js';
 import { measureConfiguration } from '../runner/measure-config.js';
 import { createInferenceClient } from '../protocol/client.js';
 import { reportDataFromStore } from '../report/from-store.js';
@@ -69,15 +71,18 @@ export async function runCommand(flags: Record<string, unknown>, io: CliIO): Pro
   const onSignal = () => {
     if (stopRequested) {
       io.stderr('tanalyze: stopping now\n');
+      killAllChildrenSync(); // a tritonserver tanalyze started; embedded instances exit with their parent
       process.exit(EXIT_CODES.interrupted);
     }
     stopRequested = true;
     io.stderr('tanalyze: stopping after the current configuration (Ctrl-C again to stop now)\n');
   };
+  installCleanupHooks();
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
 
-  const launcher = createLauncherFor(plan, variantRepo);
+  const launcher = createLauncherFor(plan, { variantRepo, runId: run.id, runDir }, log);
+  const builder = createBuilderFor(plan, model.config, log);
   let stopReason = 'unknown';
   let client: ReturnType<typeof createInferenceClient> | undefined;
   try {
@@ -99,6 +104,7 @@ export async function runCommand(flags: Record<string, unknown>, io: CliIO): Pro
       store,
       strategy: strategyByName(plan.strategy),
       launcher,
+      builder,
       measure: (req) => measureConfiguration({ client: inferClient, ...req }),
       log,
       shouldStop: () => stopRequested,
@@ -207,10 +213,14 @@ async function writeOutputs(runDir: string, data: ReportData, model: RepoModel):
   const { htmlPath, csv } = await writeReport(runDir, data);
   let configPath: string | null = null;
   const rec = data.trials.find((t) => t.index === data.recommendedIndex);
-  if (rec && data.recommendedPbtxt) {
-    // The winning variant under the model's own name, ready to replace <model>/config.pbtxt.
-    const cfg = parseModelConfig(data.recommendedPbtxt, `${rec.variantName}/config.pbtxt`);
-    cfg.name = model.config.name ?? model.name;
+  if (rec) {
+    // The winning knobs applied to the model's own config.pbtxt, under its own name, ready to
+    // replace it: built artifacts (an optimized model, an engine) stay in the variant folder.
+    const name = model.config.name ?? model.name;
+    const precisionFile = modelFileForPrecision(model, rec.config.precision);
+    const cfg = rec.isDefault
+      ? { ...model.config, name }
+      : applyServingConfig(model.config, rec.config, { name, ...(precisionFile ? { modelFileForPrecision: precisionFile } : {}) });
     configPath = join(runDir, 'config.pbtxt');
     await writeFile(configPath, printModelConfig(cfg));
   }

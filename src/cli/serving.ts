@@ -6,12 +6,45 @@ import { printModelConfig } from '../config/pbtxt.js';
 import type { InferenceClient } from '../protocol/types.js';
 import type { ServingConfig } from '../search/types.js';
 import type { Launcher, LoadPoint } from '../runner/types.js';
-import { EmbeddedLauncher } from '../runner/launchers/embedded.js';
+import { createLauncher } from '../runner/launchers/index.js';
+import { EmbeddedOrtBuilder, NoBuild, OrtTensorRtBuilder, TrtexecPlanBuilder, defaultBuilderKind, type EngineBuilder } from '../runner/engines/builder.js';
+import { EngineCache } from '../runner/engines/cache.js';
+import { LocalToolRunner } from '../runner/engines/tools.js';
 import { measureConfiguration, type ConfigurationResult } from '../runner/measure-config.js';
 import type { RunPlan } from './plan.js';
 
-export function createLauncherFor(plan: RunPlan, variantRepo: string): Launcher {
-  return new EmbeddedLauncher({ repository: variantRepo, port: plan.port });
+export function createLauncherFor(plan: RunPlan, where: { variantRepo: string; runId: string; runDir: string }, log?: (line: string) => void): Launcher {
+  return createLauncher(plan.launch, {
+    repository: where.variantRepo,
+    sourceRepository: plan.modelRepository,
+    extraMounts: [plan.engine.cache],
+    runId: where.runId,
+    runDir: where.runDir,
+    port: plan.port,
+    ...(plan.server.tritonPath ? { tritonPath: plan.server.tritonPath } : {}),
+    ...(plan.server.tritonImage ? { tritonImage: plan.server.tritonImage } : {}),
+    ...(plan.server.gpus ? { gpus: plan.server.gpus } : {}),
+    ...(plan.server.dockerSocket ? { dockerSocket: plan.server.dockerSocket } : {}),
+    ...(plan.server.url ? { url: plan.server.url } : {}),
+    ...(plan.server.metricsUrl ? { metricsUrl: plan.server.metricsUrl } : {}),
+    extraArgs: plan.server.args,
+    ...(log ? { log } : {}),
+  });
+}
+
+/** The build step for the plan's launch mode and the model (an optimized ONNX Runtime model on the embedded server, trtexec engines, or nothing). */
+export function createBuilderFor(plan: RunPlan, model: ModelConfig, log?: (line: string) => void): EngineBuilder {
+  const cache = new EngineCache(plan.engine.cache);
+  switch (defaultBuilderKind(plan.launch, model, plan.engine.target)) {
+    case 'embedded':
+      return new EmbeddedOrtBuilder({ cache, ...(log ? { log } : {}) });
+    case 'ort-tensorrt':
+      return new OrtTensorRtBuilder();
+    case 'trtexec':
+      return new TrtexecPlanBuilder({ cache, runner: new LocalToolRunner(), ...(log ? { log } : {}) });
+    default:
+      return new NoBuild();
+  }
 }
 
 export interface MeasureVariantArgs {

@@ -12,6 +12,7 @@ import type { Strategy, ServingConfig, TrialRecord, SearchSpace } from '../searc
 import { configKey } from '../search/types.js';
 import type { Store } from '../store/store.js';
 import type { Launcher, LoadPoint, ModelVariant, TrialResult, WindowSettings } from './types.js';
+import { installArtifacts, limitMaxBatchSizes, type BuildResult, type EngineBuilder } from './engines/builder.js';
 
 export interface RepoModel {
   name: string;
@@ -48,6 +49,8 @@ export interface SearchContext {
   shouldStop?: () => boolean;
   /** Stop after this many trials in a row failed the same way (default 5). */
   maxRepeatedFailures?: number;
+  /** The build step (engines, optimized models), cached; none when absent. */
+  builder?: EngineBuilder;
 }
 
 export interface SearchOutcome {
@@ -64,7 +67,15 @@ export function modelFileForPrecision(model: RepoModel, precision: ServingConfig
   return version !== undefined && existsSync(join(model.dir, version, file)) ? file : null;
 }
 
-export async function runSearch(ctx: SearchContext): Promise<SearchOutcome> {
+export async function runSearch(ctxIn: SearchContext): Promise<SearchOutcome> {
+  // A prebuilt engine caps max_batch_size: never propose more than its profile admits.
+  let ctx = ctxIn;
+  const limit = ctx.builder?.maxBatchLimit(ctx.model) ?? null;
+  if (limit !== null) {
+    const { allowed, dropped } = limitMaxBatchSizes(ctx.space.maxBatchSizes, limit);
+    if (dropped.length) ctx.log(`max_batch_size ${dropped.join(', ')} left out: the prebuilt engine's profile stops at ${limit}`);
+    ctx = { ...ctx, space: { ...ctx.space, maxBatchSizes: allowed } };
+  }
   // Trials a killed process left half-done are measured again first, at their own index,
   // so the history the strategy sees is the one an uninterrupted run would have had.
   ctx.store.failStaleRunning(ctx.runId, 'the process stopped during the trial');
@@ -95,15 +106,25 @@ async function runTrial(ctx: SearchContext, index: number, config: ServingConfig
   const label = `[${index + 1}/${ctx.budget}] ${isDefault ? 'default ' : ''}${describe(config)}`;
   const started = Date.now();
 
-  const precisionFile = modelFileForPrecision(ctx.model, config.precision);
+  // The builder gives precision its meaning where it can (a TensorRT build); otherwise a
+  // precision needs its own model file (model.fp16.onnx), or the value is unavailable.
+  const precisionFile = ctx.builder?.handlesPrecision ? undefined : modelFileForPrecision(ctx.model, config.precision);
   let cfg: ModelConfig;
   let pbtxt = '';
   let setupError: string | null = null;
+  let build: BuildResult | null = null;
   try {
     if (precisionFile === null) throw new Error(`precision ${config.precision} is unavailable: the model repository has no ${config.precision.toLowerCase()} variant of the model file`);
     cfg = isDefault
       ? { ...ctx.model.config, name: variantName }
       : applyServingConfig(ctx.model.config, config, { name: variantName, ...(precisionFile ? { modelFileForPrecision: precisionFile } : {}) });
+    if (ctx.builder) {
+      build = await ctx.builder.prepare({ model: ctx.model, serving: config, variantConfig: cfg });
+      if (build) {
+        cfg = build.config;
+        ctx.log(`  build: ${build.summary}`);
+      }
+    }
     pbtxt = printModelConfig(cfg);
   } catch (e) {
     setupError = (e as Error).message;
@@ -111,12 +132,15 @@ async function runTrial(ctx: SearchContext, index: number, config: ServingConfig
   }
   const trialId = ctx.store.startTrial(ctx.runId, index, { config, variantName, isDefault, pbtxt });
   if (setupError !== null) {
-    ctx.store.finishTrial(trialId, { state: precisionFile === null ? 'SKIPPED' : 'FAILED', objectiveIps: null, p99Ms: null, error: setupError });
-    ctx.log(`${label}: skipped: ${setupError}`);
+    const skipped = precisionFile === null;
+    ctx.store.finishTrial(trialId, { state: skipped ? 'SKIPPED' : 'FAILED', objectiveIps: null, p99Ms: null, error: setupError });
+    ctx.log(`${label}: ${skipped ? 'skipped' : 'failed'}: ${setupError}`);
     return ctx.store.trialHistory(ctx.runId)[index]!;
   }
 
-  const variant: ModelVariant = { modelName: variantName, dir: join(ctx.variantRepo, variantName), config, pbtxt };
+  // A remote Triton holds the model under its own name: each configuration is a reload of it.
+  const servedName = ctx.launcher.kind === 'remote' ? ctx.model.name : variantName;
+  const variant: ModelVariant = { modelName: servedName, dir: join(ctx.variantRepo, variantName), config, pbtxt };
   let state: TrialRecord['state'] = 'FAILED';
   let objectiveIps: number | null = null;
   let p99Ms: number | null = null;
@@ -125,6 +149,7 @@ async function runTrial(ctx: SearchContext, index: number, config: ServingConfig
   let pointCount = 0;
   try {
     await writeVariant(ctx.variantRepo, ctx.model.dir, cfg, variantName);
+    if (build) await installArtifacts(variant.dir, build.files);
     try {
       await ctx.launcher.apply(variant);
       loaded = true;
@@ -132,7 +157,7 @@ async function runTrial(ctx: SearchContext, index: number, config: ServingConfig
       throw new Error(`the server did not load the configuration: ${(e as Error).message}`);
     }
     const result = await ctx.measure({
-      modelName: variantName,
+      modelName: servedName,
       targetP99Ms: ctx.targetP99Ms,
       settings: ctx.windows,
       maxConcurrency: ctx.maxConcurrency,
