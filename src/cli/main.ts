@@ -5,6 +5,7 @@ import { EXIT_CODES, exitCodeFor, formatError } from './errors.js';
 import { runCommand } from './run-command.js';
 import { reportCommand } from './report-command.js';
 import { regressCommand } from './regress-command.js';
+import { exportLandscapeCommand } from './export-landscape-command.js';
 import { compareCommand, exportBaselineCommand } from '../regress/commands.js';
 
 async function main(argv: string[]): Promise<number> {
@@ -17,6 +18,7 @@ async function main(argv: string[]): Promise<number> {
       compare: (b, c, flags) => compareCommand(b, c, flags, io),
       exportBaseline: (run, flags) => exportBaselineCommand(run, flags, io),
       regress: (flags) => regressCommand(flags, io),
+      exportLandscape: (run, flags) => exportLandscapeCommand(run, flags, io),
     },
     (c) => (code = c),
   );

@@ -9,14 +9,17 @@ import type { Precision, SearchSpace } from '../search/types.js';
 import { PRECISIONS } from '../search/types.js';
 import type { WindowSettings } from '../runner/types.js';
 import { fromPackageRoot } from '../util/package-root.js';
+import { STRATEGY_NAMES, DEFAULT_STRATEGY } from '../search/index.js';
+import { parseSimParams, type SimParams } from '../landscape/sim.js';
 import { defaultEngineCacheDir } from '../runner/engines/cache.js';
 import { UsageError } from './errors.js';
 import { RUN_OPTIONS, type RawOptions } from './options.js';
 import { REGRESS_OPTIONS } from '../regress/commands.js';
 import { DURATION_FORMS, LATENCY_FORMS, parseDurationMs, parseIntList, parseIntStrict, parseLatencyMs } from './units.js';
 
-export const STRATEGIES = ['grid'] as const;
-export const LAUNCH_MODES = ['embedded', 'local', 'docker', 'remote'] as const;
+export const STRATEGIES = STRATEGY_NAMES;
+export const LAUNCH_MODES = ['embedded', 'local', 'docker', 'remote', 'replay', 'sim'] as const;
+export const OFFLINE_LAUNCH_MODES: readonly string[] = ['replay', 'sim'];
 export const ENGINE_TARGETS = ['onnxruntime', 'tensorrt_plan'] as const;
 
 export interface RunPlan {
@@ -43,6 +46,13 @@ export interface RunPlan {
     args: string[];
   };
   engine: { target: (typeof ENGINE_TARGETS)[number]; cache: string };
+  /** Wall-clock budget for the search, ms; null = none. */
+  timeBudgetMs: number | null;
+  /** replay: the landscape CSV and the noise to add. */
+  landscape: string | null;
+  replayNoise: number;
+  /** sim: the simulated server's parameters (profile `sim:`). */
+  sim: SimParams | null;
   db: string;
   outDir: string;
   json: boolean;
@@ -95,7 +105,7 @@ export function loadProfile(nameOrFile: string, cwd = process.cwd()): Profile {
       for (const [k, v] of Object.entries(node)) {
         const key = prefix ? `${prefix}.${k}` : k;
         if (v && typeof v === 'object' && !Array.isArray(v)) walk(v, key);
-        else if (PROFILE_KEYS.has(key)) values[key] = v;
+        else if (PROFILE_KEYS.has(key) || key.startsWith('sim.')) values[key] = v;
         else problems.push(`${file}: unknown key '${key}'; accepted keys: ${[...PROFILE_KEYS].sort().join(', ')}`);
       }
     } else if (node !== null && node !== undefined) {
@@ -105,6 +115,19 @@ export function loadProfile(nameOrFile: string, cwd = process.cwd()): Profile {
   walk(doc, '');
   if (problems.length) throw new UsageError(problems);
   return { name: isPath ? basename(file) : nameOrFile, file, values };
+}
+
+/** {"a.b": 1} → {a: {b: 1}}, for sections read as nested objects (sim:). */
+function unflatten(flat: Record<string, unknown>): Record<string, unknown> | undefined {
+  if (Object.keys(flat).length === 0) return undefined;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(flat)) {
+    const parts = k.split('.');
+    let node = out;
+    for (const p of parts.slice(0, -1)) node = (node[p] ??= {}) as Record<string, unknown>;
+    node[parts[parts.length - 1]!] = v;
+  }
+  return out;
 }
 
 /** Where each option's value came from, for messages: `--budget` or `profiles/x.yaml: search.budget`. */
@@ -158,8 +181,10 @@ export function resolvePlan(flags: RawOptions, env: Record<string, string | unde
     return ms ?? fallbackMs;
   };
 
+  const launchSrc = get('launch');
+  const offline = launchSrc !== undefined && OFFLINE_LAUNCH_MODES.includes(String(launchSrc.value));
   const model = get('model');
-  if (model === undefined || String(model.value).trim() === '') problems.push('--model: required; name a model folder of the model repository');
+  if (!offline && (model === undefined || String(model.value).trim() === '')) problems.push('--model: required; name a model folder of the model repository');
 
   let targetP99Ms = NaN;
   const p99 = get('p99');
@@ -177,7 +202,7 @@ export function resolvePlan(flags: RawOptions, env: Record<string, string | unde
     if (!accepted.includes(v)) problems.push(`${s.from}: '${v}' is not one of ${accepted.join(', ')}`);
     return v;
   };
-  const strategy = oneOf('search', 'grid', STRATEGIES);
+  const strategy = oneOf('search', DEFAULT_STRATEGY, STRATEGIES);
   const launch = oneOf('launch', 'embedded', LAUNCH_MODES);
   const engineTarget = oneOf('engineTarget', 'onnxruntime', ENGINE_TARGETS);
   const optional = (key: string): string | null => {
@@ -186,6 +211,28 @@ export function resolvePlan(flags: RawOptions, env: Record<string, string | unde
   };
   const url = optional('url');
   if (launch === 'remote' && url === null) problems.push('--url: required with --launch remote; the gRPC address of a running Triton, e.g. triton-host:8001');
+  const landscape = optional('landscape');
+  if (launch === 'replay' && landscape === null) problems.push('--landscape: required with --launch replay; a CSV of measured points (tanalyze export-landscape writes one)');
+  const noiseSrc = get('replayNoise');
+  let replayNoise = 0;
+  if (noiseSrc !== undefined) {
+    const n = Number(noiseSrc.value);
+    if (!(n >= 0 && n < 1) || String(noiseSrc.value).trim() === '') problems.push(`${noiseSrc.from}: '${String(noiseSrc.value)}' is not a noise level; accepted: a fraction from 0 to below 1, e.g. 0.05`);
+    else replayNoise = n;
+  }
+  const timeBudgetSrc = get('timeBudget');
+  let timeBudgetMs: number | null = null;
+  if (timeBudgetSrc !== undefined) {
+    timeBudgetMs = parseDurationMs(String(timeBudgetSrc.value));
+    if (timeBudgetMs === null) problems.push(`${timeBudgetSrc.from}: '${String(timeBudgetSrc.value)}' is not a duration; accepted: ${DURATION_FORMS}`);
+  }
+  let sim: SimParams | null = null;
+  if (launch === 'sim') {
+    const simRaw = Object.fromEntries(Object.entries(profile.values).filter(([k]) => k.startsWith('sim.')).map(([k, v]) => [k.slice(4), v]));
+    const parsed = parseSimParams(unflatten(simRaw), `${profile.file}: sim`);
+    if (parsed.params === null) problems.push(...parsed.errors);
+    else sim = parsed.params;
+  }
   const argsSrc = profile.values['server.args'];
   let serverArgs: string[] = [];
   if (argsSrc !== undefined) {
@@ -230,7 +277,7 @@ export function resolvePlan(flags: RawOptions, env: Record<string, string | unde
   }
 
   const plan: RunPlan = {
-    model: model === undefined ? '' : String(model.value).trim(),
+    model: model === undefined ? (launch === 'replay' && landscape ? basename(landscape).replace(/\.csv$/, '') : launch) : String(model.value).trim(),
     modelRepository: resolve(cwd, str('modelRepository', fromPackageRoot('examples', 'model_repository'))),
     targetP99Ms,
     profile: { name: profile.name, file: profile.file },
@@ -257,6 +304,10 @@ export function resolvePlan(flags: RawOptions, env: Record<string, string | unde
       args: serverArgs,
     },
     engine: { target: engineTarget as RunPlan['engine']['target'], cache: resolve(cwd, optional('engineCache') ?? defaultEngineCacheDir(env)) },
+    timeBudgetMs,
+    landscape: landscape === null ? null : resolve(cwd, landscape),
+    replayNoise,
+    sim,
     db: resolve(cwd, str('db', join('reports', 'tanalyze.db'))),
     outDir: resolve(cwd, str('outDir', 'reports')),
     json: flags.json === true,

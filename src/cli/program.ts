@@ -11,6 +11,7 @@ export interface Actions {
   compare(baseline: string, candidate: string, flags: Record<string, unknown>): Promise<number>;
   exportBaseline(run: string, flags: Record<string, unknown>): Promise<number>;
   regress(flags: Record<string, unknown>): Promise<number>;
+  exportLandscape(run: string, flags: Record<string, unknown>): Promise<number>;
 }
 
 /** Run options a regress job also takes: where the model is and how load is measured. */
@@ -72,6 +73,14 @@ export function buildProgram(actions: Actions, setExit: (code: number) => void):
     .option('--out <file>', 'where to write the baseline (default: stdout)')
     .option('--json', 'print a JSON summary on stdout')
     .action(async (run: string, flags: Record<string, unknown>) => setExit(await actions.exportBaseline(run, flags)));
+
+  program
+    .command('export-landscape')
+    .description("write a stored run's measurements as a landscape CSV that --launch replay answers from")
+    .argument('<run>', "run id, or 'latest'")
+    .option('--db <file>', 'SQLite database of runs (default: reports/tanalyze.db)')
+    .option('--out <file>', 'where to write the CSV (default: stdout)')
+    .action(async (run: string, flags: Record<string, unknown>) => setExit(await actions.exportLandscape(run, flags)));
 
   const regress = program
     .command('regress')

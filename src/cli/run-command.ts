@@ -16,7 +16,15 @@ import { changedSettings, hashModelDir, settingsHash, type ResumableSettings } f
 import { strategyByName } from '../search/index.js';
 import { createBuilderFor, createLauncherFor } from './serving.js';
 import { installCleanupHooks, killAllChildrenSync } from '../runner/launchers/cleanup.js';
-import { modelFileForPrecision, runSearch, type RepoModel } from '../runner/search-loop.js';
+import { modelFileForPrecision, runSearch, type RepoModel, type SearchContext } from '../runner/search-loop.js';
+import type { Launcher } from '../runner/types.js';
+import type { SearchSpace } from '../search/types.js';
+import { LandscapeError, landscapeSpace, parseLandscape } from '../landscape/csv.js';
+import { replayMeasure } from '../landscape/replay.js';
+import { OfflineLauncher, simMeasureConfig } from '../landscape/offline.js';
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { basename } from 'node:path';
 import { measureConfiguration } from '../runner/measure-config.js';
 import { createInferenceClient } from '../protocol/client.js';
 import { reportDataFromStore } from '../report/from-store.js';
@@ -27,18 +35,20 @@ export async function runCommand(flags: Record<string, unknown>, io: CliIO): Pro
   const profileName = (flags.profile as string | undefined) ?? io.env.TANALYZE_PROFILE ?? 'default';
   const profile = loadProfile(profileName, io.cwd);
   const plan = resolvePlan(flags, io.env, profile, io.cwd);
-  const model = await findModel(plan);
+  const offline = plan.launch === 'replay' || plan.launch === 'sim' ? await openOffline(plan) : null;
+  const model = offline ? offline.model : await findModel(plan);
+  const space = offline?.space ?? plan.space;
   const log = plan.quiet || plan.json ? () => {} : (line: string) => io.stderr(line + '\n');
 
   const store = openStore(plan.db);
   const started = Date.now();
   const settings: ResumableSettings = {
     model: plan.model,
-    modelHash: await hashModelDir(model.dir),
+    modelHash: offline ? offline.hash : await hashModelDir(model.dir),
     targetP99Ms: plan.targetP99Ms,
     strategy: plan.strategy,
     seed: plan.seed,
-    space: plan.space,
+    space,
     maxConcurrency: plan.maxConcurrency,
     windows: plan.windows,
     launch: plan.launch,
@@ -63,7 +73,7 @@ export async function runCommand(flags: Record<string, unknown>, io: CliIO): Pro
   }
   const runDir = join(plan.outDir, run.id);
   const variantRepo = join(runDir, 'model_repository');
-  await mkdir(variantRepo, { recursive: true });
+  await mkdir(offline ? runDir : variantRepo, { recursive: true });
   log(`tanalyze ${toolVersion()}: run ${run.id}, model '${plan.model}', p99 target ${plan.targetP99Ms} ms, ${plan.strategy} search, budget ${plan.budget}`);
 
   // First Ctrl-C: finish the current trial, then report what was measured. Second: stop now.
@@ -81,31 +91,33 @@ export async function runCommand(flags: Record<string, unknown>, io: CliIO): Pro
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
 
-  const launcher = createLauncherFor(plan, { variantRepo, runId: run.id, runDir }, log);
-  const builder = createBuilderFor(plan, model.config, log);
+  const launcher = offline ? offline.launcher : createLauncherFor(plan, { variantRepo, runId: run.id, runDir }, log);
+  const builder = offline ? undefined : createBuilderFor(plan, model.config, log);
   let stopReason = 'unknown';
   let client: ReturnType<typeof createInferenceClient> | undefined;
   try {
     const server = await launcher.start();
     store.updateRun(run.id, { serverVersion: server.serverVersion });
     log(`server: ${server.serverVersion} at ${server.grpcAddress}`);
-    client = createInferenceClient(server.grpcAddress);
+    if (!offline) client = createInferenceClient(server.grpcAddress);
     const inferClient = client;
     const outcome = await runSearch({
       runId: run.id,
       model,
       variantRepo,
-      space: plan.space,
+      space,
       budget: plan.budget,
       seed: plan.seed,
       targetP99Ms: plan.targetP99Ms,
       windows: plan.windows,
       maxConcurrency: plan.maxConcurrency,
       store,
-      strategy: strategyByName(plan.strategy),
+      strategy: strategyByName(plan.strategy, { targetP99Ms: plan.targetP99Ms }),
+      offline: offline !== null,
+      ...(plan.timeBudgetMs !== null ? { deadline: started + plan.timeBudgetMs } : {}),
       launcher,
-      builder,
-      measure: (req) => measureConfiguration({ client: inferClient, ...req }),
+      ...(builder ? { builder } : {}),
+      measure: offline ? offline.measure : (req) => measureConfiguration({ client: inferClient!, ...req }),
       log,
       shouldStop: () => stopRequested,
     });
@@ -124,7 +136,7 @@ export async function runCommand(flags: Record<string, unknown>, io: CliIO): Pro
 
   const data = reportDataFromStore(store, run.id);
   store.close();
-  const outputs = await writeOutputs(runDir, data, model);
+  const outputs = await writeOutputs(runDir, data, offline ? null : model);
   const summary = summarizeRun(data, outputs);
   if (plan.json) io.stdout(JSON.stringify(summary, null, 2) + '\n');
   else io.stdout(formatRunSummary(summary, (p) => (p.startsWith(io.cwd) ? relative(io.cwd, p) : p)) + '\n');
@@ -146,6 +158,55 @@ export async function findModel(plan: RunPlan): Promise<RepoModel> {
   }
   if (model.versions.length === 0) throw new UsageError([`model '${model.name}': ${model.dir} has no version folder (e.g. 1/model.onnx)`]);
   return model;
+}
+
+interface Offline {
+  model: RepoModel;
+  space: SearchSpace;
+  hash: string;
+  launcher: Launcher;
+  measure: SearchContext['measure'];
+}
+
+/** replay and sim: no model files and no server; measurements come from a table or a model. */
+async function openOffline(plan: RunPlan): Promise<Offline> {
+  const model: RepoModel = { name: plan.model, dir: '', config: { name: plan.model, platform: 'onnxruntime_onnx', max_batch_size: 1 }, versions: ['1'] };
+  if (plan.launch === 'replay') {
+    const file = plan.landscape!;
+    let text: string;
+    try {
+      text = await readFile(file, 'utf8');
+    } catch (e) {
+      throw new UsageError([`--landscape: cannot read '${file}': ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`]);
+    }
+    let landscape;
+    try {
+      landscape = parseLandscape(text, file);
+    } catch (e) {
+      if (e instanceof LandscapeError) throw new UsageError([e.message]);
+      throw e;
+    }
+    return {
+      model,
+      // The space is what the file holds; flags and profile values for the space do not apply.
+      space: landscapeSpace(landscape),
+      hash: createHash('sha256').update(text).digest('hex'),
+      launcher: new OfflineLauncher('replay', `replay of ${basename(file)}${plan.replayNoise ? ` with ${plan.replayNoise * 100}% noise` : ''}`),
+      measure: async (req) => {
+        const result = replayMeasure(landscape, req.config, { targetP99Ms: req.targetP99Ms, noise: plan.replayNoise, seed: plan.seed });
+        result.points.forEach((p, i) => req.onPoint(p, i));
+        return result;
+      },
+    };
+  }
+  const params = plan.sim!;
+  return {
+    model,
+    space: plan.space,
+    hash: createHash('sha256').update(JSON.stringify(params)).digest('hex'),
+    launcher: new OfflineLauncher('sim', `simulated server '${params.name}'`),
+    measure: async (req) => simMeasureConfig(params, req.config, req.targetP99Ms, req.maxConcurrency, req.onPoint),
+  };
 }
 
 /**
@@ -209,11 +270,11 @@ export function hardwareDescription(): string {
   return `${c.length} × ${c[0]?.model.trim() ?? 'unknown CPU'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB RAM, ${process.platform}/${process.arch}, Node ${process.version}`;
 }
 
-async function writeOutputs(runDir: string, data: ReportData, model: RepoModel): Promise<RunOutputs> {
+async function writeOutputs(runDir: string, data: ReportData, model: RepoModel | null): Promise<RunOutputs> {
   const { htmlPath, csv } = await writeReport(runDir, data);
   let configPath: string | null = null;
   const rec = data.trials.find((t) => t.index === data.recommendedIndex);
-  if (rec) {
+  if (rec && model) {
     // The winning knobs applied to the model's own config.pbtxt, under its own name, ready to
     // replace it: built artifacts (an optimized model, an engine) stay in the variant folder.
     const name = model.config.name ?? model.name;

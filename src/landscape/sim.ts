@@ -10,13 +10,15 @@
  * - busy instances run in parallel but slow each other down (contention), and all share one
  *   GPU throughput ceiling per precision, so more instances stop paying at some point;
  * - the dynamic batcher picks up part of the waiting requests; a queue delay lets it gather
- *   more (bigger, cheaper batches at higher load) but makes a batch that does not fill wait
- *   for the delay (latency at low load); no dynamic batching means batches of one;
+ *   more (bigger batches, cheaper per item while below the efficiency peak, as load rises)
+ *   but makes a batch that does not fill wait for the delay (latency at light load); no
+ *   dynamic batching means batches of one;
  * - throughput follows min(N / (light-load latency), capacity) with a smooth knee; the
  *   waiting time is what the closed loop adds (R = N / X minus the light-load latency),
  *   spread M/D/c-like: waits with probability ρ^(√(2(c+1))−1) (Sakasegawa), exponentially,
  *   so p99 explodes once the load passes the knee.
  */
+import type { LoadPoint } from '../runner/types.js';
 import type { Precision, SearchSpace, ServingConfig } from '../search/types.js';
 import { enumerateSpace } from '../search/space.js';
 import type { LandscapeRow } from './csv.js';
@@ -158,4 +160,98 @@ export function simLandscape(params: SimParams, space: SearchSpace, concurrencie
     }
   }
   return rows;
+}
+
+/** A simulated LoadPoint, as a launcher would report it (p95 halfway between p90 and p99). */
+export function simLoadPoint(params: SimParams, config: ServingConfig, concurrency: number): LoadPoint {
+  const p = simMeasure(params, config, concurrency);
+  return {
+    concurrency: p.concurrency, throughputIps: p.throughputIps, p50Ms: p.p50Ms, p90Ms: p.p90Ms, p95Ms: (p.p90Ms + p.p99Ms) / 2, p99Ms: p.p99Ms,
+    requests: Math.round(p.throughputIps), errors: 0, windows: 3, stable: true, stopReason: 'simulated', server: null, durationS: 0,
+  };
+}
+
+const snake = (k: string) => k.replace(/[A-Z]/g, (m) => `_${m.toLowerCase()}`);
+
+type NumberRule = { min: number; max?: number; exclusiveMin?: boolean };
+
+const TOP_RULES: Record<Exclude<keyof SimParams, 'name' | 'precisions'>, NumberRule> = {
+  batchOverheadMs: { min: 0 },
+  perItemMs: { min: 0, exclusiveMin: true },
+  perItemSquaredMs: { min: 0 },
+  maxBatchOverheadPerDoubling: { min: 0 },
+  instanceContention: { min: 0 },
+  instanceContention2: { min: 0 },
+  batchFill: { min: 0, max: 1, exclusiveMin: true },
+  fillDelayUs: { min: 0, exclusiveMin: true },
+  serviceCv2: { min: 0 },
+  baseMemoryMb: { min: 0 },
+};
+
+const PRECISION_RULES: Record<keyof SimPrecisionParams, NumberRule> = {
+  speedupAt1: { min: 0, exclusiveMin: true },
+  speedupMax: { min: 0, exclusiveMin: true },
+  speedupBatch: { min: 0, exclusiveMin: true },
+  capacityIps: { min: 0, exclusiveMin: true },
+  weightsMb: { min: 0 },
+  activationMbPerItem: { min: 0 },
+};
+
+function ruleText(r: NumberRule): string {
+  return `a number ${r.exclusiveMin ? '>' : '>='} ${r.min}${r.max !== undefined ? ` and <= ${r.max}` : ''}`;
+}
+
+function checkNumber(v: unknown, r: NumberRule): v is number {
+  return typeof v === 'number' && Number.isFinite(v) && (r.exclusiveMin ? v > r.min : v >= r.min) && (r.max === undefined || v <= r.max);
+}
+
+/**
+ * Simulator parameters from a profile's `sim:` section (YAML keys in snake_case, e.g.
+ * `batch_overhead_ms`, `precisions: { FP16: { capacity_ips: 5000 } }`), over
+ * DEFAULT_SIM_PARAMS. Returns every problem at once, each naming the key, the bad value
+ * and what is accepted.
+ */
+export function parseSimParams(raw: unknown, where = 'sim'): { params: SimParams; errors: [] } | { params: null; errors: string[] } {
+  const errors: string[] = [];
+  const params: SimParams = { ...DEFAULT_SIM_PARAMS, precisions: { ...DEFAULT_SIM_PARAMS.precisions } };
+  if (raw === undefined || raw === null) return { params, errors: [] };
+  if (typeof raw !== 'object' || Array.isArray(raw)) return { params: null, errors: [`${where}: ${JSON.stringify(raw)} is not a mapping of simulator parameters`] };
+  const topKeys = new Map(Object.keys(TOP_RULES).map((k) => [snake(k), k as keyof typeof TOP_RULES]));
+  const precKeys = new Map(Object.keys(PRECISION_RULES).map((k) => [snake(k), k as keyof SimPrecisionParams]));
+  for (const [key, value] of Object.entries(raw as Record<string, unknown>)) {
+    if (key === 'name') {
+      if (typeof value === 'string') params.name = value;
+      else errors.push(`${where}.name: ${JSON.stringify(value)} is not a string`);
+    } else if (key === 'precisions') {
+      if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+        errors.push(`${where}.precisions: ${JSON.stringify(value)} is not a mapping of FP32, FP16, INT8`);
+        continue;
+      }
+      for (const [pname, pv] of Object.entries(value as Record<string, unknown>)) {
+        const prec = pname.toUpperCase() as Precision;
+        if (!(prec in params.precisions)) {
+          errors.push(`${where}.precisions.${pname}: not a precision; accepted: FP32, FP16, INT8`);
+          continue;
+        }
+        if (pv === null || typeof pv !== 'object' || Array.isArray(pv)) {
+          errors.push(`${where}.precisions.${pname}: ${JSON.stringify(pv)} is not a mapping`);
+          continue;
+        }
+        const merged = { ...params.precisions[prec] };
+        for (const [k, v] of Object.entries(pv as Record<string, unknown>)) {
+          const field = precKeys.get(k);
+          if (!field) errors.push(`${where}.precisions.${pname}.${k}: unknown; accepted: ${[...precKeys.keys()].join(', ')}`);
+          else if (!checkNumber(v, PRECISION_RULES[field])) errors.push(`${where}.precisions.${pname}.${k}: ${JSON.stringify(v)} is not accepted; accepted: ${ruleText(PRECISION_RULES[field])}`);
+          else merged[field] = v;
+        }
+        params.precisions[prec] = merged;
+      }
+    } else {
+      const field = topKeys.get(key);
+      if (!field) errors.push(`${where}.${key}: unknown; accepted: name, precisions, ${[...topKeys.keys()].join(', ')}`);
+      else if (!checkNumber(value, TOP_RULES[field])) errors.push(`${where}.${key}: ${JSON.stringify(value)} is not accepted; accepted: ${ruleText(TOP_RULES[field])}`);
+      else params[field] = value;
+    }
+  }
+  return errors.length ? { params: null, errors } : { params, errors: [] };
 }

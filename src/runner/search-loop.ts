@@ -23,6 +23,7 @@ export interface RepoModel {
 
 export interface MeasureRequest {
   modelName: string;
+  config: ServingConfig;
   targetP99Ms: number;
   settings: WindowSettings;
   maxConcurrency: number;
@@ -51,6 +52,14 @@ export interface SearchContext {
   maxRepeatedFailures?: number;
   /** The build step (engines, optimized models), cached; none when absent. */
   builder?: EngineBuilder;
+  /**
+   * Replay and sim runs have no model files and no server: no variants are written and no
+   * default configuration is measured (a landscape need not hold it).
+   */
+  offline?: boolean;
+  /** Wall-clock budget: no new configuration is started after this time (ms since epoch). */
+  deadline?: number;
+  now?: () => number;
 }
 
 export interface SearchOutcome {
@@ -62,7 +71,7 @@ export interface SearchOutcome {
 export function modelFileForPrecision(model: RepoModel, precision: ServingConfig['precision']): string | null | undefined {
   if (precision === 'FP32') return undefined;
   const base = (model.config.default_model_filename as string | undefined) ?? 'model.onnx';
-  const file = base.replace(/\.onnx$/, `.${precision.toLowerCase()}.onnx`);
+  const file = base.replace(/\.(onnx|pt)$/, (_m, ext: string) => `.${precision.toLowerCase()}.${ext}`);
   const version = model.versions[model.versions.length - 1];
   return version !== undefined && existsSync(join(model.dir, version, file)) ? file : null;
 }
@@ -85,7 +94,7 @@ export async function runSearch(ctxIn: SearchContext): Promise<SearchOutcome> {
   }
   let history = ctx.store.trialHistory(ctx.runId);
   const hasDefault = ctx.store.trials(ctx.runId).some((t) => t.isDefault);
-  if (!hasDefault && history.length < ctx.budget) {
+  if (!ctx.offline && !hasDefault && history.length < ctx.budget) {
     await runTrial(ctx, history.length, servingConfigOf(ctx.model.config), true);
     history = ctx.store.trialHistory(ctx.runId);
   }
@@ -94,6 +103,9 @@ export async function runSearch(ctxIn: SearchContext): Promise<SearchOutcome> {
     if (history.length >= ctx.budget) return { trials: history.length, stopReason: `budget of ${ctx.budget} configurations reached` };
     const repeated = repeatedFailure(history, ctx.maxRepeatedFailures ?? 5);
     if (repeated) return { trials: history.length, stopReason: repeated };
+    if (ctx.deadline !== undefined && (ctx.now ?? Date.now)() >= ctx.deadline) return { trials: history.length, stopReason: 'time budget reached' };
+    const early = ctx.strategy.earlyStopReason?.(history, ctx.space, ctx.seed) ?? null;
+    if (early) return { trials: history.length, stopReason: early };
     const next = ctx.strategy.ask(history, ctx.space, ctx.seed);
     if (next === null) return { trials: history.length, stopReason: 'search space exhausted' };
     await runTrial(ctx, history.length, next, false);
@@ -108,7 +120,7 @@ async function runTrial(ctx: SearchContext, index: number, config: ServingConfig
 
   // The builder gives precision its meaning where it can (a TensorRT build); otherwise a
   // precision needs its own model file (model.fp16.onnx), or the value is unavailable.
-  const precisionFile = ctx.builder?.handlesPrecision ? undefined : modelFileForPrecision(ctx.model, config.precision);
+  const precisionFile = ctx.builder?.handlesPrecision || ctx.offline ? undefined : modelFileForPrecision(ctx.model, config.precision);
   let cfg: ModelConfig;
   let pbtxt = '';
   let setupError: string | null = null;
@@ -148,7 +160,7 @@ async function runTrial(ctx: SearchContext, index: number, config: ServingConfig
   let loaded = false;
   let pointCount = 0;
   try {
-    await writeVariant(ctx.variantRepo, ctx.model.dir, cfg, variantName);
+    if (!ctx.offline) await writeVariant(ctx.variantRepo, ctx.model.dir, cfg, variantName);
     if (build) await installArtifacts(variant.dir, build.files);
     try {
       await ctx.launcher.apply(variant);
@@ -158,6 +170,7 @@ async function runTrial(ctx: SearchContext, index: number, config: ServingConfig
     }
     const result = await ctx.measure({
       modelName: servedName,
+      config,
       targetP99Ms: ctx.targetP99Ms,
       settings: ctx.windows,
       maxConcurrency: ctx.maxConcurrency,

@@ -17,20 +17,30 @@
  *   the server (or lacks a precision) is avoided, not retried. P(feasible) = P(f < 0).
  *
  * Choice of the next configuration (all deterministic under the seed):
- * 1. the designed initial set, in order, until it is measured: the valid configuration
- *    nearest the centre of the space (precision picked by the seed), then greedy maximin
- *    points (each the farthest from those chosen so far; ties broken by a seeded order),
- *    which puts the next ones in opposite corners;
+ * 1. the designed initial set (initialDesign), in order, until it is measured: for each
+ *    precision the configuration nearest the centre of the ordinal dimensions, then
+ *    greedy maximin points (space-filling, towards the corners);
  * 2. while no trial is feasible: the untried configuration most likely to be feasible;
  * 3. then the maximum of log EI + log P(feasible) (optuna's constrained log EI), with the
  *    incumbent being the best posterior mean among the feasible trials (noise-aware).
+ *    Every second ask (`localEvery`), the choice is limited to the untried neighbours of
+ *    that incumbent (one step in one dimension, or another precision), when it has any:
+ *    near the optimum, configurations differ by a few percent, less than the model can
+ *    tell apart from measurement noise, and the neighbourhood is where they are. It is
+ *    the quick search's move, ranked by the same acquisition. Steps along a dimension the
+ *    model finds flat are skipped: they give near-copies of the incumbent, whose noisy
+ *    measurements would mostly compete for the recommendation by luck.
  * Null when every configuration of the space has been tried.
+ *
+ * Barely feasible trials have tiny throughputs whose logs would dominate the objective
+ * fit; values below a quarter of the best measured are raised to it.
  *
  * The p99 target comes from the constructor (the CLI passes it). Without it, it is
  * inferred from the history: between the highest p99 of a COMPLETE trial and the lowest
  * of an INFEASIBLE one.
  */
-import { GaussianProcess, logExpectedImprovement, logNormCdf, type GpPoint } from './gp.js';
+import { GaussianProcess, logExpectedImprovement, logNormCdf, type GpHyper, type GpPoint } from './gp.js';
+import { neighbours } from './quick.js';
 import { seededRng, shuffled } from './rng.js';
 import { enumerateSpace } from './space.js';
 import type { SearchSpace, ServingConfig, Strategy, TrialRecord } from './types.js';
@@ -41,6 +51,13 @@ export interface BayesianOptions {
   targetP99Ms?: number;
   /** Size of the designed initial set (default: designSize(space size)). */
   initialPoints?: number;
+  /** Every how many asks the choice is limited to the incumbent's neighbours (default 2; 0 = never). */
+  localEvery?: number;
+  /**
+   * Local steps skip neighbours along ordinal dimensions whose fitted lengthscale is at
+   * least this (default 1: the dimension's whole range moves the objective little).
+   */
+  flatLengthscale?: number;
 }
 
 export type AskPhase = 'design' | 'feasibility' | 'improvement' | 'exhausted';
@@ -55,11 +72,14 @@ export interface Analysis {
   maxExpectedGain: number | null;
   /** Best measured throughput so far (a feasible trial), or null. */
   bestIps: number | null;
+  /** The fitted hyperparameters, for diagnostics. */
+  hyper?: { objective?: GpHyper; feasibility?: GpHyper; objectiveNoiseSd?: number };
 }
 
 const DELAY_UNIT_US = 100;
 const FEASIBLE_CAP = Math.log(0.8);
 const FAILED_Z = Math.log(2);
+const OBJECTIVE_RANGE = Math.log(4);
 
 /** Initial-design size for a space of n configurations: about ⅓·√n, between 3 and 6. */
 export function designSize(n: number): number {
@@ -101,32 +121,56 @@ function distance2(a: GpPoint, b: GpPoint): number {
   return d;
 }
 
-/** The designed initial set: centre first, then greedy maximin; a function of (space, seed) only. */
+/**
+ * The designed initial set, a function of (space, seed) only: the configuration nearest
+ * the centre of the ordinal dimensions for each precision (in an order the seed picks),
+ * then greedy maximin points (each as far as possible from those chosen so far; among
+ * near-ties, within 10% of the largest distance, the seed picks).
+ */
 export function initialDesign(space: SearchSpace, seed: number, size?: number): ServingConfig[] {
+  const key = `${JSON.stringify(space)}|${seed}|${size ?? ''}`;
+  let design = DESIGNS.get(key);
+  if (!design) {
+    design = computeDesign(space, seed, size);
+    if (DESIGNS.size > 64) DESIGNS.clear();
+    DESIGNS.set(key, design);
+  }
+  return design.map((c) => ({ ...c, preferredBatchSizes: [...c.preferredBatchSizes] }));
+}
+
+// A pure function of its arguments, asked on every ask: memoized.
+const DESIGNS = new Map<string, ServingConfig[]>();
+
+function computeDesign(space: SearchSpace, seed: number, size?: number): ServingConfig[] {
   const all = enumerateSpace(space);
   const n = Math.min(all.length, size ?? designSize(all.length));
   if (n === 0) return [];
   const enc = makeEncoder(space);
-  const order = shuffled(all, seededRng(seed, 'bayesian-design'));
+  const rand = seededRng(seed, 'bayesian-design');
+  const order = shuffled(all, rand);
   const pts = order.map((c) => enc.encode(c));
-  const rand = seededRng(seed, 'bayesian-centre');
-  const centrePrecision = space.precisions[Math.floor(rand() * space.precisions.length)];
-  let first = -1;
-  let firstScore = Infinity;
-  pts.forEach((p, i) => {
-    const d = p.ord.reduce((s, x) => s + (x - 0.5) ** 2, 0) + (order[i]!.precision === centrePrecision ? 0 : 10);
-    if (d < firstScore - 1e-12) {
-      firstScore = d;
-      first = i;
-    }
-  });
-  const chosen = [first];
-  const minD = pts.map((p) => distance2(p, pts[first]!));
+  const chosen: number[] = [];
+  for (const precision of shuffled(space.precisions, rand)) {
+    if (chosen.length >= n) break;
+    let first = -1;
+    let firstScore = Infinity;
+    pts.forEach((p, i) => {
+      if (order[i]!.precision !== precision) return;
+      const d = p.ord.reduce((s, x) => s + (x - 0.5) ** 2, 0);
+      if (d < firstScore - 1e-12) {
+        firstScore = d;
+        first = i;
+      }
+    });
+    if (first >= 0) chosen.push(first);
+  }
+  const minD = pts.map((p) => Math.min(...chosen.map((c) => distance2(p, pts[c]!))));
   while (chosen.length < n) {
-    let bi = -1;
-    for (let i = 0; i < pts.length; i++) if (!chosen.includes(i) && (bi < 0 || minD[i]! > minD[bi]! + 1e-12)) bi = i;
-    chosen.push(bi);
-    for (let i = 0; i < pts.length; i++) minD[i] = Math.min(minD[i]!, distance2(pts[i]!, pts[bi]!));
+    const far = Math.max(...minD.filter((_, i) => !chosen.includes(i)));
+    const near = minD.map((d, i) => (!chosen.includes(i) && d >= 0.9 * far - 1e-12 ? i : -1)).filter((i) => i >= 0);
+    const pick = near[Math.floor(rand() * near.length)]!;
+    chosen.push(pick);
+    for (let i = 0; i < pts.length; i++) minD[i] = Math.min(minD[i]!, distance2(pts[i]!, pts[pick]!));
   }
   return chosen.map((i) => order[i]!);
 }
@@ -214,15 +258,39 @@ export class BayesianStrategy implements Strategy {
     const logPf = fp.mean.map((m, i) => logNormCdf(-m / Math.sqrt(fp.variance[i]!)));
 
     if (ox.length === 0) {
-      return { phase: 'feasibility', next: candidates[argmax(logPf)]!, maxExpectedGain: null, bestIps };
+      return { phase: 'feasibility', next: candidates[argmax(logPf)]!, maxExpectedGain: null, bestIps, hyper: { feasibility: feas.hyper } };
     }
 
-    const obj = GaussianProcess.fit(ox, oy, { minScale: 0.05 });
-    const incumbent = Math.max(...obj.predict(ox).mean);
-    const op = obj.predict(cx);
+    const floor = Math.max(...oy) - OBJECTIVE_RANGE;
+    const obj = GaussianProcess.fit(ox, oy.map((v) => Math.max(v, floor)), { minScale: 0.05 });
+    const both = obj.predict([...ox, ...cx]);
+    const observedMean = both.mean.slice(0, ox.length);
+    const incumbent = Math.max(...observedMean);
+    const op = { mean: both.mean.slice(ox.length), variance: both.variance.slice(ox.length) };
     const acq = op.mean.map((m, i) => logExpectedImprovement(m, Math.sqrt(op.variance[i]!), incumbent) + logPf[i]!);
-    const best = argmax(acq);
-    return { phase: 'improvement', next: candidates[best]!, maxExpectedGain: Math.exp(acq[best]!), bestIps };
+    const globalBest = argmax(acq);
+    let best = globalBest;
+    const every = this.opts.localEvery ?? 2;
+    if (every > 0 && (history.length - design.length) % every === every - 1) {
+      const feasibleIn = inSpace.filter((t) => t.state === 'COMPLETE' && t.objectiveIps !== null && t.objectiveIps > 0);
+      const inc = feasibleIn[argmax(observedMean)]!.config;
+      const flat = this.opts.flatLengthscale ?? 1;
+      const incP = enc.encode(inc);
+      // A step along a dimension the model finds flat yields a near-copy of the incumbent:
+      // under noise, one more lottery ticket for the recommendation and little news.
+      const informative = (n: ServingConfig): boolean => {
+        const p = enc.encode(n);
+        for (let i = 0; i < p.ord.length; i++) if (p.ord[i] !== incP.ord[i] && obj.hyper.lengthscales[i]! >= flat) return false;
+        return true;
+      };
+      const near = new Set(neighbours(inc, space, valid).filter(informative).map(configKey));
+      let lb = -1;
+      candidates.forEach((c, i) => {
+        if (near.has(configKey(c)) && (lb < 0 || acq[i]! > acq[lb]!)) lb = i;
+      });
+      if (lb >= 0) best = lb;
+    }
+    return { phase: 'improvement', next: candidates[best]!, maxExpectedGain: Math.exp(acq[globalBest]!), bestIps, hyper: { objective: obj.hyper, feasibility: feas.hyper, objectiveNoiseSd: Math.sqrt(obj.noiseVariance) } };
   }
 }
 

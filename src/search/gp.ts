@@ -38,6 +38,13 @@ export interface GpFitOptions {
   fixed?: Partial<GpHyper>;
   /** Passes of the coordinate search (default 2). */
   sweeps?: number;
+  /**
+   * Hyperparameters are chosen on at most this many points, spread evenly through the input
+   * order (default 40); the posterior then uses them all. Keeps a fit cheap late in a run.
+   */
+  maxFitPoints?: number;
+  /** Centre of the log-normal prior on lengthscales (default 0.5). */
+  lengthscalePrior?: number;
 }
 
 export const LENGTHSCALE_GRID = [0.1, 0.18, 0.3, 0.5, 0.8, 1.3, 2.5] as const;
@@ -78,14 +85,14 @@ interface Fitted {
   score: number;
 }
 
-function logPrior(h: GpHyper): number {
+function logPrior(h: GpHyper, lsCentre: number): number {
   let lp = 0;
-  for (const l of h.lengthscales) lp -= 0.5 * ((Math.log(l) - LS_PRIOR_MEAN) / LS_PRIOR_SD) ** 2;
+  for (const l of h.lengthscales) lp -= 0.5 * ((Math.log(l) - lsCentre) / LS_PRIOR_SD) ** 2;
   return lp;
 }
 
 /** Fits the given hyperparameters; null when the kernel matrix is not positive definite. */
-function evaluate(points: readonly GpPoint[], y: readonly number[], hyper: GpHyper): Fitted | null {
+function evaluate(points: readonly GpPoint[], y: readonly number[], hyper: GpHyper, lsCentre = LS_PRIOR_MEAN): Fitted | null {
   const n = points.length;
   const a = new Matrix(n, n);
   for (let i = 0; i < n; i++) {
@@ -107,11 +114,13 @@ function evaluate(points: readonly GpPoint[], y: readonly number[], hyper: GpHyp
   // MAP signal variance s² for K = s²·A under an inverse-gamma prior, and the log posterior there.
   const signalVar = (quad / 2 + IG_B) / (n / 2 + IG_A + 1);
   const score = -quad / (2 * signalVar) - (n / 2) * Math.log(signalVar) - logDet / 2
-    - (IG_A + 1) * Math.log(signalVar) - IG_B / signalVar + logPrior(hyper);
+    - (IG_A + 1) * Math.log(signalVar) - IG_B / signalVar + logPrior(hyper, lsCentre);
   return { hyper, chol, alpha, signalVar, score };
 }
 
 export class GaussianProcess {
+  private inverse: Matrix | undefined;
+
   private constructor(
     private readonly points: readonly GpPoint[],
     private readonly fitted: Fitted,
@@ -158,6 +167,11 @@ export class GaussianProcess {
     const fixed = opts.fixed ?? {};
 
     const nearest = (grid: readonly number[], v: number) => grid.reduce((b, g) => (Math.abs(Math.log(g / v)) < Math.abs(Math.log(b / v)) ? g : b));
+    const lsCentre = Math.log(opts.lengthscalePrior ?? 0.5);
+    const maxFit = Math.max(2, opts.maxFitPoints ?? 40);
+    const subset = n <= maxFit ? null : Array.from({ length: maxFit }, (_, i) => Math.floor((i * n) / maxFit));
+    const fitPoints = subset ? subset.map((i) => points[i]!) : points;
+    const fitY = subset ? subset.map((i) => ys[i]!) : ys;
     let best: Fitted | null = null;
     const start: GpHyper = {
       lengthscales: fixed.lengthscales ? [...fixed.lengthscales] : Array.from({ length: dOrd }, () => nearest(lsGrid, 0.5)),
@@ -165,7 +179,7 @@ export class GaussianProcess {
       noise: fixed.noise ?? nearest(noiseGrid, 1e-3),
     };
     const tryHyper = (h: GpHyper): boolean => {
-      const f = evaluate(points, ys, h);
+      const f = evaluate(fitPoints, fitY, h, lsCentre);
       if (f && (best === null || f.score > best.score + 1e-12)) {
         best = f;
         return true;
@@ -205,13 +219,15 @@ export class GaussianProcess {
       }
       if (!changed) break;
     }
-    if (best === null) {
-      // Duplicate points with tiny noise can defeat every grid value: fall back to a large noise.
-      const f = evaluate(points, ys, { ...start, noise: Math.max(start.noise, 0.1) });
-      if (!f) throw new Error('GaussianProcess.fit: the kernel matrix is not positive definite');
-      best = f;
+    const chosen: GpHyper = (best as Fitted | null)?.hyper ?? start;
+    let final = subset || best === null ? evaluate(points, ys, chosen, lsCentre) : best;
+    // Duplicate points with tiny noise can defeat the Cholesky: fall back to more noise.
+    for (const noise of [1e-3, 0.01, 0.1]) {
+      if (final) break;
+      final = evaluate(points, ys, { ...chosen, noise: Math.max(chosen.noise, noise) }, lsCentre);
     }
-    return new GaussianProcess(points, best, mean, scale);
+    if (!final) throw new Error('GaussianProcess.fit: the kernel matrix is not positive definite');
+    return new GaussianProcess(points, final, mean, scale);
   }
 
   /** Posterior mean and variance of the latent function (noise excluded) at each point. */
@@ -221,7 +237,9 @@ export class GaussianProcess {
     if (m === 0) return { mean: [], variance: [] };
     const ks = new Matrix(n, m);
     for (let i = 0; i < n; i++) for (let j = 0; j < m; j++) ks.set(i, j, correlation(this.points[i]!, at[j]!, this.fitted.hyper));
-    const v = this.fitted.chol.solve(ks);
+    // A⁻¹ once, then one product: cheaper than two triangular solves per candidate column.
+    this.inverse ??= this.fitted.chol.solve(Matrix.eye(n));
+    const v = this.inverse.mmul(ks);
     const mean: number[] = new Array(m);
     const variance: number[] = new Array(m);
     const s2 = this.fitted.signalVar;

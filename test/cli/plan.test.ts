@@ -29,7 +29,7 @@ test('shipped profiles load and resolve', () => {
 
 test('precedence: default < profile < environment < flag', () => {
   const profile = loadProfile('default');
-  assert.equal(resolvePlan({ model: 'm' }, {}, profile, cwd).budget, 20);
+  assert.equal(resolvePlan({ model: 'm' }, {}, profile, cwd).budget, 12);
   assert.equal(resolvePlan({ model: 'm' }, { TANALYZE_BUDGET: '7' }, profile, cwd).budget, 7);
   assert.equal(resolvePlan({ model: 'm', budget: '3' }, { TANALYZE_BUDGET: '7' }, profile, cwd).budget, 3);
   assert.equal(resolvePlan({ model: 'm', p99: '0.02s' }, {}, profile, cwd).targetP99Ms, 20);
@@ -42,7 +42,7 @@ test('every bad value is reported at once, naming the flag, the value and what i
   assert.equal(problems.length, 6, problems.join('\n'));
   assert.match(problems.join('\n'), /--p99: '50' is not a latency; accepted: .*50ms, 0\.05s or 50000us/);
   assert.match(problems.join('\n'), /--budget: 'ten' is not an integer/);
-  assert.match(problems.join('\n'), /--search: 'bayes' is not one of grid/);
+  assert.match(problems.join('\n'), /--search: 'bayes' is not one of grid, random, quick, bayesian/);
   assert.match(problems.join('\n'), /--max-batch-sizes: '4,x' is not a list/);
   assert.match(problems.join('\n'), /--precisions: 'FP8' is not a precision; accepted: FP32, FP16, INT8/);
   assert.match(problems.join('\n'), /--window: '5 parsecs' is not a duration/);

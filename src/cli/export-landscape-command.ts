@@ -1,0 +1,41 @@
+/** `tanalyze export-landscape <run>`: a stored run's measurements as a replayable landscape CSV. */
+import { writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { CliIO } from './io.js';
+import { EXIT_CODES, UsageError } from './errors.js';
+import { Store, StoreError } from '../store/store.js';
+import { formatLandscape, type LandscapeRow } from '../landscape/csv.js';
+
+export async function exportLandscapeCommand(runArg: string, flags: Record<string, unknown>, io: CliIO): Promise<number> {
+  const db = resolve(io.cwd, (flags.db as string | undefined) ?? io.env.TANALYZE_DB ?? join('reports', 'tanalyze.db'));
+  if (!existsSync(db)) throw new UsageError([`--db: '${db}' does not exist; run a search first or name the database with --db`]);
+  const store = Store.open(db);
+  try {
+    let run;
+    try {
+      run = store.resolveRun(runArg);
+    } catch (e) {
+      if (e instanceof StoreError && e.code === 'not-found') throw new UsageError([`export-landscape: no run '${runArg}' in ${db}; accepted: 'latest' or a run id`]);
+      throw e;
+    }
+    const rows: LandscapeRow[] = [];
+    for (const t of store.trials(run.id)) {
+      if (t.state !== 'COMPLETE' && t.state !== 'INFEASIBLE') continue;
+      for (const p of store.points(t.id)) {
+        rows.push({ config: t.config, concurrency: p.concurrency, throughputIps: p.throughputIps, p50Ms: p.p50Ms, p90Ms: p.p90Ms, p99Ms: p.p99Ms, gpuMemoryMb: null });
+      }
+    }
+    const text = formatLandscape(rows);
+    if (flags.out) {
+      const out = resolve(io.cwd, flags.out as string);
+      await writeFile(out, text);
+      io.stderr(`${rows.length} load points of ${new Set(rows.map((r) => JSON.stringify(r.config))).size} configurations written to ${out}${run.strategy !== 'grid' ? ` (run ${run.id} was a ${run.strategy} search: the landscape holds only the configurations it measured)` : ''}\n`);
+    } else {
+      io.stdout(text);
+    }
+    return EXIT_CODES.ok;
+  } finally {
+    store.close();
+  }
+}
