@@ -9,7 +9,7 @@ import { fromPackageRoot } from '../src/util/package-root.js';
 
 export function helpText(): string {
   const noop = async () => 0;
-  return buildProgram({ run: noop, report: noop, compare: noop, exportBaseline: noop, regress: noop }, () => {}).helpInformation();
+  return buildProgram({ run: noop, report: noop, compare: noop, exportBaseline: noop, regress: noop, exportLandscape: noop }, () => {}).helpInformation();
 }
 
 export function readmeSections(): Record<string, string> {
