@@ -1,172 +1,258 @@
-// The embedded server under closed-loop load, with and without dynamic batching:
+// The embedded server at saturation beside onnxruntime-node running the same batches
+// directly, in the same run:
 //
-//   node .build-server/bench/server.js [--model-repository DIR] [--model tiny_resnet]
-//        [--seconds 3] [--concurrency 1,2,4,8] [--delay-us 1000] [--instances N] [--intra-op N]
+//   node .build-load/bench/server.js [--model tiny_resnet] [--model-repository DIR]
+//        [--batches 1,2,4,8,16,32] [--seconds 1] [--rounds 3] [--concurrency 2,4]
+//        [--intra-op N] [--dynamic]
 //
-// Default repository: examples/model_repository (node dist/scripts/make-example-model.js
-// writes it). One server, explicit model control; each configuration is a reload with a
-// JSON config override, as tanalyze's embedded launcher does. Every row: throughput
-// (inferences/s), p50/p99 latency of a request, and the mean batch the server executed
-// (Δinference_count / Δexecution_count). Then client-side batch sizes at concurrency 1
-// without dynamic batching: what batching itself buys (batch-1 vs the best batch).
+// For each batch size b, in interleaved rounds (a slow spell of a shared machine hits every
+// row alike; the median round is reported):
+// - direct: one InferenceSession in this process, with the session options the server
+//   derives from the model's config, running the same b-image input back to back;
+// - server: the embedded server (in this process, as tanalyze's embedded launcher runs it;
+//   one instance, no dynamic batching, max_batch_size raised to the largest b) under closed-
+//   loop load of b-image requests from tanalyze's load generator at each --concurrency
+//   (the best kept): with 2 or more requests in flight the instance never waits for work.
+//   The server executes exactly the client's batches (mean batch = Δinferences/Δexecutions).
+// Target: server ≥ 90% of direct. Then batch 1 against the best batch, for both.
+// --dynamic adds the colleague's earlier table: batch-1 requests at rising concurrency,
+// with and without dynamic batching.
 
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { cpus } from 'node:os';
+import { availableParallelism, cpus, loadavg } from 'node:os';
+import * as ort from 'onnxruntime-node';
 import { modelConfigToJson, parseModelConfig } from '../src/config/pbtxt.js';
 import type { ModelConfig } from '../src/config/types.js';
 import { createInferenceClient } from '../src/protocol/client.js';
 import type { InferenceClient, ModelInferRequest } from '../src/protocol/types.js';
-import { makeInferRequest } from '../src/runner/infer-load.js';
+import { ClosedLoopDriver } from '../src/runner/closed-loop.js';
+import { createRawChannel, makeInferRequest, serializeInferRequest, type RawChannel } from '../src/runner/infer-load.js';
+import { percentiles } from '../src/runner/stats.js';
+import { sessionOptions } from '../src/server/model-repository.js';
 import { startEmbeddedServer } from '../src/server/server.js';
 import { fromPackageRoot } from '../src/util/package-root.js';
 
 interface Args {
   repository: string;
   model: string;
+  batches: number[];
   seconds: number;
+  rounds: number;
   concurrency: number[];
-  delayUs: number;
-  instances?: number;
-  /** Triton onnxruntime backend parameter intra_op_thread_count. */
   intraOp?: number;
+  dynamic: boolean;
 }
 
 function parseArgs(argv: string[]): Args {
   const a: Args = {
     repository: fromPackageRoot('examples', 'model_repository'),
     model: 'tiny_resnet',
-    seconds: 3,
-    concurrency: [1, 2, 4, 8],
-    delayUs: 1000,
+    batches: [1, 2, 4, 8, 16, 32],
+    seconds: 1,
+    rounds: 3,
+    concurrency: [2, 4],
+    dynamic: false,
   };
   for (let i = 0; i < argv.length; i++) {
-    const v = argv[i + 1];
-    switch (argv[i]) {
-      case '--model-repository': a.repository = path.resolve(v!); i++; break;
-      case '--model': a.model = v!; i++; break;
-      case '--seconds': a.seconds = Number(v); i++; break;
-      case '--concurrency': a.concurrency = v!.split(',').map(Number); i++; break;
-      case '--delay-us': a.delayUs = Number(v); i++; break;
-      case '--instances': a.instances = Number(v); i++; break;
-      case '--intra-op': a.intraOp = Number(v); i++; break;
-      case '--help': case '-h':
-        console.log('usage: bench/server [--model-repository DIR] [--model NAME] [--seconds S] [--concurrency 1,2,4] [--delay-us US] [--instances N] [--intra-op N]');
-        process.exit(0);
-        break;
-      default: throw new Error(`unknown argument ${argv[i]}`);
+    const k = argv[i]!;
+    if (k === '--help' || k === '-h') {
+      console.log('usage: bench/server [--model NAME] [--model-repository DIR] [--batches 1,2,4,8,16,32] [--seconds 1] [--rounds 3] [--concurrency 2,4] [--intra-op N] [--dynamic]');
+      process.exit(0);
     }
+    if (k === '--dynamic') {
+      a.dynamic = true;
+      continue;
+    }
+    const v = argv[++i];
+    if (v === undefined) throw new Error(`${k} needs a value`);
+    if (k === '--model-repository') a.repository = path.resolve(v);
+    else if (k === '--model') a.model = v;
+    else if (k === '--batches') a.batches = v.split(',').map(Number);
+    else if (k === '--seconds') a.seconds = Number(v);
+    else if (k === '--rounds') a.rounds = Number(v);
+    else if (k === '--concurrency') a.concurrency = v.split(',').map(Number);
+    else if (k === '--intra-op') a.intraOp = Number(v);
+    else throw new Error(`unknown argument ${k}`);
   }
+  if (!(a.seconds > 0) || a.batches.some((b) => !Number.isInteger(b) || b < 1)) throw new Error('bad --seconds or --batches');
   return a;
 }
 
-interface Row {
-  throughput: number;
-  p50: number;
-  p99: number;
-  meanBatch: number;
-  requests: number;
-}
-
-const quantile = (sorted: number[], q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((x, y) => x - y);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
 
 async function counters(client: InferenceClient, model: string): Promise<{ inferences: number; executions: number }> {
   const [s] = await client.modelStatistics(model);
   return { inferences: s?.inference_count ?? 0, executions: s?.execution_count ?? 0 };
 }
 
-/** `concurrency` loops, each sending its next request when the previous one answers. */
-async function closedLoop(client: InferenceClient, request: ModelInferRequest, batch: number, concurrency: number, seconds: number): Promise<Row> {
-  const run = async (ms: number, latencies: number[] | null): Promise<void> => {
-    const end = performance.now() + ms;
-    await Promise.all(
-      Array.from({ length: concurrency }, async () => {
-        while (performance.now() < end) {
-          const t0 = performance.now();
-          await client.modelInfer(request);
-          latencies?.push(performance.now() - t0);
-        }
-      }),
-    );
-  };
-  await run(Math.min(1000, seconds * 300), null); // warm-up
-  const before = await counters(client, request.model_name);
-  const latencies: number[] = [];
+/** Direct: the same batch back to back in one session for `seconds`; inferences/s. */
+async function direct(session: ort.InferenceSession, feed: Record<string, ort.Tensor>, batch: number, seconds: number): Promise<number> {
+  let n = 0;
   const t0 = performance.now();
-  await run(seconds * 1000, latencies);
-  const elapsed = (performance.now() - t0) / 1000;
-  const after = await counters(client, request.model_name);
-  latencies.sort((x, y) => x - y);
-  const execs = after.executions - before.executions;
-  return {
-    throughput: (latencies.length * batch) / elapsed,
-    p50: quantile(latencies, 0.5),
-    p99: quantile(latencies, 0.99),
-    meanBatch: execs > 0 ? (after.inferences - before.inferences) / execs : NaN,
-    requests: latencies.length,
-  };
+  while (n < 2 || performance.now() - t0 < seconds * 1000) {
+    await session.run(feed);
+    n++;
+  }
+  return (n * batch * 1000) / (performance.now() - t0);
 }
 
-const pad = (s: string, n: number): string => s.padStart(n);
-const fmtRow = (cells: string[], widths: number[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(widths[0]!) : pad(c, widths[i]!))).join('  ');
+interface ServerFigures {
+  ips: number;
+  concurrency: number;
+  meanBatch: number;
+  p50Ms: number;
+}
+
+/** Server: closed loop of `batch`-image requests at each concurrency (200 ms warm-up); the best. */
+async function served(channel: RawChannel, client: InferenceClient, model: string, bytes: Buffer, batch: number, concurrency: number[], seconds: number): Promise<ServerFigures> {
+  let best: ServerFigures | null = null;
+  for (const c of concurrency) {
+    const driver = new ClosedLoopDriver({ send: channel.sender(bytes) });
+    driver.start(c);
+    await sleep(200);
+    const before = await counters(client, model);
+    driver.startWindow();
+    await sleep(seconds * 1000);
+    const w = driver.endWindow();
+    const after = await counters(client, model);
+    await driver.stop();
+    const execs = after.executions - before.executions;
+    const f: ServerFigures = {
+      ips: (w.count * batch) / (Number(w.durationNs) / 1e9),
+      concurrency: c,
+      meanBatch: execs > 0 ? (after.inferences - before.inferences) / execs : Number.NaN,
+      p50Ms: percentiles(w.histogram).p50 / 1000,
+    };
+    if (!best || f.ips > best.ips) best = f;
+  }
+  return best!;
+}
+
+const pad = (cells: string[], widths: number[], left: number[] = [0]): string =>
+  `| ${cells.map((c, i) => (left.includes(i) ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' | ')} |`;
+
+function table(head: string[], rows: string[][], left: number[] = [0]): void {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  console.log(pad(head, widths, left));
+  console.log(`|${widths.map((w, i) => (left.includes(i) ? '-'.repeat(w + 2) : '-'.repeat(w + 1) + ':')).join('|')}|`);
+  for (const r of rows) console.log(pad(r, widths, left));
+}
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const modelDir = path.join(args.repository, args.model);
-  if (!existsSync(path.join(modelDir, 'config.pbtxt'))) {
-    throw new Error(`no ${args.model}/config.pbtxt in ${args.repository}; run node dist/scripts/make-example-model.js or pass --model-repository`);
-  }
+  if (!existsSync(path.join(modelDir, 'config.pbtxt'))) throw new Error(`no ${args.model}/config.pbtxt in ${args.repository}; pass --model-repository`);
   const base = parseModelConfig(readFileSync(path.join(modelDir, 'config.pbtxt'), 'utf8'));
-  const maxBatch = Number(base.max_batch_size ?? 0);
-  const instanceGroup = args.instances ? [{ kind: 'KIND_CPU' as const, count: args.instances }] : base.instance_group;
-  const variant = (dynamic: boolean): ModelConfig => {
-    const cfg: ModelConfig = { ...base, instance_group: instanceGroup };
-    if (args.intraOp !== undefined) cfg.parameters = { ...base.parameters, intra_op_thread_count: { string_value: String(args.intraOp) } };
-    delete cfg.dynamic_batching;
-    if (dynamic) cfg.dynamic_batching = { max_queue_delay_microseconds: args.delayUs };
-    return cfg;
-  };
+  const maxBatch = Math.max(...args.batches);
+  if (Number(base.max_batch_size ?? 0) === 0 && maxBatch > 1) throw new Error(`${args.model} does not batch (max_batch_size 0): pass --batches 1`);
+  const cfg: ModelConfig = { ...base, max_batch_size: Math.max(Number(base.max_batch_size ?? 0), maxBatch), instance_group: [{ kind: 'KIND_CPU', count: 1 }] };
+  delete cfg.dynamic_batching;
+  if (args.intraOp !== undefined) cfg.parameters = { ...base.parameters, intra_op_thread_count: { string_value: String(args.intraOp) } };
 
   const server = await startEmbeddedServer({ repository: args.repository, modelControl: 'explicit' });
   const client = createInferenceClient(server.address, { deadlineMs: 60_000 });
+  const channel = createRawChannel(server.address);
+  const modelFile = path.join(modelDir, '1', String(base.default_model_filename ?? 'model.onnx'));
+  const session = await ort.InferenceSession.create(modelFile, sessionOptions(cfg) as ort.InferenceSession.SessionOptions);
   try {
-    console.log(`# embedded server, ${args.model} (max_batch_size ${maxBatch}, instances ${instanceGroup?.map((g) => g.count ?? 1).join('+') ?? 'default'}, intra_op_thread_count ${args.intraOp ?? 'default'}), ${cpus().length} CPUs, ${args.seconds} s per row, closed loop`);
-    console.log('');
-    const widths = [28, 11, 12, 9, 9, 10];
-    console.log(fmtRow(['configuration', 'concurrency', 'infer/s', 'p50 ms', 'p99 ms', 'mean batch'], widths));
-    for (const dynamic of maxBatch > 0 ? [false, true] : [false]) {
-      await client.repositoryModelLoad(args.model, modelConfigToJson(variant(dynamic)));
-      const request = makeInferRequest(await client.modelMetadata(args.model), 1, 1);
-      const label = dynamic ? `dynamic batching ${args.delayUs} µs` : 'no dynamic batching';
-      for (const c of args.concurrency) {
-        const r = await closedLoop(client, request, 1, c, args.seconds);
-        console.log(fmtRow([label, String(c), r.throughput.toFixed(1), r.p50.toFixed(2), r.p99.toFixed(2), r.meanBatch.toFixed(2)], widths));
-      }
+    await client.repositoryModelLoad(args.model, modelConfigToJson(cfg));
+    await channel.ready();
+    const meta = await client.modelMetadata(args.model);
+    const requests = new Map<number, { request: ModelInferRequest; bytes: Buffer; feed: Record<string, ort.Tensor> }>();
+    for (const b of args.batches) {
+      const request = makeInferRequest(meta, b, 7);
+      // The very bytes the server receives, as the direct session's input.
+      const feed: Record<string, ort.Tensor> = {};
+      request.inputs.forEach((inp, i) => {
+        if (inp.datatype !== 'FP32') throw new Error(`bench/server feeds FP32 inputs only; ${inp.name} is ${inp.datatype}`);
+        const raw = request.raw_input_contents![i]!;
+        const copy = new Float32Array(raw.byteLength / 4);
+        new Uint8Array(copy.buffer).set(raw);
+        feed[inp.name] = new ort.Tensor('float32', copy, inp.shape);
+      });
+      requests.set(b, { request, bytes: serializeInferRequest(request), feed });
+    }
+    // Warm both paths for every batch size.
+    for (const b of args.batches) {
+      const r = requests.get(b)!;
+      for (let i = 0; i < 3; i++) await session.run(r.feed);
+      for (let i = 0; i < 3; i++) await channel.sender(r.bytes)();
     }
 
-    if (maxBatch > 1) {
-      console.log('');
-      console.log('# client batch size at concurrency 1, no dynamic batching');
-      const w2 = [10, 12, 9, 9];
-      console.log(fmtRow(['batch', 'infer/s', 'p50 ms', 'p99 ms'], w2));
-      await client.repositoryModelLoad(args.model, modelConfigToJson(variant(false)));
-      const meta = await client.modelMetadata(args.model);
-      const results: { batch: number; throughput: number }[] = [];
-      for (let b = 1; b <= maxBatch; b *= 2) {
-        const r = await closedLoop(client, makeInferRequest(meta, b, 1), b, 1, args.seconds);
-        results.push({ batch: b, throughput: r.throughput });
-        console.log(fmtRow([String(b), r.throughput.toFixed(1), r.p50.toFixed(2), r.p99.toFixed(2)], w2));
+    console.log(
+      `# ${args.model}: one instance, no dynamic batching, max_batch_size ${cfg.max_batch_size}, session options ${JSON.stringify(sessionOptions(cfg))}; ` +
+        `onnxruntime-node ${ort.env.versions.common ?? ''}; ${availableParallelism()} CPUs (${cpus()[0]?.model ?? '?'}), load average ${loadavg()[0]!.toFixed(1)}; ` +
+        `${args.seconds} s per cell, median of ${args.rounds} interleaved rounds`,
+    );
+    const directIps = new Map<number, number[]>(args.batches.map((b) => [b, []]));
+    const serverRuns = new Map<number, ServerFigures[]>(args.batches.map((b) => [b, []]));
+    for (let round = 0; round < args.rounds; round++) {
+      for (const b of args.batches) {
+        const r = requests.get(b)!;
+        directIps.get(b)!.push(await direct(session, r.feed, b, args.seconds));
+        serverRuns.get(b)!.push(await served(channel, client, args.model, r.bytes, b, args.concurrency, args.seconds));
       }
-      const best = results.reduce((x, y) => (y.throughput > x.throughput ? y : x));
-      console.log(`batch-1 vs best batch (${best.batch}): ${results[0]!.throughput.toFixed(1)} vs ${best.throughput.toFixed(1)} infer/s = ${(best.throughput / results[0]!.throughput).toFixed(2)}x`);
     }
+    const rows: string[][] = [];
+    const srv = new Map<number, ServerFigures>();
+    const dir = new Map<number, number>();
+    for (const b of args.batches) {
+      const d = median(directIps.get(b)!);
+      const runs = [...serverRuns.get(b)!].sort((x, y) => x.ips - y.ips);
+      const s = runs[runs.length >> 1]!;
+      dir.set(b, d);
+      srv.set(b, s);
+      rows.push([String(b), d.toFixed(0), s.ips.toFixed(0), `${((100 * s.ips) / d).toFixed(0)}%`, s.meanBatch.toFixed(2), String(s.concurrency), s.p50Ms.toFixed(2)]);
+    }
+    console.log('\n## embedded server at saturation vs onnxruntime-node direct (inferences/s)');
+    table(['batch', 'direct', 'server', 'server / direct', 'mean batch executed', 'concurrency', 'server p50 ms'], rows);
+
+    const bestOf = (m: Map<number, number>): [number, number] => [...m].reduce((x, y) => (y[1] > x[1] ? y : x));
+    const [bd, dv] = bestOf(dir);
+    const [bs, sv] = bestOf(new Map([...srv].map(([b, f]) => [b, f.ips])));
+    const b1 = args.batches.includes(1);
+    console.log('\n## batch 1 vs the best batch (inferences/s)');
+    table(
+      ['path', 'batch 1', 'best batch', 'best', 'speed-up'],
+      [
+        ['direct', b1 ? dir.get(1)!.toFixed(0) : '-', String(bd), dv.toFixed(0), b1 ? `${(dv / dir.get(1)!).toFixed(2)}x` : '-'],
+        ['server', b1 ? srv.get(1)!.ips.toFixed(0) : '-', String(bs), sv.toFixed(0), b1 ? `${(sv / srv.get(1)!.ips).toFixed(2)}x` : '-'],
+      ],
+    );
+
+    if (args.dynamic) await dynamicTable(client, channel, args, cfg, meta);
   } finally {
+    await session.release();
+    channel.close();
     client.close();
     await server.stop();
   }
 }
 
+/** Batch-1 requests at rising concurrency, without and with dynamic batching (1 ms queue delay). */
+async function dynamicTable(client: InferenceClient, channel: RawChannel, args: Args, cfg: ModelConfig, meta: Awaited<ReturnType<InferenceClient['modelMetadata']>>): Promise<void> {
+  console.log('\n## batch-1 requests: without and with dynamic batching (1000 µs queue delay)');
+  const rows: string[][] = [];
+  const bytes = serializeInferRequest(makeInferRequest(meta, 1, 7));
+  for (const dynamic of [false, true]) {
+    const c: ModelConfig = { ...cfg };
+    if (dynamic) c.dynamic_batching = { max_queue_delay_microseconds: 1000 };
+    await client.repositoryModelLoad(args.model, modelConfigToJson(c));
+    for (const conc of [1, 2, 4, 8, 16]) {
+      const f = await served(channel, client, args.model, bytes, 1, [conc], args.seconds);
+      rows.push([dynamic ? 'dynamic batching' : 'no dynamic batching', String(conc), f.ips.toFixed(0), f.p50Ms.toFixed(2), f.meanBatch.toFixed(2)]);
+    }
+  }
+  table(['configuration', 'concurrency', 'infer/s', 'p50 ms', 'mean batch'], rows, [0]);
+}
+
 main().catch((e) => {
-  console.error(e instanceof Error ? e.message : e);
+  console.error(e instanceof Error ? (e.stack ?? e.message) : e);
   process.exit(1);
 });

@@ -18,16 +18,38 @@ export interface WindowResult {
   /** The first failure's message in the window, or null. */
   firstError: string | null;
   durationNs: bigint;
+  /** Open loop: requests sent in the window, and those sent later than the slack after their intended time. */
+  sent?: number;
+  late?: number;
+  /** Open loop: the latest a request of the window left after its intended time, ns. */
+  maxLateNs?: number;
+  /** Open loop: how late each request of the window left (µs; 0 when on time). */
+  lateness?: LatencyHistogram;
+  /** The most requests in flight at once during the window. */
+  peakInFlight?: number;
+  /** Load of the threads that sent (worker threads report their own): busiest event loop. */
+  clientLoad?: ThreadLoad;
 }
 
-/** What measureLoadPoint drives; ClosedLoopDriver is the real one, tests pass fakes. */
+/** How busy a sending thread's event loop was over a window. */
+export interface ThreadLoad {
+  /** performance.eventLoopUtilization: share of the time the loop was not idle (0..1). */
+  eventLoopUtilization: number;
+  /** p99 of monitorEventLoopDelay beyond its resolution, ms. */
+  eventLoopDelayP99Ms: number;
+}
+
+/**
+ * What measureLoadPoint drives: ClosedLoopDriver, OpenLoopDriver and the worker-thread
+ * pool's drivers are the real ones; tests pass fakes.
+ */
 export interface LoadDriver {
-  /** Begin sending at the given concurrency (once per driver). */
-  start(concurrency: number): void;
+  /** Begin sending at the given load level (once per driver): a concurrency, or requests/s for an open-loop driver. */
+  start(level: number): void;
   /** Open a window; completions from now on are counted in it. */
   startWindow(): void;
-  /** Close the open window and return what it saw. */
-  endWindow(): WindowResult;
+  /** Close the open window and return what it saw (a worker pool answers asynchronously). */
+  endWindow(): WindowResult | Promise<WindowResult>;
   /** Send no more; wait (bounded) for in-flight requests to finish. */
   stop(): Promise<StopResult>;
 }
@@ -61,6 +83,7 @@ interface OpenWindow {
   errors: number;
   firstError: string | null;
   startNs: bigint;
+  peakInFlight: number;
 }
 
 const defaultClock: Clock = () => process.hrtime.bigint();
@@ -128,6 +151,7 @@ export class ClosedLoopDriver implements LoadDriver {
       errors: 0,
       firstError: null,
       startNs: this.clock(),
+      peakInFlight: this.inFlightNow,
     };
   }
 
@@ -136,7 +160,7 @@ export class ClosedLoopDriver implements LoadDriver {
     if (!w) throw new Error('ClosedLoopDriver: endWindow() without startWindow()');
     this.window = null;
     const durationNs = this.clock() - w.startNs;
-    return { histogram: w.histogram, count: w.count, errors: w.errors, firstError: w.firstError, durationNs };
+    return { histogram: w.histogram, count: w.count, errors: w.errors, firstError: w.firstError, durationNs, peakInFlight: w.peakInFlight };
   }
 
   async stop(): Promise<StopResult> {
@@ -162,6 +186,7 @@ export class ClosedLoopDriver implements LoadDriver {
     while (!this.stopping) {
       this.inFlightNow++;
       if (this.inFlightNow > this.maxInFlightSeen) this.maxInFlightSeen = this.inFlightNow;
+      if (this.window && this.inFlightNow > this.window.peakInFlight) this.window.peakInFlight = this.inFlightNow;
       const t0 = this.clock();
       let failure: unknown = undefined;
       let failed = false;

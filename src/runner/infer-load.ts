@@ -2,6 +2,9 @@
  * What the closed-loop driver sends: one ModelInferRequest built from the model's
  * metadata, with seeded random input data built once and reused for every request.
  */
+import * as grpc from '@grpc/grpc-js';
+import { ProtocolError } from '../protocol/client.js';
+import { SERVICE_NAME, inferenceServiceDefinition } from '../protocol/service.js';
 import type { InferenceClient, ModelInferRequest, ModelMetadataResponse } from '../protocol/types.js';
 
 export interface InferRequestOptions {
@@ -26,17 +29,8 @@ const ELEMENT_BYTES: Record<string, number> = {
   FP64: 8,
 };
 
-/** mulberry32: small, fast, seedable; quality is irrelevant for input data. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seededRandom } from './random.js';
+import { seededRandom } from './random.js';
 
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);
@@ -184,5 +178,65 @@ export function makeInferRequest(
 export function makeSender(client: InferenceClient, request: ModelInferRequest): () => Promise<void> {
   return async () => {
     await client.modelInfer(request);
+  };
+}
+
+/** gRPC path of ModelInfer. */
+export const MODEL_INFER_PATH = `/${SERVICE_NAME}/ModelInfer`;
+
+/** The request's wire bytes: serialized once per shape, then sent as they are. */
+export function serializeInferRequest(request: ModelInferRequest): Buffer {
+  return inferenceServiceDefinition()['ModelInfer']!.requestSerialize(request);
+}
+
+export interface RawChannel {
+  /** A send of these pre-serialized request bytes; resolves when the server answers OK (the answer is not decoded). */
+  sender(requestBytes: Uint8Array): () => Promise<void>;
+  /** Resolves once the channel is connected (rejects after timeoutMs). */
+  ready(timeoutMs?: number): Promise<void>;
+  close(): void;
+}
+
+const passBytes = (b: Buffer): Buffer => b;
+
+/**
+ * The load generator's own send path: one gRPC channel, reused for every request and
+ * every load point; each request serialized once (serializeInferRequest), and the response
+ * left undecoded, since only its status and arrival time matter. Failures reject with
+ * ProtocolError, as the typed client's do.
+ */
+export function createRawChannel(address: string, opts: { deadlineMs?: number } = {}): RawChannel {
+  const channel = new grpc.Client(address, grpc.credentials.createInsecure(), {
+    'grpc.max_receive_message_length': -1,
+    'grpc.max_send_message_length': -1,
+  });
+  const deadlineMs = opts.deadlineMs ?? 60_000;
+  return {
+    sender(requestBytes: Uint8Array): () => Promise<void> {
+      // Worker threads receive plain Uint8Arrays; grpc-js wants a Buffer (a view, no copy).
+      const bytes = Buffer.isBuffer(requestBytes)
+        ? requestBytes
+        : Buffer.from(requestBytes.buffer, requestBytes.byteOffset, requestBytes.byteLength);
+      return () =>
+        new Promise<void>((resolve, reject) => {
+          channel.makeUnaryRequest(
+            MODEL_INFER_PATH,
+            passBytes,
+            passBytes,
+            bytes,
+            new grpc.Metadata(),
+            { deadline: Date.now() + deadlineMs },
+            (err: grpc.ServiceError | null) => {
+              if (err) reject(new ProtocolError('ModelInfer', (err.code !== undefined && grpc.status[err.code]) || 'UNKNOWN', err.details || err.message));
+              else resolve();
+            },
+          );
+        });
+    },
+    ready: (timeoutMs = 10_000) =>
+      new Promise<void>((resolve, reject) => {
+        channel.waitForReady(Date.now() + timeoutMs, (err) => (err ? reject(err) : resolve()));
+      }),
+    close: () => channel.close(),
   };
 }

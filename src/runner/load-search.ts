@@ -15,6 +15,8 @@ export interface SearchPoint {
   stable: boolean;
   /** A LoadPoint's stopReason: 'errors' and 'no-completions' points never meet the target. */
   stopReason?: string;
+  /** An unreliable point (the client fell behind its schedule) never meets the target. */
+  unreliable?: boolean;
 }
 
 export interface NextLoadOptions {
@@ -29,19 +31,20 @@ export interface NextLoadOptions {
   maxPoints?: number;
 }
 
-export type DoneKind = 'infeasible' | 'saturated' | 'max-concurrency' | 'bracketed' | 'budget';
+export type DoneKind = 'infeasible' | 'saturated' | 'max-concurrency' | 'max-rate' | 'bracketed' | 'budget' | 'client-limited';
 
 export type NextLoad = { concurrency: number } | { done: true; reason: string; kind: DoneKind };
 
 /** Whether a point meets the p99 target (a point that failed or saw no completions never does). */
-export function meetsTarget(p: Pick<SearchPoint, 'p99Ms' | 'stopReason'>, targetP99Ms: number): boolean {
+export function meetsTarget(p: Pick<SearchPoint, 'p99Ms' | 'stopReason' | 'unreliable'>, targetP99Ms: number): boolean {
   if (p.stopReason === 'errors' || p.stopReason === 'no-completions') return false;
+  if (p.unreliable) return false;
   return Number.isFinite(p.p99Ms) && p.p99Ms <= targetP99Ms;
 }
 
 const fmt = (x: number): string => (Number.isFinite(x) ? String(Math.round(x * 100) / 100) : String(x));
 
-function done(kind: DoneKind, reason: string): NextLoad {
+function done(kind: DoneKind, reason: string): { done: true; reason: string; kind: DoneKind } {
   return { done: true, kind, reason: `${kind}: ${reason}` };
 }
 
@@ -102,7 +105,7 @@ export function nextLoad(points: readonly SearchPoint[], opts: NextLoadOptions):
  * p99, then to the lower concurrency. Null when none meets it.
  */
 export function bestPoint(
-  points: readonly Pick<SearchPoint, 'concurrency' | 'throughputIps' | 'p99Ms' | 'stopReason'>[],
+  points: readonly Pick<SearchPoint, 'concurrency' | 'throughputIps' | 'p99Ms' | 'stopReason' | 'unreliable'>[],
   targetP99Ms: number,
 ): number | null {
   let best: number | null = null;
@@ -120,6 +123,152 @@ export function bestPoint(
     ) {
       best = i;
     }
+  });
+  return best;
+}
+
+// ---- Open loop: bisection over the request rate ----
+
+/** A rate point as the rate search sees it (a LoadPoint with mode 'rate' has these). */
+export interface RateSearchPoint {
+  /** Scheduled requests/s. */
+  offeredRate: number;
+  /** Completed requests/s. */
+  achievedRate: number;
+  throughputIps: number;
+  p99Ms: number;
+  stopReason?: string;
+  unreliable?: boolean;
+  clientLimited?: boolean;
+}
+
+export interface NextRateOptions {
+  targetP99Ms: number;
+  /** Lowest rate to try, requests/s (> 0). */
+  minRate: number;
+  /** Highest rate to try, requests/s. */
+  maxRate: number;
+  /** First rate (default: the geometric middle of minRate and maxRate). */
+  startRate?: number;
+  /** Bisection stops when hi/lo ≤ 1 + tolerance (default 0.10). */
+  tolerance?: number;
+  /**
+   * While every point passes, multiply the rate by this (default: none, i.e. bisect
+   * geometrically towards maxRate, which needs the fewest points when nothing is known).
+   */
+  growth?: number;
+  /** The server kept up when it completed at least this share of the offered rate (default 0.95). */
+  keepUp?: number;
+  /** Stop after this many points whatever else (default 16). */
+  maxPoints?: number;
+}
+
+export type NextRate = { rate: number } | { done: true; reason: string; kind: DoneKind };
+
+/** Whether a rate point passes: meets the target, is reliable and the server kept up with the schedule. */
+export function rateMeetsTarget(p: RateSearchPoint, targetP99Ms: number, keepUp = 0.95): boolean {
+  return meetsTarget(p, targetP99Ms) && p.achievedRate >= keepUp * p.offeredRate;
+}
+
+/** Rates are rounded to 3 significant digits (readable, and distinct enough for a 10% bracket). */
+export function roundRate(r: number): number {
+  if (!(r > 0) || !Number.isFinite(r)) return r;
+  const mag = 10 ** (Math.floor(Math.log10(r)) - 2);
+  return Number((Math.round(r / mag) * mag).toPrecision(3));
+}
+
+/**
+ * The next rate to measure, or why to stop. Pure, like nextLoad. Rates span decades, so
+ * the search bisects geometrically: start in the geometric middle of [minRate, maxRate];
+ * while every point passes, go halfway (in log) to maxRate; once one fails, bisect between
+ * the highest passing and the lowest failing rate until they are within `tolerance`.
+ * A point at which the server fell behind the schedule (completed < keepUp × offered) also
+ * tells the server's capacity, what it completed: the bracket's top drops to it, so the
+ * next probe lies below what the server can serve instead of halfway to a rate it cannot.
+ * A failing point that the client limited (unreliable) just above the best passing rate
+ * ends the search as 'client-limited': nothing above it can be measured by this client.
+ */
+export function nextRate(points: readonly RateSearchPoint[], opts: NextRateOptions): NextRate {
+  const min = opts.minRate;
+  if (!(min > 0)) throw new RangeError(`minRate must be > 0, got ${min}`);
+  const max = Math.max(min, opts.maxRate);
+  const tolerance = opts.tolerance ?? 0.1;
+  const keepUp = opts.keepUp ?? 0.95;
+  const maxPoints = opts.maxPoints ?? 16;
+  const target = opts.targetP99Ms;
+  const towards = (from: number, to: number): number =>
+    opts.growth !== undefined ? (to > from ? Math.min(to, from * opts.growth) : Math.max(to, from / opts.growth)) : Math.sqrt(from * to);
+
+  if (points.length === 0) return { rate: Math.min(max, Math.max(min, roundRate(opts.startRate ?? Math.sqrt(min * max)))) };
+  if (points.length >= maxPoints) return done('budget', `${points.length} load points measured`);
+  const pass = (p: RateSearchPoint): boolean => rateMeetsTarget(p, target, keepUp);
+  const overloaded = (p: RateSearchPoint): boolean => p.achievedRate < keepUp * p.offeredRate;
+  const measured = (r: number): boolean => points.some((p) => Math.abs(p.offeredRate - r) <= 1e-9 * r);
+  const failing = points.filter((p) => !pass(p));
+  const lowestFail = failing.reduce<RateSearchPoint | null>((m, p) => (m === null || p.offeredRate < m.offeredRate ? p : m), null);
+  const hiRate = lowestFail?.offeredRate ?? Infinity;
+  const below = points.filter((p) => pass(p) && p.offeredRate < hiRate);
+  const clientBound = (p: RateSearchPoint): boolean => p.unreliable === true && p.clientLimited === true;
+
+  if (below.length === 0) {
+    // Even the lowest rate measured failed: go lower, to below the server's capacity when it fell behind.
+    const f = lowestFail!;
+    if (f.offeredRate > min * (1 + 1e-9)) {
+      // What an overloaded point completed is the server's capacity, unless the client was what fell behind.
+      const capacity = overloaded(f) && !clientBound(f) && f.achievedRate > 0 ? 0.9 * f.achievedRate : Infinity;
+      // Straight to the minimum when it is near, or when a second failing rate that the server
+      // kept up with shows that latency does not fall with load (a floor above the target).
+      const keptUp = failing.filter((p) => !overloaded(p) && p.stopReason !== 'errors');
+      const floor = keptUp.length >= 2;
+      const down = floor || f.offeredRate / min <= 2 ? min : towards(f.offeredRate, min);
+      const next = Math.max(min, roundRate(capacity < f.offeredRate ? capacity : down));
+      if (!measured(next) && next < f.offeredRate) return { rate: next };
+    }
+    if (clientBound(f)) return done('client-limited', `the client could not keep ${fmt(f.offeredRate)} requests/s on schedule`);
+    const why =
+      f.stopReason === 'errors'
+        ? 'requests failed'
+        : overloaded(f)
+          ? `${fmt(f.achievedRate)} of ${fmt(f.offeredRate)} requests/s completed`
+          : `p99 ${fmt(f.p99Ms)} ms`;
+    return done('infeasible', `${why} at ${fmt(f.offeredRate)} requests/s misses the ${fmt(target)} ms target`);
+  }
+
+  const top = below.reduce((a, p) => (p.offeredRate > a.offeredRate ? p : a));
+  const lo = top.offeredRate;
+  if (lowestFail === null) {
+    if (lo >= max * (1 - 1e-9)) return done('max-rate', `p99 ${fmt(top.p99Ms)} ms meets the target at the maximum rate ${fmt(max)} requests/s`);
+    let next = max / lo <= 2 ? max : Math.min(max, roundRate(towards(lo, max)));
+    if (next <= lo || measured(next)) next = max;
+    if (measured(next)) return done('bracketed', `${fmt(next)} requests/s was already measured`);
+    return { rate: next };
+  }
+
+  // The server's capacity, seen as what an overloaded point completed, also bounds the bracket.
+  const capacity = failing
+    .filter((p) => overloaded(p) && !clientBound(p) && p.achievedRate > lo)
+    .reduce((m, p) => Math.min(m, p.achievedRate), Infinity);
+  const hi = Math.min(hiRate, capacity);
+  if (hi / lo <= 1 + tolerance) {
+    if (hi === hiRate && clientBound(lowestFail)) {
+      // The bracket's top is where the client, not the server, gave out.
+      return done('client-limited', `${fmt(lo)} requests/s meets the target; the client could not keep ${fmt(hiRate)} requests/s on schedule`);
+    }
+    const by = hi < hiRate ? `the server completes at most ~${fmt(capacity)} requests/s` : `${fmt(hiRate)} requests/s does not`;
+    return done('bracketed', `${fmt(lo)} requests/s meets the target and ${by}`);
+  }
+  const mid = roundRate(Math.sqrt(lo * hi));
+  if (measured(mid) || mid <= lo || mid >= hiRate) return done('bracketed', `${fmt(mid)} requests/s was already measured`);
+  return { rate: mid };
+}
+
+/** Index of the best rate point meeting the target (highest throughput, ties to lower p99), or null. */
+export function bestRatePoint(points: readonly RateSearchPoint[], targetP99Ms: number, keepUp = 0.95): number | null {
+  let best: number | null = null;
+  points.forEach((p, i) => {
+    if (!rateMeetsTarget(p, targetP99Ms, keepUp)) return;
+    const b = best === null ? null : points[best]!;
+    if (b === null || p.throughputIps > b.throughputIps || (p.throughputIps === b.throughputIps && p.p99Ms < b.p99Ms)) best = i;
   });
   return best;
 }

@@ -1,15 +1,23 @@
 /**
- * Measuring one configuration: build the request from the model's metadata, then let
- * the load search pick concurrencies and measure each as a load point, with the
- * model's statistics snapshotted around the used windows.
+ * Measuring one configuration: build the request from the model's metadata (once per
+ * shape), then let the load search pick load levels (concurrencies, or request rates in
+ * open loop) and measure each as a load point, with the model's statistics snapshotted
+ * around the used windows.
+ *
+ * Where the load comes from, fastest first: a LoadWorkerPool (worker threads, each with
+ * its own channel, pre-serialized request), a raw channel to `address` in this thread
+ * (pre-serialized request), or the typed client (the request encoded on every call).
  */
 import type { InferenceClient } from '../protocol/types.js';
-import { ClosedLoopDriver, type Clock } from './closed-loop.js';
-import { makeInferRequest, makeSender, type InferRequestOptions } from './infer-load.js';
-import { bestPoint, nextLoad } from './load-search.js';
+import { processClientMonitor, type ClientLimitRules, type ClientMonitor } from './client-load.js';
+import { ClosedLoopDriver, type Clock, type LoadDriver } from './closed-loop.js';
+import { createRawChannel, makeInferRequest, makeSender, serializeInferRequest, type InferRequestOptions, type RawChannel } from './infer-load.js';
+import { bestPoint, bestRatePoint, nextLoad, nextRate } from './load-search.js';
+import type { LoadWorkerPool } from './load-workers.js';
 import { measureLoadPoint } from './measure.js';
+import { OpenLoopDriver, type OpenLoopOptions } from './open-loop.js';
 import { diffServerTimes, snapshotFromStatistics, type ServerSnapshot } from './server-stats.js';
-import type { LoadPoint, TrialResult, WindowSettings } from './types.js';
+import type { Arrivals, LoadMode, LoadPoint, TrialResult, WindowSettings } from './types.js';
 
 export interface MeasureConfigurationOptions {
   client: InferenceClient;
@@ -19,6 +27,20 @@ export interface MeasureConfigurationOptions {
   settings: WindowSettings;
   maxConcurrency: number;
   minConcurrency?: number;
+  /** Closed loop (default) or open loop. */
+  load?: LoadMode;
+  /** Open loop: arrival process (default constant) and its seed (default `seed`). */
+  arrivals?: Arrivals;
+  /** Open loop: the range of rates searched, requests/s (defaults 1 and 100 000), and the first rate. */
+  minRate?: number;
+  maxRate?: number;
+  startRate?: number;
+  /** Open loop driver tuning (spinning, lateness slack, in-flight cap). */
+  openLoop?: Pick<OpenLoopOptions, 'spinNs' | 'lateSlackNs' | 'maxInFlight' | 'burst'>;
+  /** Send from these worker threads. */
+  workers?: LoadWorkerPool;
+  /** Send over a raw channel of this thread to this gRPC address (host:port) instead of through `client`. */
+  address?: string;
   /** Inferences per request (the leading -1 dim); throughput counts inferences. Default 1. */
   batchSize?: number;
   seed?: number;
@@ -28,6 +50,11 @@ export interface MeasureConfigurationOptions {
   /** Injected for tests; default real timers and process.hrtime. */
   sleep?: (ms: number) => Promise<void>;
   clock?: Clock;
+  /** Client saturation monitor; default: this thread's, unless `sleep` is injected (then none). Null: none. */
+  monitor?: ClientMonitor | null;
+  clientRules?: ClientLimitRules;
+  /** Tests: the driver of each point (default: by `load`, `workers` and `address`). */
+  driverFactory?: (mode: LoadMode) => LoadDriver;
   maxErrorRate?: number;
   maxPoints?: number;
   /** How long to wait for in-flight requests after each point (default 10 s). */
@@ -35,10 +62,13 @@ export interface MeasureConfigurationOptions {
 }
 
 export interface ConfigurationResult extends TrialResult {
-  /** Why the load search ended: 'saturated: ...', 'bracketed: ...', 'infeasible: ...', 'errors: ...'. */
+  /** Why the load search ended: 'saturated: ...', 'bracketed: ...', 'infeasible: ...', 'client-limited: ...', 'errors: ...'. */
   stopReason: string;
   /** The first failed request's message seen in any point. */
   firstError?: string;
+  /** Load points the search needed (points.length, kept explicit for the store and the report). */
+  loadPoints: number;
+  mode: LoadMode;
 }
 
 const realSleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -47,13 +77,38 @@ export async function measureConfiguration(opts: MeasureConfigurationOptions): P
   const { client, modelName, modelVersion } = opts;
   const sleep = opts.sleep ?? realSleep;
   const batchSize = opts.batchSize ?? 1;
+  const mode: LoadMode = opts.load ?? 'concurrency';
+  const seed = opts.seed ?? 1;
   const metadata = await client.modelMetadata(modelName, modelVersion);
   const reqOptions: InferRequestOptions = {};
   if (opts.shapes) reqOptions.shapes = opts.shapes;
   if (modelVersion) reqOptions.modelVersion = modelVersion;
-  // The request names the model as asked, whatever name the metadata reports.
-  const request = { ...makeInferRequest(metadata, batchSize, opts.seed ?? 1, reqOptions), model_name: modelName };
-  const send = makeSender(client, request);
+  // The request names the model as asked, whatever name the metadata reports. Built (and
+  // serialized) once for the configuration: every point and every worker reuses it.
+  const request = { ...makeInferRequest(metadata, batchSize, seed, reqOptions), model_name: modelName };
+  const needBytes = opts.driverFactory === undefined && (opts.workers !== undefined || opts.address !== undefined);
+  const bytes = needBytes ? serializeInferRequest(request) : null;
+  let channel: RawChannel | null = null;
+  if (opts.driverFactory === undefined && opts.workers === undefined && opts.address !== undefined) {
+    channel = createRawChannel(opts.address);
+  }
+  const send = channel ? channel.sender(bytes!) : makeSender(client, request);
+  const monitor = opts.monitor === null ? undefined : (opts.monitor ?? (opts.sleep ? undefined : processClientMonitor()));
+  const ownMonitor = opts.monitor === undefined && monitor !== undefined;
+  const pacer = { arrivals: opts.arrivals ?? 'constant', seed };
+
+  const makeDriver = (): LoadDriver => {
+    if (opts.driverFactory) return opts.driverFactory(mode);
+    if (opts.workers) return opts.workers.driver(mode === 'rate' ? { mode, request: bytes!, pacer } : { mode, request: bytes! });
+    const common = {
+      send,
+      ...(opts.clock ? { clock: opts.clock } : {}),
+      ...(opts.sleep ? { sleep: opts.sleep } : {}),
+      ...(opts.stopTimeoutMs !== undefined ? { stopTimeoutMs: opts.stopTimeoutMs } : {}),
+    };
+    if (mode === 'rate') return new OpenLoopDriver({ ...common, ...opts.openLoop, pacer, ...(opts.sleep ? { spinNs: 0 } : {}) });
+    return new ClosedLoopDriver(common);
+  };
 
   const snapshotServer = async (): Promise<ServerSnapshot> =>
     snapshotFromStatistics(await client.modelStatistics(modelName, modelVersion));
@@ -61,44 +116,72 @@ export async function measureConfiguration(opts: MeasureConfigurationOptions): P
   const points: LoadPoint[] = [];
   let stopReason = '';
   let firstError: string | undefined;
-  for (;;) {
-    const next = nextLoad(points, {
-      targetP99Ms: opts.targetP99Ms,
-      minConcurrency: opts.minConcurrency ?? 1,
-      maxConcurrency: opts.maxConcurrency,
-      ...(opts.maxPoints !== undefined ? { maxPoints: opts.maxPoints } : {}),
-    });
-    if ('done' in next) {
-      stopReason = next.reason;
-      break;
+  const rateOpts = {
+    targetP99Ms: opts.targetP99Ms,
+    minRate: opts.minRate ?? 1,
+    maxRate: opts.maxRate ?? 100_000,
+    ...(opts.startRate !== undefined ? { startRate: opts.startRate } : {}),
+    ...(opts.maxPoints !== undefined ? { maxPoints: opts.maxPoints } : {}),
+  };
+  try {
+    for (;;) {
+      let level: { concurrency: number } | { rate: number };
+      if (mode === 'rate') {
+        const next = nextRate(
+          points.map((p) => ({ ...p, offeredRate: p.offeredRate ?? 0, achievedRate: p.achievedRate ?? 0 })),
+          rateOpts,
+        );
+        if ('done' in next) {
+          stopReason = next.reason;
+          break;
+        }
+        level = { rate: next.rate };
+      } else {
+        const next = nextLoad(points, {
+          targetP99Ms: opts.targetP99Ms,
+          minConcurrency: opts.minConcurrency ?? 1,
+          maxConcurrency: opts.maxConcurrency,
+          ...(opts.maxPoints !== undefined ? { maxPoints: opts.maxPoints } : {}),
+        });
+        if ('done' in next) {
+          stopReason = next.reason;
+          break;
+        }
+        level = { concurrency: next.concurrency };
+      }
+      const point = await measureLoadPoint<ServerSnapshot>({
+        driver: makeDriver(),
+        ...level,
+        ...(mode === 'rate' ? { arrivals: pacer.arrivals } : {}),
+        settings: opts.settings,
+        snapshotServer,
+        diffServer: diffServerTimes,
+        sleep,
+        inferencesPerRequest: batchSize,
+        targetP99Ms: opts.targetP99Ms,
+        ...(monitor ? { monitor } : {}),
+        ...(opts.clientRules ? { clientRules: opts.clientRules } : {}),
+        ...(opts.maxErrorRate !== undefined ? { maxErrorRate: opts.maxErrorRate } : {}),
+      });
+      points.push(point);
+      if (firstError === undefined && point.firstError !== undefined) firstError = point.firstError;
+      await opts.onPoint?.(point, points.length - 1);
+      // Failures at the lightest load mean the configuration is broken, not overloaded.
+      if (points.length === 1 && point.stopReason === 'errors' && (mode === 'concurrency' || point.requests === 0)) {
+        stopReason = `errors: ${point.firstError ?? 'requests failed'}`;
+        break;
+      }
     }
-    const driver = new ClosedLoopDriver({
-      send,
-      ...(opts.clock ? { clock: opts.clock } : {}),
-      ...(opts.sleep ? { sleep: opts.sleep } : {}),
-      ...(opts.stopTimeoutMs !== undefined ? { stopTimeoutMs: opts.stopTimeoutMs } : {}),
-    });
-    const point = await measureLoadPoint<ServerSnapshot>({
-      driver,
-      concurrency: next.concurrency,
-      settings: opts.settings,
-      snapshotServer,
-      diffServer: diffServerTimes,
-      sleep,
-      inferencesPerRequest: batchSize,
-      ...(opts.maxErrorRate !== undefined ? { maxErrorRate: opts.maxErrorRate } : {}),
-    });
-    points.push(point);
-    if (firstError === undefined && point.firstError !== undefined) firstError = point.firstError;
-    await opts.onPoint?.(point, points.length - 1);
-    // Failures at the lightest load mean the configuration is broken, not overloaded.
-    if (points.length === 1 && point.stopReason === 'errors') {
-      stopReason = `errors: ${point.firstError ?? 'requests failed'}`;
-      break;
-    }
+  } finally {
+    channel?.close();
+    if (ownMonitor) monitor!.close();
   }
 
-  const result: ConfigurationResult = { points, bestIndex: bestPoint(points, opts.targetP99Ms), stopReason };
+  const bestIndex =
+    mode === 'rate'
+      ? bestRatePoint(points.map((p) => ({ ...p, offeredRate: p.offeredRate ?? 0, achievedRate: p.achievedRate ?? 0 })), opts.targetP99Ms)
+      : bestPoint(points, opts.targetP99Ms);
+  const result: ConfigurationResult = { points, bestIndex, stopReason, loadPoints: points.length, mode };
   if (firstError !== undefined) result.firstError = firstError;
   return result;
 }

@@ -112,3 +112,96 @@ export function isStable(windows: readonly WindowFigures[], tolerance = 0.1, cou
   if (last.some((w) => !(w.throughputIps > 0))) return false;
   return within(last.map((w) => w.throughputIps)) && within(last.map((w) => w.p99Ms));
 }
+
+/**
+ * Ranks (1-based) of the order statistics that bound the q-quantile with at least `level`
+ * confidence: the distribution-free order-statistic interval. Of n independent samples, the
+ * number B at or below the true quantile ξ is Binomial(n, q), and X(r) ≤ ξ < X(s) exactly
+ * when r ≤ B ≤ s − 1. `lo` is the largest r with P(B ≤ r − 1) ≤ α/2, `hi` the smallest s with
+ * P(B ≥ s) ≤ α/2, so the coverage is at least 1 − α (it is reported exactly). lo = 0: no
+ * lower bound; hi = n + 1: no upper bound (too few samples to bound a p99: under ~300 for 95%).
+ *
+ * The assumption is independence: latencies of one load point are correlated in time (a slow
+ * spell slows its neighbours), which makes this interval optimistic. perf_analyzer reports
+ * none; this one is a floor on the uncertainty, and measureLoadPoint extends the measurement
+ * when the target falls inside it instead of guessing.
+ */
+export function quantileRankInterval(n: number, q: number, level = 0.95): { lo: number; hi: number; coverage: number } {
+  if (!Number.isInteger(n) || n < 0) throw new RangeError(`sample count must be an integer >= 0, got ${n}`);
+  if (!(q > 0 && q < 1)) throw new RangeError(`quantile must lie in (0, 1), got ${q}`);
+  if (!(level > 0 && level < 1)) throw new RangeError(`confidence level must lie in (0, 1), got ${level}`);
+  if (n === 0) return { lo: 0, hi: 1, coverage: 1 };
+  const alpha = 1 - level;
+  // Binomial(n, q) pmf over a window around the mode (the mass outside is below 1e-20),
+  // built from the mode by ratios and normalised, so no factorials overflow.
+  const mode = Math.min(n, Math.floor((n + 1) * q));
+  const sd = Math.sqrt(n * q * (1 - q));
+  const from = Math.max(0, Math.floor(mode - 12 * sd - 12));
+  const to = Math.min(n, Math.ceil(mode + 12 * sd + 12));
+  const pmf = new Float64Array(to - from + 1);
+  pmf[mode - from] = 1;
+  const odds = q / (1 - q);
+  for (let k = mode; k < to; k++) pmf[k + 1 - from] = pmf[k - from]! * ((n - k) / (k + 1)) * odds;
+  for (let k = mode; k > from; k--) pmf[k - 1 - from] = pmf[k - from]! * (k / (n - k + 1)) / odds;
+  let total = 0;
+  for (const v of pmf) total += v;
+  // cdf(k) = P(B ≤ k) for k in [from, to]; below `from` it is ~0, from `to` on ~1.
+  const cdf = (k: number): number => {
+    if (k < from) return 0;
+    if (k >= to) return 1;
+    let s = 0;
+    for (let i = from; i <= k; i++) s += pmf[i - from]!;
+    return s / total;
+  };
+  // Largest r with cdf(r − 1) ≤ α/2 (r − 1 ≥ 0), else 0.
+  let lo = 0;
+  {
+    let acc = 0;
+    for (let k = from; k <= Math.min(to, n - 1); k++) {
+      acc += pmf[k - from]! / total;
+      if (acc <= alpha / 2) lo = k + 1;
+      else break;
+    }
+  }
+  // Smallest s with 1 − cdf(s − 1) ≤ α/2, i.e. cdf(s − 1) ≥ 1 − α/2.
+  let hi = n + 1;
+  {
+    let acc = 0;
+    for (let k = from; k <= to; k++) {
+      acc += pmf[k - from]! / total;
+      if (acc >= 1 - alpha / 2) {
+        hi = k + 1;
+        break;
+      }
+    }
+  }
+  if (hi > n) hi = n + 1;
+  const coverage = Math.min(1, (hi > n ? 1 : cdf(hi - 1)) - (lo > 0 ? cdf(lo - 1) : 0));
+  return { lo, hi, coverage };
+}
+
+/** The r-th smallest recorded value (1-based; the top of its bucket, as `percentiles`). */
+export function valueAtRank(h: LatencyHistogram, rank: number): number {
+  const n = h.totalCount;
+  if (rank < 1) return 0;
+  if (rank > n) return Number.POSITIVE_INFINITY;
+  return h.getValueAtPercentile((100 * rank) / n);
+}
+
+/**
+ * Confidence interval of a histogram's q-quantile (default p99), in its unit (µs here):
+ * [X(lo), X(hi)] of quantileRankInterval; [0, ∞] when empty.
+ */
+export function quantileInterval(h: LatencyHistogram, q = 0.99, level = 0.95): [number, number] {
+  const n = h.totalCount;
+  if (n === 0) return [0, Number.POSITIVE_INFINITY];
+  const { lo, hi } = quantileRankInterval(n, q, level);
+  return [valueAtRank(h, lo), valueAtRank(h, hi)];
+}
+
+/** Where a target lies against an interval: at or above its top meets, below its bottom misses. */
+export function verdictAgainst(ci: readonly [number, number], target: number): 'meets' | 'misses' | 'inconclusive' {
+  if (ci[1] <= target) return 'meets';
+  if (ci[0] > target) return 'misses';
+  return 'inconclusive';
+}

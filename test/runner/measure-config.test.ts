@@ -105,3 +105,42 @@ test('measureConfiguration with real timers (small): completes and picks a point
   assert.equal(client.inFlight, 0);
   assert.ok(client.maxInFlight <= 4);
 });
+
+test('measureConfiguration on FAKE time, open loop: bisects the rate to the target in few points', async () => {
+  const vt = new VirtualTime();
+  // FAKE server: 2 ms + 0.5 ms per request in flight. Open loop at r/s holds n = 2r/(1000 − 0.5r)
+  // in flight, so p99 ≈ 2 + 0.5n ms: the 5 ms target holds up to about 1200/s.
+  const client = new FakeQueueingClient(vt.sleep, 2, 0.5);
+  const seen: LoadPoint[] = [];
+  const result = await vt.run(() =>
+    measureConfiguration({
+      client,
+      modelName: 'm',
+      targetP99Ms: 5,
+      settings: { windowMs: 50, minWindows: 3, maxWindows: 6, stabilityTolerance: 0.1, warmupMs: 50 },
+      maxConcurrency: 64,
+      load: 'rate',
+      arrivals: 'constant',
+      minRate: 10,
+      maxRate: 10_000,
+      sleep: vt.sleep,
+      clock: vt.clock,
+      onPoint: (p) => void seen.push(p),
+    }),
+  );
+  assert.equal(result.mode, 'rate');
+  assert.equal(result.loadPoints, result.points.length);
+  assert.equal(seen.length, result.points.length);
+  assert.ok(result.points.length <= 8, `${result.points.length} points: ${result.points.map((p) => p.offeredRate).join(', ')}`);
+  assert.match(result.stopReason, /^bracketed: /);
+  assert.equal(result.points[0]!.offeredRate, 316, 'the geometric middle of [10, 10000]');
+  const best = result.points[result.bestIndex!]!;
+  assert.ok(best.p99Ms <= 5, `best p99 ${best.p99Ms}`);
+  assert.ok(best.offeredRate! >= 1000 && best.offeredRate! <= 1250, `best rate ${best.offeredRate}`);
+  for (const p of result.points) {
+    assert.equal(p.mode, 'rate');
+    assert.equal(p.arrivals, 'constant');
+    assert.equal(p.late, 0, `the virtual client never falls behind (rate ${p.offeredRate})`);
+    assert.ok(p.histogramB64 && p.p99CiMs, 'histogram and CI kept');
+  }
+});

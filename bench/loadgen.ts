@@ -1,0 +1,340 @@
+// Is tanalyze's own load generator ever the bottleneck? Against the embedded server serving
+// the identity model (FP32 [16]), in the same run:
+//
+//   node .build-load/bench/loadgen.js [--seconds 0.6] [--rounds 5] [--concurrency 16]
+//        [--workers 1,2] [--server child|inproc|both] [--spin-us 1000] [--model identity]
+//
+// - the ceiling: a bare @grpc/grpc-js unary call loop (closed loop; "bare" encodes and
+//   decodes with the proto per call, "bare raw" sends pre-encoded bytes and leaves the
+//   answer undecoded, which is also what tanalyze does);
+// - tanalyze's ClosedLoopDriver in this thread and the worker-thread pool (HDR histograms,
+//   windows, its raw channel), at concurrency 1 (the latency it adds) and at --concurrency
+//   (the highest rate it sustains);
+// - tanalyze's OpenLoopDriver: the highest constant rate it keeps on schedule (≤ 1% of
+//   requests late, ≥ 98% completed), bisected between 10% and 100% of the ceiling.
+//
+// The server runs in a child process ("child": it does not share the client's thread) or
+// in this process ("inproc": it does, as the embedded launcher does today). Targets:
+// ≥ 80% of the bare ceiling's rate, < 100 µs added median latency. Figures of a shared,
+// noisy machine: compare the ratios within one run.
+
+import { fork, type ChildProcess } from 'node:child_process';
+import { availableParallelism, loadavg } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import * as grpc from '@grpc/grpc-js';
+import { createInferenceClient } from '../src/protocol/client.js';
+import { inferenceServiceDefinition } from '../src/protocol/service.js';
+import type { ModelInferRequest } from '../src/protocol/types.js';
+import { ClosedLoopDriver, type LoadDriver } from '../src/runner/closed-loop.js';
+import { createRawChannel, makeInferRequest, MODEL_INFER_PATH, serializeInferRequest } from '../src/runner/infer-load.js';
+import { LoadWorkerPool } from '../src/runner/load-workers.js';
+import { OpenLoopDriver } from '../src/runner/open-loop.js';
+import { percentiles } from '../src/runner/stats.js';
+import { startEmbeddedServer, type EmbeddedServer } from '../src/server/server.js';
+import { fromPackageRoot } from '../src/util/package-root.js';
+
+interface Args {
+  seconds: number;
+  concurrency: number;
+  workers: number[];
+  server: ('child' | 'inproc')[];
+  spinUs: number;
+  model: string;
+  rounds: number;
+}
+
+function parseArgs(argv: string[]): Args {
+  const a: Args = { seconds: 0.6, concurrency: 16, workers: [1, 2], server: ['child', 'inproc'], spinUs: 1000, model: 'identity', rounds: 5 };
+  for (let i = 0; i < argv.length; i++) {
+    const k = argv[i]!;
+    if (k === '--help' || k === '-h') {
+      console.log('usage: bench/loadgen [--seconds 0.6] [--concurrency 16] [--workers 1,2] [--server child|inproc|both] [--spin-us 1000] [--model identity] [--rounds 5]');
+      process.exit(0);
+    }
+    const v = argv[++i];
+    if (v === undefined) throw new Error(`${k} needs a value`);
+    if (k === '--seconds') a.seconds = Number(v);
+    else if (k === '--concurrency') a.concurrency = Number(v);
+    else if (k === '--workers') a.workers = v === '0' || v === '' ? [] : v.split(',').map(Number);
+    else if (k === '--server') a.server = v === 'both' ? ['child', 'inproc'] : [v as 'child' | 'inproc'];
+    else if (k === '--spin-us') a.spinUs = Number(v);
+    else if (k === '--model') a.model = v;
+    else if (k === '--rounds') a.rounds = Number(v);
+    else throw new Error(`unknown argument ${k}`);
+  }
+  return a;
+}
+
+const REPOSITORY = fromPackageRoot('examples', 'model_repository');
+
+// ---- the server, in a child process or here ----
+
+async function serveChild(model: string): Promise<void> {
+  const server = await startEmbeddedServer({ repository: REPOSITORY, modelControl: 'explicit', loadModels: [model] });
+  process.send!({ address: server.address });
+  process.on('disconnect', () => void server.stop().then(() => process.exit(0)));
+}
+
+interface Served {
+  address: string;
+  stop(): Promise<void>;
+}
+
+async function startServer(where: 'child' | 'inproc', model: string): Promise<Served> {
+  if (where === 'inproc') {
+    const s: EmbeddedServer = await startEmbeddedServer({ repository: REPOSITORY, modelControl: 'explicit', loadModels: [model] });
+    return { address: s.address, stop: () => s.stop() };
+  }
+  const child: ChildProcess = fork(fileURLToPath(import.meta.url), ['--serve-child', model], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const address = await new Promise<string>((resolve, reject) => {
+    child.once('message', (m: { address: string }) => resolve(m.address));
+    child.once('exit', (code) => reject(new Error(`server child exited (code ${code})`)));
+  });
+  return {
+    address,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        child.once('exit', () => resolve());
+        child.disconnect();
+        setTimeout(() => child.kill(), 3000).unref();
+      }),
+  };
+}
+
+// ---- measurements ----
+
+interface Row {
+  label: string;
+  load: string;
+  rps: number;
+  p50Us: number;
+  p99Us: number;
+  /** Share of the round's bare ceiling: median, min, max over the rounds. */
+  ratio?: [number, number, number];
+  /** p50 minus the round's bare raw p50, µs: median, min, max. */
+  added?: [number, number, number];
+  note?: string;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** A bare grpc-js closed loop: `concurrency` loops of makeUnaryRequest, latencies into an array. */
+async function bareLoop(address: string, request: ModelInferRequest, raw: boolean, concurrency: number, seconds: number): Promise<Omit<Row, 'label' | 'load'>> {
+  const def = inferenceServiceDefinition()['ModelInfer']!;
+  const channel = new grpc.Client(address, grpc.credentials.createInsecure(), { 'grpc.max_receive_message_length': -1, 'grpc.max_send_message_length': -1 });
+  const bytes = serializeInferRequest(request);
+  const same = (b: Buffer): Buffer => b;
+  const call = (): Promise<void> =>
+    new Promise((resolve, reject) => {
+      const cb = (err: grpc.ServiceError | null): void => (err ? reject(err) : resolve());
+      if (raw) channel.makeUnaryRequest(MODEL_INFER_PATH, same, same, bytes, new grpc.Metadata(), { deadline: Date.now() + 60_000 }, cb);
+      else channel.makeUnaryRequest(def.path, def.requestSerialize, def.responseDeserialize, request, new grpc.Metadata(), { deadline: Date.now() + 60_000 }, cb);
+    });
+  const run = async (ms: number, lat: number[] | null): Promise<number> => {
+    const end = performance.now() + ms;
+    let n = 0;
+    await Promise.all(
+      Array.from({ length: concurrency }, async () => {
+        while (performance.now() < end) {
+          const t0 = process.hrtime.bigint();
+          await call();
+          n++;
+          lat?.push(Number(process.hrtime.bigint() - t0) / 1000);
+        }
+      }),
+    );
+    return n;
+  };
+  await run(300, null);
+  const lat: number[] = [];
+  const t0 = performance.now();
+  const n = await run(seconds * 1000, lat);
+  const elapsed = (performance.now() - t0) / 1000;
+  channel.close();
+  lat.sort((x, y) => x - y);
+  const rank = (p: number): number => lat[Math.max(0, Math.ceil(p * lat.length) - 1)] ?? NaN;
+  return { rps: n / elapsed, p50Us: rank(0.5), p99Us: rank(0.99) };
+}
+
+type RunFigures = Omit<Row, 'label' | 'load'> & { sent?: number; late?: number; lateP99Us?: number; achieved: number };
+
+/** One driver run: warm-up 300 ms, one window of `seconds`. */
+async function driverRun(driver: LoadDriver, level: number, seconds: number): Promise<RunFigures> {
+  driver.start(level);
+  await sleep(300);
+  driver.startWindow();
+  await sleep(seconds * 1000);
+  const w = await driver.endWindow();
+  await driver.stop();
+  const p = percentiles(w.histogram);
+  const s = Number(w.durationNs) / 1e9;
+  const out: RunFigures = { rps: w.count / s, p50Us: p.p50, p99Us: p.p99, achieved: w.count / s };
+  if (w.sent !== undefined) out.sent = w.sent;
+  if (w.late !== undefined) out.late = w.late;
+  if (w.lateness) out.lateP99Us = w.lateness.getValueAtPercentile(99);
+  return out;
+}
+
+/** Highest constant rate the open-loop driver keeps on schedule, bisected geometrically. */
+async function maxOpenRate(make: () => LoadDriver, ceiling: number, seconds: number): Promise<{ rate: number; row: Omit<Row, 'label' | 'load'> | null; note: string }> {
+  const ok = (r: RunFigures, rate: number): boolean => (r.sent ?? 0) > 0 && (r.late ?? 0) / r.sent! <= 0.01 && r.achieved >= 0.98 * rate;
+  let lo = 0;
+  let loRow: RunFigures | null = null;
+  let hi = ceiling * 1.05;
+  let rate = ceiling * 0.5;
+  let probes = 0;
+  for (; probes < 8 && hi / Math.max(lo, 1) > 1.08; probes++) {
+    // A failed probe is run once more: a single preemption of a shared machine should not decide it.
+    let r = await driverRun(make(), rate, seconds);
+    if (!ok(r, rate)) r = await driverRun(make(), rate, seconds);
+    if (ok(r, rate)) {
+      lo = rate;
+      loRow = r;
+    } else hi = rate;
+    rate = lo > 0 ? Math.sqrt(lo * hi) : rate / 2;
+  }
+  const note = loRow ? `${probes} probes; ${fmt((100 * (loRow.late ?? 0)) / (loRow.sent ?? 1), 2)}% late, lateness p99 ${fmt(loRow.lateP99Us ?? NaN)} µs` : `${probes} probes`;
+  return { rate: lo, row: loRow, note };
+}
+
+const fmt = (x: number, d = 0): string => (Number.isFinite(x) ? x.toFixed(d) : '-');
+
+/**
+ * Per row: median req/s, p50, p99 over the rounds; "% of ceiling" and "added p50" are taken
+ * within each round against that round's ceiling (the faster bare loop; the bare raw p50)
+ * and their median reported with the range, so a slow spell of the machine, which moves a
+ * whole round, cancels out.
+ */
+function printTable(title: string, rows: Row[]): void {
+  console.log(`\n## ${title}`);
+  const head = ['variant', 'load', 'req/s', '% of bare ceiling (range)', 'p50 µs', 'p99 µs', 'added p50 µs (range)', 'note'];
+  const range = (r: [number, number, number] | undefined, unit: string, scale = 1): string =>
+    !r ? '' : r[1] === r[2] ? `${fmt(r[0] * scale)}${unit}` : `${fmt(r[0] * scale)}${unit} (${fmt(r[1] * scale)}..${fmt(r[2] * scale)})`;
+  const cells = rows.map((r) => [r.label, r.load, fmt(r.rps), range(r.ratio, '%', 100), fmt(r.p50Us), fmt(r.p99Us), range(r.added, ''), r.note ?? '']);
+  const widths = head.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
+  const left = (i: number): boolean => i < 2 || i === 7;
+  const line = (c: string[]): string => `| ${c.map((x, i) => (left(i) ? x.padEnd(widths[i]!) : x.padStart(widths[i]!))).join(' | ')} |`;
+  console.log(line(head));
+  console.log(`|${widths.map((w, i) => (left(i) ? '-'.repeat(w + 2) : '-'.repeat(w + 1) + ':')).join('|')}|`);
+  for (const c of cells) console.log(line(c));
+}
+
+interface Variant {
+  label: string;
+  load: string;
+  run: () => Promise<RunFigures>;
+  /** A bare loop: one of the references of its round. */
+  bare?: 'proto' | 'raw';
+}
+
+const med3 = (xs: number[]): [number, number, number] => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return [s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2, s[0]!, s[s.length - 1]!];
+};
+
+/** Every variant once per round, rounds interleaved; ratios and differences taken within each round. */
+async function inRounds(variants: Variant[], rounds: number, compare: 'rps' | 'p50'): Promise<Row[]> {
+  const results = variants.map((): RunFigures[] => []);
+  for (let r = 0; r < rounds; r++) for (const [i, v] of variants.entries()) results[i]!.push(await v.run());
+  const ceiling = Array.from({ length: rounds }, (_, r) => Math.max(...variants.flatMap((v, i) => (v.bare ? [results[i]![r]!.rps] : []))));
+  const rawIndex = variants.findIndex((v) => v.bare === 'raw');
+  return variants.map((v, i) => {
+    const runs = results[i]!;
+    const row: Row = {
+      label: v.label,
+      load: v.load,
+      rps: med3(runs.map((x) => x.rps))[0],
+      p50Us: med3(runs.map((x) => x.p50Us))[0],
+      p99Us: med3(runs.map((x) => x.p99Us))[0],
+      ratio: med3(runs.map((x, r) => x.rps / ceiling[r]!)),
+    };
+    if (compare === 'p50' && rawIndex >= 0) row.added = med3(runs.map((x, r) => x.p50Us - results[rawIndex]![r]!.p50Us));
+    return row;
+  });
+}
+
+async function benchPlacement(where: 'child' | 'inproc', args: Args): Promise<void> {
+  const served = await startServer(where, args.model);
+  const client = createInferenceClient(served.address);
+  const request = makeInferRequest(await client.modelMetadata(args.model), 1, 1);
+  client.close();
+  const bytes = serializeInferRequest(request);
+  const channel = createRawChannel(served.address);
+  await channel.ready();
+  const open = { spinNs: args.spinUs * 1000 };
+  const pools = new Map<number, LoadWorkerPool>();
+  for (const k of args.workers) pools.set(k, await LoadWorkerPool.start({ address: served.address, workers: k, openLoop: open }));
+  const bare = (raw: boolean, c: number) => async (): Promise<RunFigures> => {
+    const r = await bareLoop(served.address, request, raw, c, args.seconds);
+    return { ...r, achieved: r.rps };
+  };
+  const closed = (c: number) => (): Promise<RunFigures> => driverRun(new ClosedLoopDriver({ send: channel.sender(bytes) }), c, args.seconds);
+  const pooled = (pool: LoadWorkerPool, c: number) => (): Promise<RunFigures> => driverRun(pool.driver({ mode: 'concurrency', request: bytes }), c, args.seconds);
+  const workersLabel = (k: number): string => `${k} worker thread${k > 1 ? 's' : ''}`;
+  try {
+    console.log(
+      `\n# server: ${where === 'child' ? 'a child process' : 'this process (it shares the client thread)'}; model ${args.model}; ${availableParallelism()} CPUs, load average ${loadavg()[0]!.toFixed(1)}; ` +
+        `${args.seconds} s per run after 300 ms warm-up; closed-loop rows: median of ${args.rounds} interleaved rounds`,
+    );
+
+    // Latency added: concurrency 1.
+    const lat = await inRounds(
+      [
+        { label: 'bare grpc-js (proto)', load: 'c=1', run: bare(false, 1), bare: 'proto' },
+        { label: 'bare grpc-js raw', load: 'c=1', run: bare(true, 1), bare: 'raw' },
+        { label: 'tanalyze closed loop', load: 'c=1', run: closed(1) },
+        ...[...pools].filter(([k]) => k === 1).map(([k, pool]) => ({ label: `tanalyze, ${workersLabel(k)}`, load: 'c=1', run: pooled(pool, 1) })),
+      ],
+      args.rounds,
+      'p50',
+    );
+    printTable('latency added (closed loop, concurrency 1; added = p50 − bare raw p50 of the same round)', lat);
+
+    // Highest rate: closed loop at --concurrency.
+    const c = args.concurrency;
+    const tput = await inRounds(
+      [
+        { label: 'bare grpc-js (proto)', load: `c=${c}`, run: bare(false, c), bare: 'proto' },
+        { label: 'bare grpc-js raw', load: `c=${c}`, run: bare(true, c), bare: 'raw' },
+        { label: 'tanalyze closed loop', load: `c=${c}`, run: closed(c) },
+        ...[...pools].map(([k, pool]) => ({ label: `tanalyze, ${workersLabel(k)}`, load: `c=${c}`, run: pooled(pool, c) })),
+      ],
+      args.rounds,
+      'rps',
+    );
+    const ceiling = Math.max(tput[0]!.rps, tput[1]!.rps);
+
+    // Highest open-loop rate kept on schedule (probes of at least 2 s).
+    const probeS = Math.max(2, args.seconds);
+    const inThread = await maxOpenRate(() => new OpenLoopDriver({ send: channel.sender(bytes), ...open }), ceiling, probeS);
+    const openRow = (label: string, r: Awaited<ReturnType<typeof maxOpenRate>>): Row => {
+      const share = r.rate / ceiling;
+      return { label, load: `${fmt(r.rate)}/s`, ...(r.row ?? { rps: 0, p50Us: NaN, p99Us: NaN }), ratio: [share, share, share], note: r.note };
+    };
+    tput.push(openRow('tanalyze open loop', inThread));
+    for (const [k, pool] of pools) {
+      const r = await maxOpenRate(() => pool.driver({ mode: 'rate', request: bytes }), ceiling, probeS);
+      tput.push(openRow(`tanalyze open loop, ${workersLabel(k)}`, r));
+    }
+    printTable(
+      `highest rate (closed loop at concurrency ${c}; open loop: the highest constant rate with ≤ 1% of requests > 2 ms late and ≥ 98% completed, against the median ceiling)`,
+      tput,
+    );
+  } finally {
+    for (const p of pools.values()) await p.close();
+    channel.close();
+    await served.stop();
+  }
+}
+
+async function main(): Promise<void> {
+  if (process.argv[2] === '--serve-child') return serveChild(process.argv[3] ?? 'identity');
+  const args = parseArgs(process.argv.slice(2));
+  for (const where of args.server) await benchPlacement(where, args);
+}
+
+main().catch((e) => {
+  console.error(e instanceof Error ? e.stack ?? e.message : e);
+  process.exit(1);
+});
