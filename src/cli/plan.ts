@@ -33,6 +33,7 @@ export interface RunPlan {
   space: SearchSpace;
   maxConcurrency: number;
   windows: WindowSettings;
+  load: { mode: 'concurrency' | 'rate'; arrivals: 'constant' | 'poisson'; maxRate: number; workers: number };
   launch: (typeof LAUNCH_MODES)[number];
   port: number;
   server: {
@@ -69,7 +70,7 @@ export interface Profile {
 const PROFILE_KEYS = new Set([
   'description',
   ...RUN_OPTIONS.flatMap((o) => (o.profileKey ? [o.profileKey] : [])),
-  'load.min_windows', 'load.stability', 'load.warmup', 'server.args',
+  'load.min_windows', 'load.stability', 'load.warmup', 'load.max_extra_windows', 'server.args',
   ...REGRESS_OPTIONS.flatMap((o) => (o.profileKey ? [o.profileKey] : [])),
 ]);
 
@@ -271,6 +272,14 @@ export function resolvePlan(flags: RawOptions, env: Record<string, string | unde
   }
 
   const maxWindows = int('maxWindows', 10, 1);
+  const loadMode = oneOf('load', 'concurrency', ['concurrency', 'rate']) as RunPlan['load']['mode'];
+  const arrivals = oneOf('arrivals', 'constant', ['constant', 'poisson']) as RunPlan['load']['arrivals'];
+  const extraSrc = profile.values['load.max_extra_windows'];
+  let maxExtraWindows = 4;
+  if (extraSrc !== undefined) {
+    if (Number.isSafeInteger(extraSrc) && (extraSrc as number) >= 0) maxExtraWindows = extraSrc as number;
+    else problems.push(`${profile.file}: load.max_extra_windows: '${String(extraSrc)}' is not an integer ≥ 0`);
+  }
   if (maxWindows < minWindows) {
     const from = get('maxWindows')?.from ?? 'max_windows (default)';
     problems.push(`${from}: ${maxWindows} is below the ${minWindows} windows a stable measurement needs (${profile.file}: load.min_windows); accepted: at least ${minWindows}`);
@@ -291,7 +300,8 @@ export function resolvePlan(flags: RawOptions, env: Record<string, string | unde
       precisions,
     },
     maxConcurrency: int('maxConcurrency', 64, 1),
-    windows: { windowMs: duration('window', 500), minWindows, maxWindows, stabilityTolerance: stability, warmupMs },
+    windows: { windowMs: duration('window', 500), minWindows, maxWindows, stabilityTolerance: stability, warmupMs, warmupRequests: int('warmupRequests', 0, 0), maxExtraWindows },
+    load: { mode: loadMode, arrivals, maxRate: int('maxRate', 100_000, 1), workers: int('loadWorkers', 0, 0) },
     launch: launch as RunPlan['launch'],
     port: int('port', 0, 0),
     server: {

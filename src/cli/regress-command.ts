@@ -9,8 +9,8 @@ import { InfrastructureError, UsageError } from './errors.js';
 import { loadProfile, resolvePlan } from './plan.js';
 import { toolVersion } from './version.js';
 import { findModel, hardwareDescription, runCommand } from './run-command.js';
-import { createLauncherFor, measureVariant } from './serving.js';
-import { parseModelConfig } from '../config/pbtxt.js';
+import { createBuilderFor, createLauncherFor, measureVariant } from './serving.js';
+import { modelFileForPrecision } from '../runner/search-loop.js';
 import { applyServingConfig } from '../config/variant.js';
 import { createInferenceClient } from '../protocol/client.js';
 import { Store } from '../store/store.js';
@@ -38,6 +38,7 @@ export async function regressCommand(flags: Record<string, unknown>, io: CliIO):
   const workDir = join(plan.outDir, `regress-${Date.now()}`);
   const variantRepo = join(workDir, 'model_repository');
   await mkdir(variantRepo, { recursive: true });
+  const builder = createBuilderFor(plan, model.config, log);
   const launcher = createLauncherFor(plan, { variantRepo, runId: `regress-${Date.now()}`, runDir: workDir }, log);
   let server;
   try {
@@ -48,11 +49,12 @@ export async function regressCommand(flags: Record<string, unknown>, io: CliIO):
   const client = createInferenceClient(server.grpcAddress);
   try {
     const measure: MeasureFn = async (t) => {
-      const cfg = t.pbtxt ? parseModelConfig(t.pbtxt, `${t.variantName}/config.pbtxt`) : applyServingConfig(model.config, t.config, { name: t.variantName });
-      return measureVariant({
-        launcher, client, modelDir: model.dir, variantRepo, cfg, variantName: `${model.name}_regress_${t.repeat}`,
-        config: t.config, targetP99Ms: t.targetP99Ms, plan,
-      });
+      // The baseline's knobs applied to the model as it is now, built the way a search builds
+      // it: the stored config.pbtxt may name artifacts (an optimized model, an engine) of its run.
+      const variantName = `${model.name}_regress_${t.repeat}`;
+      const precisionFile = modelFileForPrecision(model, t.config.precision);
+      const cfg = applyServingConfig(model.config, t.config, { name: variantName, ...(precisionFile ? { modelFileForPrecision: precisionFile } : {}) });
+      return measureVariant({ launcher, client, modelDir: model.dir, variantRepo, cfg, variantName, config: t.config, targetP99Ms: t.targetP99Ms, plan, builder, model });
     };
     const research = settings.research
       ? async () => {

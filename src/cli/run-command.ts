@@ -23,6 +23,7 @@ import { LandscapeError, landscapeSpace, parseLandscape } from '../landscape/csv
 import { replayMeasure } from '../landscape/replay.js';
 import { OfflineLauncher, simMeasureConfig } from '../landscape/offline.js';
 import { createHash } from 'node:crypto';
+import { LoadWorkerPool } from '../runner/load-workers.js';
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { measureConfiguration } from '../runner/measure-config.js';
@@ -51,6 +52,8 @@ export async function runCommand(flags: Record<string, unknown>, io: CliIO): Pro
     space,
     maxConcurrency: plan.maxConcurrency,
     windows: plan.windows,
+    // The number of load workers does not change what is measured.
+    load: { mode: plan.load.mode, arrivals: plan.load.arrivals, maxRate: plan.load.maxRate },
     launch: plan.launch,
   };
   const storedPlan = { ...plan, settings, settingsHash: settingsHash(settings), pid: process.pid, host: hostname() };
@@ -95,12 +98,22 @@ export async function runCommand(flags: Record<string, unknown>, io: CliIO): Pro
   const builder = offline ? undefined : createBuilderFor(plan, model.config, log);
   let stopReason = 'unknown';
   let client: ReturnType<typeof createInferenceClient> | undefined;
+  let pool: LoadWorkerPool | undefined;
   try {
     const server = await launcher.start();
     store.updateRun(run.id, { serverVersion: server.serverVersion });
     log(`server: ${server.serverVersion} at ${server.grpcAddress}`);
     if (!offline) client = createInferenceClient(server.grpcAddress);
     const inferClient = client;
+    if (!offline && plan.load.workers > 0) pool = await LoadWorkerPool.start({ address: server.grpcAddress, workers: plan.load.workers });
+    const loadOptions = {
+      load: plan.load.mode,
+      arrivals: plan.load.arrivals,
+      maxRate: plan.load.maxRate,
+      seed: plan.seed,
+      address: server.grpcAddress,
+      ...(pool ? { workers: pool } : {}),
+    };
     const outcome = await runSearch({
       runId: run.id,
       model,
@@ -117,7 +130,7 @@ export async function runCommand(flags: Record<string, unknown>, io: CliIO): Pro
       ...(plan.timeBudgetMs !== null ? { deadline: started + plan.timeBudgetMs } : {}),
       launcher,
       ...(builder ? { builder } : {}),
-      measure: offline ? offline.measure : (req) => measureConfiguration({ client: inferClient!, ...req }),
+      measure: offline ? offline.measure : (req) => measureConfiguration({ client: inferClient!, ...req, ...loadOptions }),
       log,
       shouldStop: () => stopRequested,
     });
@@ -127,6 +140,7 @@ export async function runCommand(flags: Record<string, unknown>, io: CliIO): Pro
     store.finishRun(run.id, { status: 'failed', stopReason, wallS: wallBefore + (Date.now() - started) / 1000 });
     throw e;
   } finally {
+    await pool?.close();
     client?.close();
     await launcher.stop().catch(() => {});
     process.off('SIGINT', onSignal);

@@ -7,7 +7,7 @@ import type { InferenceClient } from '../protocol/types.js';
 import type { ServingConfig } from '../search/types.js';
 import type { Launcher, LoadPoint } from '../runner/types.js';
 import { createLauncher } from '../runner/launchers/index.js';
-import { EmbeddedOrtBuilder, NoBuild, OrtTensorRtBuilder, TrtexecPlanBuilder, defaultBuilderKind, type EngineBuilder } from '../runner/engines/builder.js';
+import { EmbeddedOrtBuilder, NoBuild, OrtTensorRtBuilder, TrtexecPlanBuilder, defaultBuilderKind, installArtifacts, type EngineBuilder } from '../runner/engines/builder.js';
 import { EngineCache } from '../runner/engines/cache.js';
 import { LocalToolRunner } from '../runner/engines/tools.js';
 import { measureConfiguration, type ConfigurationResult } from '../runner/measure-config.js';
@@ -58,13 +58,19 @@ export interface MeasureVariantArgs {
   targetP99Ms: number;
   plan: RunPlan;
   onPoint?: (p: LoadPoint, i: number) => void;
+  /** The build step, as in a search run (the variant's model file may be a built artifact). */
+  builder?: EngineBuilder;
+  model?: { name: string; dir: string; config: ModelConfig; versions: string[] };
 }
 
 /** Writes the variant, loads it, runs the load search on it, and unloads it again. */
 export async function measureVariant(a: MeasureVariantArgs): Promise<ConfigurationResult> {
-  const cfg = { ...a.cfg, name: a.variantName };
+  let cfg: ModelConfig = { ...a.cfg, name: a.variantName };
+  const build = a.builder && a.model ? await a.builder.prepare({ model: a.model, serving: a.config, variantConfig: cfg }) : null;
+  if (build) cfg = build.config;
   await writeVariant(a.variantRepo, a.modelDir, cfg, a.variantName);
   const variant = { modelName: a.variantName, dir: join(a.variantRepo, a.variantName), config: a.config, pbtxt: printModelConfig(cfg) };
+  if (build) await installArtifacts(variant.dir, build.files);
   await a.launcher.apply(variant);
   try {
     return await measureConfiguration({

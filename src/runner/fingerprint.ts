@@ -34,6 +34,7 @@ export interface ResumableSettings {
   space: unknown;
   maxConcurrency: number;
   windows: unknown;
+  load: unknown;
   launch: string;
 }
 

@@ -93,8 +93,25 @@ CREATE TABLE measurements (
 );
 `;
 
+/**
+ * v2: what a measurement says beyond the fixed columns (load mode, offered rate, the p99
+ * confidence interval, client-saturation and schedule flags, GPU memory) as one JSON
+ * object, and each window's latency histogram, so percentiles can be recomputed and
+ * windows merged later.
+ */
+const V2 = `
+ALTER TABLE measurements ADD COLUMN detail_json TEXT;
+CREATE TABLE measurement_windows (
+  measurement_id INTEGER NOT NULL REFERENCES measurements(id) ON DELETE CASCADE,
+  window_index INTEGER NOT NULL,
+  histogram_b64 TEXT NOT NULL,
+  PRIMARY KEY (measurement_id, window_index)
+);
+`;
+
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, description: 'runs, trials, measurements', up: (db) => db.exec(V1) },
+  { version: 2, description: 'measurement details and per-window histograms', up: (db) => db.exec(V2) },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -487,9 +487,21 @@ export class Store {
         server_requests: s?.requests ?? null,
         server_executions: s?.executions ?? null,
         duration_s: p.durationS,
-        histogram_b64: extra.histogramB64 ?? null,
+        histogram_b64: extra.histogramB64 ?? p.histogramB64 ?? null,
       }));
+      const id = Number((this.db.prepare('SELECT last_insert_rowid() AS id').get() as { id: number }).id);
+      this.db.prepare('UPDATE measurements SET detail_json = ? WHERE id = ?').run(detailJson(p), id);
+      const insertWindow = this.db.prepare('INSERT INTO measurement_windows (measurement_id, window_index, histogram_b64) VALUES (?, ?, ?)');
+      (p.windowHistogramsB64 ?? []).forEach((h, i) => insertWindow.run(id, i, h));
     });
+  }
+
+  /** The latency histograms of a load point's windows (base64 HdrHistogram), in order. */
+  windowHistograms(trialId: number, pointIndex: number): string[] {
+    return this.guard(() =>
+      (this.db.prepare(`SELECT w.histogram_b64 AS h FROM measurement_windows w JOIN measurements m ON m.id = w.measurement_id
+          WHERE m.trial_id = ? AND m.point_index = ? ORDER BY w.window_index`).all(trialId, pointIndex) as { h: string }[]).map((r) => r.h),
+    );
   }
 
   /** Ends a RUNNING trial in one transaction; committed (and fsynced) before it returns. */
@@ -703,6 +715,21 @@ function trialFromRow(row: Row): TrialRow {
 
 const SERVER_COLUMNS = ['server_queue_us', 'server_compute_input_us', 'server_compute_infer_us', 'server_compute_output_us', 'server_requests', 'server_executions'];
 
+/** LoadPoint fields kept in columns of their own (or as histograms), left out of detail_json. */
+const COLUMN_FIELDS = new Set(['concurrency', 'throughputIps', 'p50Ms', 'p90Ms', 'p95Ms', 'p99Ms', 'requests', 'errors', 'windows', 'stable', 'stopReason', 'server', 'durationS', 'histogramB64', 'windowHistogramsB64']);
+
+/** JSON of the optional LoadPoint fields; non-finite numbers (an open CI bound) as tagged strings. */
+function detailJson(p: LoadPoint): string | null {
+  const detail = Object.fromEntries(Object.entries(p).filter(([k, v]) => !COLUMN_FIELDS.has(k) && v !== undefined));
+  if (Object.keys(detail).length === 0) return null;
+  return JSON.stringify(detail, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? `__num:${v}` : v));
+}
+
+function parseDetail(text: unknown): Record<string, unknown> {
+  if (typeof text !== 'string') return {};
+  return JSON.parse(text, (_k, v) => (typeof v === 'string' && v.startsWith('__num:') ? Number(v.slice(6)) : v)) as Record<string, unknown>;
+}
+
 function pointFromRow(row: Row): PointRow {
   const n = decoder(row);
   const v = (col: string) => n(col) ?? NaN; // LoadPoint numbers are never null; an untagged NULL reads as NaN
@@ -713,6 +740,7 @@ function pointFromRow(row: Row): PointRow {
     pointIndex: Number(row.point_index),
     histogramB64: str(row.histogram_b64),
     point: {
+      ...parseDetail(row.detail_json),
       concurrency: v('concurrency'),
       throughputIps: v('throughput_ips'),
       p50Ms: v('p50_ms'),

@@ -309,7 +309,7 @@ describe('Store', () => {
     const raw = new Database(future);
     raw.prepare('INSERT INTO schema_version (version, description, applied_at) VALUES (99, ?, ?)').run('from the future', 'now');
     raw.close();
-    assert.throws(() => Store.open(future), isStoreError('schema', future, /schema version 99.*knows up to 1/));
+    assert.throws(() => Store.open(future), isStoreError('schema', future, /schema version 99.*knows up to 2/));
   });
 
   it('migrates once, records the version, and uses WAL', () => {
@@ -317,8 +317,32 @@ describe('Store', () => {
     Store.open(file).close();
     Store.open(file).close();
     const raw = new Database(file, { readonly: true });
-    assert.deepEqual((raw.prepare('SELECT version FROM schema_version').all() as { version: number }[]).map((r) => r.version), [1]);
+    assert.deepEqual((raw.prepare('SELECT version FROM schema_version').all() as { version: number }[]).map((r) => r.version), [1, 2]);
     assert.equal(raw.pragma('journal_mode', { simple: true }), 'wal');
     raw.close();
   });
+});
+
+it('a load point keeps its measurement details and window histograms (schema v2)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tanalyze-store-v2-'));
+  const file = join(dir, 'runs.db');
+  let store = Store.open(file);
+  const run = store.createRun({ model: 'm', targetP99Ms: 50, strategy: 'grid', seed: 1, budget: 1, launch: 'embedded', toolVersion: 't', plan: {} });
+  const id = store.startTrial(run.id, 0, { config: { maxBatchSize: 4, maxQueueDelayUs: 0, instanceCount: 1, precision: 'FP32', preferredBatchSizes: [] }, variantName: 'm_config_0', isDefault: false, pbtxt: '' });
+  const point = {
+    concurrency: 4, throughputIps: 100, p50Ms: 1, p90Ms: 2, p95Ms: 3, p99Ms: 4, requests: 10, errors: 0, windows: 3, stable: true, stopReason: 'stable', server: null, durationS: 1,
+    mode: 'rate' as const, offeredRate: 120, p99CiMs: [3.5, Infinity] as [number, number], clientLimited: true, clientLimitReason: 'event loop busy',
+    histogramB64: 'merged', windowHistogramsB64: ['w0', 'w1', 'w2'],
+  };
+  store.recordPoint(id, 0, point);
+  store.close();
+  store = Store.open(file);
+  const [back] = store.points(id);
+  assert.equal(back!.mode, 'rate');
+  assert.equal(back!.offeredRate, 120);
+  assert.deepEqual(back!.p99CiMs, [3.5, Infinity]);
+  assert.equal(back!.clientLimited, true);
+  assert.deepEqual(store.windowHistograms(id, 0), ['w0', 'w1', 'w2']);
+  assert.equal(store.pointRows(id)[0]!.histogramB64, 'merged');
+  store.close();
 });
