@@ -24,6 +24,10 @@ import { replayMeasure } from '../landscape/replay.js';
 import { OfflineLauncher, simMeasureConfig } from '../landscape/offline.js';
 import { createHash } from 'node:crypto';
 import { LoadWorkerPool } from '../runner/load-workers.js';
+import { MetricsScraper } from '../runner/metrics.js';
+import { metricsUrlOf } from '../runner/launchers/index.js';
+import { EmbeddedLauncher } from '../runner/launchers/embedded.js';
+import type { LoadPoint } from '../runner/types.js';
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { measureConfiguration } from '../runner/measure-config.js';
@@ -106,6 +110,7 @@ export async function runCommand(flags: Record<string, unknown>, io: CliIO): Pro
     if (!offline) client = createInferenceClient(server.grpcAddress);
     const inferClient = client;
     if (!offline && plan.load.workers > 0) pool = await LoadWorkerPool.start({ address: server.grpcAddress, workers: plan.load.workers });
+    const scraper = metricsSourceOf(launcher);
     const loadOptions = {
       load: plan.load.mode,
       arrivals: plan.load.arrivals,
@@ -130,7 +135,7 @@ export async function runCommand(flags: Record<string, unknown>, io: CliIO): Pro
       ...(plan.timeBudgetMs !== null ? { deadline: started + plan.timeBudgetMs } : {}),
       launcher,
       ...(builder ? { builder } : {}),
-      measure: offline ? offline.measure : (req) => measureConfiguration({ client: inferClient!, ...req, ...loadOptions }),
+      measure: offline ? offline.measure : (req) => measureWithMetrics(scraper, req, (onPoint) => measureConfiguration({ client: inferClient!, ...req, onPoint, ...loadOptions })),
       log,
       shouldStop: () => stopRequested,
     });
@@ -172,6 +177,33 @@ export async function findModel(plan: RunPlan): Promise<RepoModel> {
   }
   if (model.versions.length === 0) throw new UsageError([`model '${model.name}': ${model.dir} has no version folder (e.g. 1/model.onnx)`]);
   return model;
+}
+
+/** Where the server's Prometheus metrics come from: Triton's endpoint, or the embedded server's text. */
+function metricsSourceOf(launcher: Launcher): MetricsScraper | null {
+  const url = metricsUrlOf(launcher);
+  if (url) return new MetricsScraper(url);
+  if (launcher instanceof EmbeddedLauncher) return new MetricsScraper(() => launcher.metricsText());
+  return null;
+}
+
+/**
+ * Scrapes the server's metrics over each load point: GPU memory (the third objective) and
+ * utilization go into the point before it is stored. A failed scrape leaves them out.
+ */
+async function measureWithMetrics<T>(
+  scraper: MetricsScraper | null,
+  req: { modelName: string; onPoint: (p: LoadPoint, i: number) => void },
+  run: (onPoint: (p: LoadPoint, i: number) => Promise<void>) => Promise<T>,
+): Promise<T> {
+  let window = scraper?.startWindow(req.modelName);
+  return run(async (p, i) => {
+    const delta = await window?.stop().catch(() => null);
+    if (delta?.gpuMemoryUsedMb != null) p.gpuMemoryMb = delta.gpuMemoryUsedMb;
+    if (delta?.gpuUtilization != null) p.gpuUtilization = delta.gpuUtilization;
+    req.onPoint(p, i);
+    window = scraper?.startWindow(req.modelName);
+  });
 }
 
 interface Offline {

@@ -30,6 +30,10 @@ export interface LoadPoint {
   durationS: number;
   /** The first failed request's message, when any request failed while measuring. */
   firstError?: string;
+  /** Peak GPU memory used during the point (MiB, summed over GPUs), from the server's metrics; absent on the CPU. */
+  gpuMemoryMb?: number | null;
+  /** Mean GPU utilization (0..1) during the point. */
+  gpuUtilization?: number;
 
   // ---- Optional figures (issue 6). Absent on points measured before they existed. ----
 

@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { startEmbeddedServer } from '../../src/server/server.js';
 import { createInferenceClient } from '../../src/protocol/client.js';
 import { fromPackageRoot } from '../../src/util/package-root.js';
+import Database from 'better-sqlite3';
 import { compiledServerModule, readRecords } from '../fakes/fake-bin.js';
 import { startFakeDocker } from '../fakes/docker-api-fake.js';
 
@@ -55,6 +56,11 @@ test('--launch local starts the (FAKE) tritonserver in explicit mode, measures t
   assert.ok(start.argv.some((a) => a.startsWith('--model-repository=') && a.endsWith('model_repository')));
   assert.ok(start.argv.some((a) => /^--grpc-port=\d+$/.test(a)));
   assert.throws(() => process.kill(start.pid, 0), 'the server is gone when tanalyze exits');
+  // The FAKE server reports 2 GiB of GPU memory used: it is scraped into every load point.
+  const db = new Database(join(dir, 'reports', 'tanalyze.db'), { readonly: true });
+  const details = (db.prepare('SELECT detail_json FROM measurements').all() as { detail_json: string | null }[]).map((r) => JSON.parse(r.detail_json ?? '{}'));
+  db.close();
+  assert.ok(details.length > 0 && details.every((d) => d.gpuMemoryMb === 2048), JSON.stringify(details.map((d) => d.gpuMemoryMb)));
 });
 
 test('--launch local: a server that exits during start-up is exit 3 quoting its log', async () => {

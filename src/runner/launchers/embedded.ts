@@ -41,6 +41,11 @@ export class EmbeddedLauncher implements Launcher {
     await this.requireClient().repositoryModelUnload(variant.modelName);
   }
 
+  /** The embedded server's Prometheus text (Triton's per-model metric names, for its CPU work). */
+  metricsText(): string {
+    return this.server?.metricsText() ?? '';
+  }
+
   async stop(): Promise<void> {
     this.client?.close();
     this.client = undefined;
