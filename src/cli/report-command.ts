@@ -2,7 +2,7 @@
 import { resolve, join, dirname } from 'node:path';
 import { existsSync } from 'node:fs';
 import type { CliIO } from './io.js';
-import { EXIT_CODES, UsageError } from './errors.js';
+import { EXIT_CODES, InfrastructureError, UsageError } from './errors.js';
 import { Store, StoreError } from '../store/store.js';
 import { reportDataFromStore } from '../report/from-store.js';
 import { writeReport } from '../report/write.js';
@@ -26,12 +26,16 @@ export async function reportCommand(runArg: string, flags: Record<string, unknow
     }
     const data = reportDataFromStore(store, run.id);
     let htmlPath: string;
-    if (flags.out) {
-      htmlPath = resolve(io.cwd, flags.out as string);
-      await mkdir(dirname(htmlPath), { recursive: true });
-      await writeFile(htmlPath, renderReportHtml(data));
-    } else {
-      ({ htmlPath } = await writeReport(join(dirname(db), run.id), data));
+    try {
+      if (flags.out) {
+        htmlPath = resolve(io.cwd, flags.out as string);
+        await mkdir(dirname(htmlPath), { recursive: true });
+        await writeFile(htmlPath, renderReportHtml(data));
+      } else {
+        ({ htmlPath } = await writeReport(join(dirname(db), run.id), data));
+      }
+    } catch (e) {
+      throw new InfrastructureError(`could not write the report: ${(e as Error).message}`, `The run is unchanged in ${db}; try another --out.`);
     }
     if (flags.json) io.stdout(JSON.stringify({ run_id: run.id, report_html: htmlPath }, null, 2) + '\n');
     else io.stdout(`Report: ${htmlPath}\n`);

@@ -155,7 +155,16 @@ export async function runCommand(flags: Record<string, unknown>, io: CliIO): Pro
 
   const data = reportDataFromStore(store, run.id);
   store.close();
-  const outputs = await writeOutputs(runDir, data, offline ? null : model);
+  let outputs: RunOutputs;
+  try {
+    outputs = await writeOutputs(runDir, data, offline ? null : model);
+  } catch (e) {
+    // Disk full, read-only folder: every measurement is already in the database.
+    throw new InfrastructureError(
+      `could not write the report to ${runDir}: ${(e as Error).message}`,
+      `Every measurement is saved in ${plan.db}; write the report again with: tanalyze report ${run.id} --db ${plan.db} --out <file>`,
+    );
+  }
   const summary = summarizeRun(data, outputs);
   if (plan.json) io.stdout(JSON.stringify(summary, null, 2) + '\n');
   else io.stdout(formatRunSummary(summary, (p) => (p.startsWith(io.cwd) ? relative(io.cwd, p) : p)) + '\n');

@@ -119,3 +119,26 @@ test('nightly flow: search, export a baseline, regress against it, compare two r
   assert.equal(badBaseline.code, 64);
   assert.match(badBaseline.stderr, /--baseline/);
 });
+
+test('a full disk when writing the report is exit 3 naming the file; the stored run is intact and re-renders', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tanalyze-cli-'));
+  const run = await tanalyze(['--launch', 'sim', '--p99', '30ms', '--budget', '3', '--json'], dir);
+  assert.equal(run.code, 0, run.stderr);
+  // /dev/full answers every write with ENOSPC.
+  const full = await tanalyze(['report', 'latest', '--out', '/dev/full'], dir);
+  assert.equal(full.code, 3, full.stderr);
+  assert.match(full.stderr, /could not write the report: .*ENOSPC/);
+  assert.doesNotMatch(full.stderr, /\n\s+at /, 'no stack trace');
+  const again = await tanalyze(['report', 'latest', '--out', 'again.html'], dir);
+  assert.equal(again.code, 0, again.stderr);
+  assert.ok(existsSync(join(dir, 'again.html')));
+});
+
+test('resume refuses a run whose settings changed, naming what changed', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tanalyze-cli-'));
+  const first = await tanalyze(['--launch', 'sim', '--p99', '30ms', '--budget', '3', '--json'], dir);
+  assert.equal(first.code, 0, first.stderr);
+  const r = await tanalyze(['--launch', 'sim', '--p99', '40ms', '--budget', '3', '--resume', 'latest'], dir);
+  assert.equal(r.code, 64);
+  assert.match(r.stderr, /--resume: run \S+ cannot be resumed: targetP99Ms changed/);
+});
