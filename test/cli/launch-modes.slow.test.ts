@@ -138,3 +138,23 @@ test('--launch remote without --url is a usage error naming the flag', async () 
   assert.equal(r.code, 64);
   assert.match(r.stderr, /--url: required with --launch remote/);
 });
+
+test('the (FAKE) server crashing in the middle of a measurement fails that trial with its reason; the server is restarted and the search goes on', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tanalyze-crash-'));
+  const argvFile = join(dir, 'argv.jsonl');
+  const r = await tanalyze(['--model', 'identity', '--p99', '50ms', '--profile', 'quick', '--budget', '3', '--search', 'grid', '--json', '--launch', 'local', '--triton-path', FAKE_TRITON, '--engine-cache', join(dir, 'cache')], dir, {
+    FAKE_TRITON_SERVER_MODULE: compiledServerModule(),
+    FAKE_TRITON_ARGV_FILE: argvFile,
+    FAKE_TRITON_CRASH_AFTER_READY_MODEL_MS: '600',
+    FAKE_TRITON_CRASH_ONCE_FILE: join(dir, 'crashed-once'),
+  });
+  const summary = JSON.parse(r.stdout);
+  assert.equal(summary.trials, 3, r.stderr);
+  const db = new Database(join(dir, 'reports', 'tanalyze.db'), { readonly: true });
+  const trials = db.prepare('SELECT trial_index AS i, state, error FROM trials ORDER BY trial_index').all() as { i: number; state: string; error: string | null }[];
+  db.close();
+  assert.equal(trials[0]!.state, 'FAILED', JSON.stringify(trials));
+  assert.ok(trials[0]!.error && trials[0]!.error.length > 0);
+  assert.ok(trials.slice(1).every((t) => t.state === 'COMPLETE'), JSON.stringify(trials));
+  assert.ok(readRecords(argvFile).length >= 2, 'the server was started again');
+});
