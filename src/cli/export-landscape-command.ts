@@ -27,10 +27,15 @@ export async function exportLandscapeCommand(runArg: string, flags: Record<strin
       }
     }
     const text = formatLandscape(rows);
-    if (flags.out) {
+    const configurations = new Set(rows.map((r) => JSON.stringify(r.config))).size;
+    if (flags.json) {
+      const out = flags.out ? resolve(io.cwd, flags.out as string) : null;
+      if (out) await writeFile(out, text);
+      io.stdout(JSON.stringify({ kind: 'landscape-export', schema_version: 1, run_id: run.id, strategy: run.strategy, rows: rows.length, configurations, path: out }, null, 2) + '\n');
+    } else if (flags.out) {
       const out = resolve(io.cwd, flags.out as string);
       await writeFile(out, text);
-      io.stderr(`${rows.length} load points of ${new Set(rows.map((r) => JSON.stringify(r.config))).size} configurations written to ${out}${run.strategy !== 'grid' ? ` (run ${run.id} was a ${run.strategy} search: the landscape holds only the configurations it measured)` : ''}\n`);
+      io.stderr(`${rows.length} load points of ${configurations} configurations written to ${out}${run.strategy !== 'grid' ? ` (run ${run.id} was a ${run.strategy} search: the landscape holds only the configurations it measured)` : ''}\n`);
     } else {
       io.stdout(text);
     }

@@ -80,6 +80,7 @@ export function buildProgram(actions: Actions, setExit: (code: number) => void):
     .argument('<run>', "run id, or 'latest'")
     .option('--db <file>', 'SQLite database of runs (default: reports/tanalyze.db)')
     .option('--out <file>', 'where to write the CSV (default: stdout)')
+    .option('--json', 'print a JSON summary on stdout (with --out)')
     .action(async (run: string, flags: Record<string, unknown>) => setExit(await actions.exportLandscape(run, flags)));
 
   const regress = program

@@ -7,6 +7,7 @@ import { Store, StoreError } from '../store/store.js';
 import { reportDataFromStore } from '../report/from-store.js';
 import { writeReport } from '../report/write.js';
 import { renderReportHtml } from '../report/html.js';
+import { summarizeRun } from '../report/summary.js';
 import { mkdir, writeFile } from 'node:fs/promises';
 
 export async function reportCommand(runArg: string, flags: Record<string, unknown>, io: CliIO): Promise<number> {
@@ -37,7 +38,7 @@ export async function reportCommand(runArg: string, flags: Record<string, unknow
     } catch (e) {
       throw new InfrastructureError(`could not write the report: ${(e as Error).message}`, `The run is unchanged in ${db}; try another --out.`);
     }
-    if (flags.json) io.stdout(JSON.stringify({ run_id: run.id, report_html: htmlPath }, null, 2) + '\n');
+    if (flags.json) io.stdout(JSON.stringify(summarizeRun(data, { htmlPath }), null, 2) + '\n');
     else io.stdout(`Report: ${htmlPath}\n`);
     return EXIT_CODES.ok;
   } finally {
