@@ -67,3 +67,24 @@ test('first Ctrl-C finishes the current configuration, saves, reports and exits 
   assert.deepEqual(trials.map((t) => t.i), [0, 1, 2, 3]);
   assert.ok(trials.every((t) => t.attempt === 1), 'no finished trial was measured again');
 });
+
+test('a second Ctrl-C stops at once and leaves no process behind', { timeout: 120_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tanalyze-int2-'));
+  const run = start(dir);
+  const deadline = Date.now() + 60_000;
+  while (!/\[1\/4\]/.test(run.err()) && childrenOf(run.child.pid!).length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  await new Promise((r) => setTimeout(r, 500));
+  const instancePids = childrenOf(run.child.pid!);
+  run.child.kill('SIGINT');
+  await new Promise((r) => setTimeout(r, 200));
+  const t0 = Date.now();
+  run.child.kill('SIGINT');
+  const { code } = await run.done;
+  assert.equal(code, 130, run.err());
+  assert.ok(Date.now() - t0 < 5000, 'stopped at once');
+  assert.match(run.err(), /stopping now/);
+  // Instances exit when their parent's IPC channel closes; give them a moment to notice.
+  const alive = (pid: number) => { try { process.kill(pid, 0); return true; } catch { return false; } };
+  for (let i = 0; i < 50 && instancePids.some(alive); i++) await new Promise((r) => setTimeout(r, 100));
+  for (const pid of instancePids) assert.ok(!alive(pid), `child ${pid} was left behind`);
+});
