@@ -6,11 +6,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { tanalyze as run } from './run-cli.js';
 import { startEmbeddedServer } from '../../src/server/server.js';
 import { createInferenceClient } from '../../src/protocol/client.js';
 import { fromPackageRoot } from '../../src/util/package-root.js';
@@ -18,27 +17,10 @@ import Database from 'better-sqlite3';
 import { compiledServerModule, readRecords } from '../fakes/fake-bin.js';
 import { startFakeDocker } from '../fakes/docker-api-fake.js';
 
-const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const FAKE_TRITON = fromPackageRoot('test', 'fakes', 'tritonserver-fake.mjs');
 const QUICK = ['--model', 'identity', '--p99', '50ms', '--profile', 'quick', '--budget', '2', '--json'];
 
-function tanalyze(args: string[], cwd: string, env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [MAIN, ...args], { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`tanalyze ${args.join(' ')} did not finish\n${stderr}`));
-    }, 180_000);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const tanalyze = (args: string[], cwd: string, env: Record<string, string> = {}) => run(args, cwd, { env, timeoutMs: 180_000 });
 
 test('--launch local starts the (FAKE) tritonserver in explicit mode, measures through it, and stops it', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'tanalyze-local-'));

@@ -6,32 +6,17 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { tanalyze as run } from './run-cli.js';
 import Database from 'better-sqlite3';
 import { fromPackageRoot } from '../../src/util/package-root.js';
 import { parseLandscape } from '../../src/landscape/csv.js';
 
-const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const LANDSCAPE = fromPackageRoot('bench', 'landscapes', 'sim-peaked.csv');
 
-function tanalyze(args: string[], cwd: string, killAfterMs?: number): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [MAIN, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    const killer = killAfterMs === undefined ? null : setTimeout(() => child.kill('SIGKILL'), killAfterMs);
-    child.on('close', (code, signal) => {
-      if (killer) clearTimeout(killer);
-      resolve({ code, signal, stdout, stderr });
-    });
-  });
-}
+const tanalyze = (args: string[], cwd: string, killAfterMs?: number) => run(args, cwd, killAfterMs === undefined ? {} : { killAfterMs });
 
 function runStatus(db: string): string | null {
   if (!existsSync(db)) return null;
