@@ -6,6 +6,7 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import type { ModelConfig } from '../config/types.js';
 import type { ComputeTimes } from './statistics.js';
 import type { InstanceReply, InstanceRequest, IoMeta, WireTensor } from './instance-protocol.js';
 import { apiFromOrtType, elementCount, ortType, type ApiDatatype } from './tensors.js';
@@ -52,6 +53,8 @@ export interface ExecutorSpec {
   batching: boolean;
   /** Outputs to fetch, in order. Empty = all of the model's outputs. */
   outputs: string[];
+  /** The model's configuration as given (the GPU executor takes its inputs and outputs from it). */
+  config?: ModelConfig;
 }
 
 export type ExecutorFactory = (spec: ExecutorSpec) => Promise<Executor>;

@@ -92,7 +92,7 @@ async function readModelFolder(dir: string, name: string, configJson: string | u
   for (const v of await readdir(dir)) if (isVersion(v) && (await isDir(path.join(dir, v)))) versions.push(v);
   if (versions.length === 0) throw new ModelLoadError(name, `no version folder (e.g. '1/') in ${dir}`);
   const version = versions.sort((a, b) => Number(a) - Number(b)).at(-1)!;
-  const file = config.default_model_filename || 'model.onnx';
+  const file = config.default_model_filename || defaultModelFile(config);
   const modelPath = path.join(dir, version, file);
   if (!(await stat(modelPath).then((s) => s.isFile(), () => false))) {
     throw new ModelLoadError(name, `model file ${path.join(version, file)} not found in ${dir}`);
@@ -116,8 +116,16 @@ async function writeOverrideFiles(name: string, files: Record<string, Buffer>): 
   return dir;
 }
 
-/** Which platform/backend values mean "ONNX Runtime". */
+const isTorch = (cfg: ModelConfig): boolean => cfg.platform === 'pytorch_libtorch' || cfg.backend === 'pytorch';
+
+/** Triton's default model file: model.pt for the PyTorch backend, model.onnx here otherwise. */
+export function defaultModelFile(cfg: ModelConfig): string {
+  return isTorch(cfg) ? 'model.pt' : 'model.onnx';
+}
+
+/** Which platform/backend values mean "ONNX Runtime" (or PyTorch, served by the GPU workers). */
 export function checkBackend(cfg: ModelConfig): void {
+  if (isTorch(cfg)) return;
   const platform = cfg.platform ?? '';
   const backend = cfg.backend ?? '';
   if (platform && platform !== 'onnxruntime_onnx') {
@@ -180,7 +188,7 @@ export function completeConfig(cfg: ModelConfig, io: { inputs: IoMeta[]; outputs
   }
   const out: ModelConfig = { ...cfg };
   if (!out.platform && !out.backend) out.backend = 'onnxruntime';
-  if (!out.default_model_filename) out.default_model_filename = 'model.onnx';
+  if (!out.default_model_filename) out.default_model_filename = defaultModelFile(cfg);
 
   const fromModel = (m: IoMeta): ModelTensor => {
     const api = apiFromOrtType(m.type);

@@ -6,6 +6,7 @@ import { rm } from 'node:fs/promises';
 import type { ModelConfig } from '../config/types.js';
 import { Batcher, type QueueEntry, type SchedulerClock, systemClock } from './batcher.js';
 import type { ExecRequest, ExecTensor, Executor, ExecutorFactory } from './executor.js';
+import { gpuExecutorFactory, isTorchModel } from './gpu-executor.js';
 import type { IoMeta } from './instance-protocol.js';
 import { ModelLoadError, batchPolicy, completeConfig, instanceCount, sessionOptions, type ModelSource } from './model-repository.js';
 import { ModelStatsRecorder } from './statistics.js';
@@ -21,6 +22,12 @@ interface Pending {
 }
 
 export class ModelUnavailableError extends Error {}
+
+let gpuFactoryOverride: ExecutorFactory | undefined;
+/** Tests: the factory for pytorch_libtorch models (undefined: the real GPU workers). */
+export function setGpuExecutorFactory(f: ExecutorFactory | undefined): void {
+  gpuFactoryOverride = f;
+}
 
 async function removeTemporary(source: ModelSource): Promise<void> {
   if (source.temporary) await rm(source.dir, { recursive: true, force: true }).catch(() => undefined);
@@ -47,16 +54,21 @@ export class LoadedModel {
     const executors: Executor[] = [];
     try {
       const cfg = source.config;
+      // TorchScript models (platform pytorch_libtorch) run on the GPU in Python workers.
+      const torch = isTorchModel(cfg);
+      if (torch) factory = gpuFactoryOverride ?? gpuExecutorFactory;
+      const runtime = torch ? 'the GPU worker' : 'ONNX Runtime';
       const spec = (outputs: string[]) => ({
         modelName: source.name,
         modelPath: source.modelPath,
         sessionOptions: sessionOptions(cfg),
         batching: Number(cfg.max_batch_size ?? 0) > 0,
         outputs,
+        config: cfg,
       });
       // The first instance tells us the model's inputs and outputs: check them before starting the rest.
       const first = await factory(spec((cfg.output ?? []).map((o) => o.name))).catch((e: Error) => {
-        throw new ModelLoadError(source.name, `ONNX Runtime could not load ${source.modelPath}: ${e.message}`);
+        throw new ModelLoadError(source.name, `${runtime} could not load ${source.modelPath}: ${e.message}`);
       });
       executors.push(first);
       const config = completeConfig(cfg, first.io);

@@ -1,0 +1,478 @@
+/**
+ * GPU instances: each model instance is a Python worker process (gpu_worker.py) holding
+ * a TorchScript model on an NVIDIA GPU with its own CUDA stream. The TypeScript server
+ * keeps doing what Triton's core does (gRPC, queueing, dynamic batching, statistics) and
+ * hands each batch to the worker over its stdin, the outputs coming back on its stdout,
+ * in a small framed, versioned binary protocol (described in gpu_worker.py; encoded and
+ * decoded here by `encodeFrame` / `FrameReader`).
+ *
+ * A worker that crashes, hangs (no answer within `runTimeoutMs`) or runs out of CUDA
+ * memory fails the batch it held with a clear reason and is replaced by a fresh worker;
+ * after `maxRestarts` replacements the instance reports a failure and the model stops
+ * serving.
+ *
+ * Precision comes from the model file name (`model.pt` FP32, `model.fp16.pt` FP16,
+ * `model.bf16.pt` BF16, as variant.ts reads precision elsewhere) or the config parameter
+ * `precision`. The build step is done in the worker at load: the model cast to the
+ * precision and frozen (cached by hash in `cacheDir`), then one CUDA graph captured per
+ * batch size (1..max_batch_size); both timed and returned in `loadInfo`.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { ModelConfig, ModelTensor } from '../config/types.js';
+import { batchShape, splitOutput, type BatchOutcome, type ExecRequest, type ExecTensor, type Executor, type ExecutorSpec } from './executor.js';
+import type { IoMeta } from './instance-protocol.js';
+import { apiFromConfigType, apiFromOrtType, ortType } from './tensors.js';
+
+// ------------------------------------------------------------------ protocol
+
+export const GPU_PROTOCOL_MAGIC = 0x55504754; // "TGPU" little-endian
+export const GPU_PROTOCOL_VERSION = 1;
+export const HEADER_BYTES = 24;
+
+export const MsgType = { LOAD: 1, LOADED: 2, RUN: 3, RESULT: 4, ERROR: 5, CLOSE: 6 } as const;
+export type MsgTypeCode = (typeof MsgType)[keyof typeof MsgType];
+const TYPE_NAMES = new Map<number, string>(Object.entries(MsgType).map(([k, v]) => [v, k]));
+
+/** Bytes per element of the wire dtypes (ONNX Runtime's type names, as instance-protocol.ts uses). */
+export const DTYPE_SIZES: Readonly<Record<string, number>> = {
+  float32: 4, float16: 2, bfloat16: 2, float64: 8, int8: 1, uint8: 1, int16: 2, int32: 4, int64: 8, bool: 1,
+};
+
+export interface FrameTensor {
+  name: string;
+  dtype: string;
+  shape: number[];
+  /** Byte parts concatenated in order (a batch's per-request inputs). */
+  parts: Uint8Array[];
+}
+
+export interface Frame {
+  type: MsgTypeCode;
+  id: number;
+  meta: Record<string, unknown>;
+  tensors: { name: string; dtype: string; shape: number[]; data: Uint8Array }[];
+}
+
+export class GpuProtocolError extends Error {}
+
+/** One frame as buffers to write back to back (no tensor data is copied). */
+export function encodeFrame(type: MsgTypeCode, id: number, meta: Record<string, unknown>, tensors: readonly FrameTensor[] = []): Uint8Array[] {
+  const descs: { name: string; dtype: string; shape: number[]; offset: number; nbytes: number }[] = [];
+  const payload: Uint8Array[] = [];
+  let offset = 0;
+  for (const t of tensors) {
+    const size = DTYPE_SIZES[t.dtype];
+    if (size === undefined) throw new GpuProtocolError(`tensor '${t.name}': dtype ${t.dtype} cannot go to a GPU worker`);
+    const nbytes = t.parts.reduce((n, p) => n + p.byteLength, 0);
+    const elements = t.shape.reduce((a, d) => a * d, 1);
+    if (elements * size !== nbytes) throw new GpuProtocolError(`tensor '${t.name}': ${nbytes} bytes do not fit shape [${t.shape.join(',')}] of ${t.dtype}`);
+    descs.push({ name: t.name, dtype: t.dtype, shape: [...t.shape], offset, nbytes });
+    payload.push(...t.parts);
+    offset += nbytes;
+  }
+  const metaBytes = Buffer.from(JSON.stringify(descs.length ? { ...meta, tensors: descs } : meta), 'utf8');
+  const header = Buffer.alloc(HEADER_BYTES);
+  header.writeUInt32LE(GPU_PROTOCOL_MAGIC, 0);
+  header.writeUInt16LE(GPU_PROTOCOL_VERSION, 4);
+  header.writeUInt16LE(type, 6);
+  header.writeUInt32LE(id >>> 0, 8);
+  header.writeUInt32LE(metaBytes.byteLength, 12);
+  header.writeBigUInt64LE(BigInt(offset), 16);
+  return [header, metaBytes, ...payload];
+}
+
+/** Incremental decoder of a byte stream into frames. */
+export class FrameReader {
+  private chunks: Buffer[] = [];
+  private buffered = 0;
+
+  /** Adds bytes; returns the frames now complete. Throws GpuProtocolError on a bad header. */
+  push(chunk: Uint8Array): Frame[] {
+    this.chunks.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+    this.buffered += chunk.byteLength;
+    const frames: Frame[] = [];
+    for (;;) {
+      if (this.buffered < HEADER_BYTES) return frames;
+      const head = this.peek(HEADER_BYTES);
+      const magic = head.readUInt32LE(0);
+      if (magic !== GPU_PROTOCOL_MAGIC) throw new GpuProtocolError(`bad magic 0x${magic.toString(16).padStart(8, '0')} from the GPU worker (is something printing to its stdout?)`);
+      const version = head.readUInt16LE(4);
+      if (version !== GPU_PROTOCOL_VERSION) throw new GpuProtocolError(`GPU worker speaks protocol version ${version}, the server ${GPU_PROTOCOL_VERSION}`);
+      const type = head.readUInt16LE(6);
+      if (!TYPE_NAMES.has(type)) throw new GpuProtocolError(`unknown message type ${type} from the GPU worker`);
+      const metaLen = head.readUInt32LE(12);
+      const payloadLen = Number(head.readBigUInt64LE(16));
+      const total = HEADER_BYTES + metaLen + payloadLen;
+      if (this.buffered < total) return frames;
+      const all = this.take(total);
+      const meta = metaLen ? (JSON.parse(all.subarray(HEADER_BYTES, HEADER_BYTES + metaLen).toString('utf8')) as Record<string, unknown>) : {};
+      const payload = all.subarray(HEADER_BYTES + metaLen);
+      const descs = (meta['tensors'] as { name: string; dtype: string; shape: number[]; offset: number; nbytes: number }[] | undefined) ?? [];
+      const tensors = descs.map((d) => {
+        if (d.offset + d.nbytes > payload.byteLength) throw new GpuProtocolError(`tensor '${d.name}' runs past the frame`);
+        return { name: d.name, dtype: d.dtype, shape: d.shape, data: payload.subarray(d.offset, d.offset + d.nbytes) };
+      });
+      frames.push({ type: type as MsgTypeCode, id: head.readUInt32LE(8), meta, tensors });
+    }
+  }
+
+  private peek(n: number): Buffer {
+    if (this.chunks[0]!.byteLength >= n) return this.chunks[0]!.subarray(0, n);
+    return Buffer.concat(this.chunks).subarray(0, n);
+  }
+
+  private take(n: number): Buffer {
+    let out: Buffer;
+    if (this.chunks[0]!.byteLength >= n) {
+      // Copied so the frame owns aligned memory and the chunk can be released.
+      out = Buffer.from(this.chunks[0]!.subarray(0, n));
+      this.chunks[0] = this.chunks[0]!.subarray(n);
+    } else {
+      const all = Buffer.concat(this.chunks);
+      out = all.subarray(0, n);
+      this.chunks = [all.subarray(n)];
+    }
+    if (this.chunks[0]!.byteLength === 0) this.chunks.shift();
+    this.buffered -= n;
+    return out;
+  }
+}
+
+// ------------------------------------------------------------------ executor
+
+export type GpuPrecision = 'FP32' | 'FP16' | 'BF16' | 'INT8';
+
+/** Precision of a TorchScript file name (`model.fp16.pt`), else the `precision` config parameter, else FP32 (pure). */
+export function gpuPrecisionOf(modelPath: string, cfg?: ModelConfig): GpuPrecision {
+  const m = /(?:^|[._-])(fp16|bf16|int8|fp32)(?=[._-]|$)/i.exec(path.basename(modelPath));
+  if (m) return m[1]!.toUpperCase() as GpuPrecision;
+  const p = cfg?.parameters?.['precision']?.string_value?.toUpperCase();
+  return p === 'FP16' || p === 'BF16' || p === 'INT8' ? p : 'FP32';
+}
+
+/** Whether a config is served by the GPU executor: Triton's PyTorch platform/backend (pure). */
+export function isTorchModel(cfg: ModelConfig): boolean {
+  return cfg.platform === 'pytorch_libtorch' || cfg.backend === 'pytorch';
+}
+
+/** IoMeta from the config's tensors: TorchScript files carry no signature (pure). */
+export function ioFromConfig(cfg: ModelConfig): { inputs: IoMeta[]; outputs: IoMeta[] } {
+  const batching = Number(cfg.max_batch_size ?? 0) > 0;
+  const conv = (t: ModelTensor): IoMeta => {
+    const api = apiFromConfigType(t.data_type);
+    const type = api ? ortType(api) : undefined;
+    if (!type || type === 'string') throw new Error(`tensor '${t.name}': data_type ${t.data_type ?? 'none'} is not supported by the GPU executor`);
+    const dims = (t.dims ?? []).map(Number);
+    return { name: t.name, type, shape: batching ? [-1, ...dims] : dims };
+  };
+  if (!cfg.input?.length || !cfg.output?.length) throw new Error('a pytorch_libtorch model needs its inputs and outputs in config.pbtxt (TorchScript files carry no signature)');
+  return { inputs: cfg.input.map(conv), outputs: cfg.output.map(conv) };
+}
+
+export interface GpuWorkerOptions {
+  /** Python interpreter (env TANALYZE_GPU_PYTHON, default python3). */
+  python?: string;
+  /** Worker script (env TANALYZE_GPU_WORKER, default gpu_worker.py of this package). */
+  script?: string;
+  /** Extra arguments after the script (fake workers in tests take their behaviour here). */
+  args?: string[];
+  /** Cache of built models (env TANALYZE_GPU_CACHE, default <tmp>/tanalyze-gpu-cache). */
+  cacheDir?: string;
+  /** A batch with no answer after this long is a hang: the worker is killed and replaced (env TANALYZE_GPU_RUN_TIMEOUT_MS, default 60000). */
+  runTimeoutMs?: number;
+  /** Load (build and CUDA-graph capture included) time limit (default 600000). */
+  loadTimeoutMs?: number;
+  /** Replacements before the instance gives up (default 3). */
+  maxRestarts?: number;
+  /** Capture CUDA graphs per batch size at load (default true; env TANALYZE_GPU_CUDA_GRAPHS=0 turns off). */
+  cudaGraphs?: boolean;
+  /** CUDA device index (default 0). */
+  device?: number;
+  log?: (line: string) => void;
+}
+
+/** What the worker reported at load: build/cache and capture times. */
+export interface GpuLoadInfo {
+  precision?: string;
+  cache_hit?: boolean;
+  cache_key?: string;
+  build_s?: number;
+  load_s?: number;
+  graph_capture_s?: number;
+  graph_sizes?: number[];
+  gpu_memory_mb?: number;
+  total_load_s?: number;
+  device_name?: string;
+  torch?: string;
+  [k: string]: unknown;
+}
+
+function defaultScript(): string {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  // From src/server (tsx, tests on sources) or dist/src/server (tsc output: .py is not copied).
+  const candidates = [path.join(here, 'gpu_worker.py'), path.resolve(here, '../../../src/server/gpu_worker.py')];
+  return candidates.find((c) => existsSync(c)) ?? candidates[0]!;
+}
+
+function optionsFromEnv(o: GpuWorkerOptions): Required<Omit<GpuWorkerOptions, 'log' | 'args'>> & Pick<GpuWorkerOptions, 'log' | 'args'> {
+  const env = process.env;
+  const num = (v: string | undefined): number | undefined => (v !== undefined && v !== '' && Number.isFinite(Number(v)) ? Number(v) : undefined);
+  return {
+    python: o.python ?? env['TANALYZE_GPU_PYTHON'] ?? 'python3',
+    script: o.script ?? env['TANALYZE_GPU_WORKER'] ?? defaultScript(),
+    args: o.args,
+    cacheDir: o.cacheDir ?? env['TANALYZE_GPU_CACHE'] ?? path.join(process.env['TMPDIR'] ?? '/tmp', 'tanalyze-gpu-cache'),
+    runTimeoutMs: o.runTimeoutMs ?? num(env['TANALYZE_GPU_RUN_TIMEOUT_MS']) ?? 60_000,
+    loadTimeoutMs: o.loadTimeoutMs ?? 600_000,
+    maxRestarts: o.maxRestarts ?? 3,
+    cudaGraphs: o.cudaGraphs ?? env['TANALYZE_GPU_CUDA_GRAPHS'] !== '0',
+    device: o.device ?? num(env['TANALYZE_GPU_DEVICE']) ?? 0,
+    log: o.log ?? (env['TANALYZE_GPU_LOG'] ? (l: string) => process.stderr.write(`${l}\n`) : undefined),
+  };
+}
+
+const hrNow = (): number => Number(process.hrtime.bigint());
+
+interface Waiter {
+  resolve: (f: Frame) => void;
+  reject: (e: Error) => void;
+  timer?: NodeJS.Timeout;
+}
+
+/** One worker process and its pipe. */
+class WorkerProcess {
+  readonly child: ChildProcess;
+  private readonly reader = new FrameReader();
+  private readonly waiting = new Map<number, Waiter>();
+  private stderrTail = '';
+  exited: Error | undefined;
+  /** Set before a kill so the exit message says why. */
+  killReason: string | undefined;
+
+  constructor(python: string, script: string, args: string[], private readonly label: string) {
+    this.child = spawn(python, [script, ...args], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, PYTHONUNBUFFERED: '1' } });
+    this.child.stdout!.on('data', (chunk: Buffer) => {
+      let frames: Frame[];
+      try {
+        frames = this.reader.push(chunk);
+      } catch (e) {
+        this.kill(`protocol error: ${(e as Error).message}`);
+        return;
+      }
+      for (const f of frames) {
+        const w = this.waiting.get(f.id);
+        if (!w) continue;
+        this.waiting.delete(f.id);
+        if (w.timer) clearTimeout(w.timer);
+        w.resolve(f);
+      }
+    });
+    this.child.stderr!.on('data', (chunk: Buffer) => {
+      this.stderrTail = (this.stderrTail + chunk.toString('utf8')).slice(-2000);
+      if (process.env['TANALYZE_GPU_LOG']) process.stderr.write(chunk);
+    });
+    this.child.stdin!.on('error', () => undefined); // EPIPE after a crash: the exit handler reports it
+    this.child.on('error', (e) => this.fail(new Error(`${this.label}: could not start '${python} ${script}': ${e.message}`)));
+    this.child.on('exit', (code, signal) => {
+      const how = signal ? `killed by ${signal}` : `exited with code ${code}`;
+      const tail = this.stderrTail.trim().split('\n').slice(-3).join(' | ');
+      const why = this.killReason ?? `${this.label} ${how}`;
+      this.fail(new Error(`${why}${tail ? ` (worker stderr: ${tail})` : ''}`));
+    });
+  }
+
+  private fail(e: Error): void {
+    if (this.exited) return;
+    this.exited = e;
+    for (const w of this.waiting.values()) {
+      if (w.timer) clearTimeout(w.timer);
+      w.reject(e);
+    }
+    this.waiting.clear();
+  }
+
+  kill(reason: string): void {
+    this.killReason ??= reason;
+    this.child.kill('SIGKILL');
+  }
+
+  /** Sends a frame and waits for the reply with the same id. */
+  request(type: MsgTypeCode, id: number, meta: Record<string, unknown>, tensors: FrameTensor[], timeoutMs: number, onTimeout: string): Promise<Frame> {
+    if (this.exited) return Promise.reject(this.exited);
+    return new Promise<Frame>((resolve, reject) => {
+      const w: Waiter = { resolve, reject };
+      w.timer = setTimeout(() => this.kill(`${onTimeout} (no answer within ${(timeoutMs / 1000).toFixed(1)} s): the worker was killed and is being replaced`), timeoutMs);
+      this.waiting.set(id, w);
+      const bufs = encodeFrame(type, id, meta, tensors);
+      const stdin = this.child.stdin!;
+      for (const b of bufs) stdin.write(b);
+    });
+  }
+
+  send(type: MsgTypeCode, id: number, meta: Record<string, unknown> = {}): void {
+    if (this.exited) return;
+    for (const b of encodeFrame(type, id, meta)) this.child.stdin!.write(b);
+  }
+}
+
+/** A model instance served by a Python GPU worker, replaced when it fails. */
+export class GpuWorkerExecutor implements Executor {
+  private worker: WorkerProcess | undefined;
+  private ready: Promise<WorkerProcess>;
+  private nextId = 1;
+  private restarts = 0;
+  private closing = false;
+  private fatal: Error | undefined;
+  /** The last load's report (build, cache hit, capture). */
+  loadInfo: GpuLoadInfo = {};
+  /** Every load's report, the first one and each replacement's. */
+  readonly loads: GpuLoadInfo[] = [];
+  readonly io: { inputs: IoMeta[]; outputs: IoMeta[] };
+  private readonly o: ReturnType<typeof optionsFromEnv>;
+  private readonly precision: GpuPrecision;
+
+  private constructor(private readonly spec: ExecutorSpec, private readonly config: ModelConfig, opts: GpuWorkerOptions) {
+    this.o = optionsFromEnv(opts);
+    this.io = ioFromConfig(config);
+    this.precision = gpuPrecisionOf(spec.modelPath, config);
+    this.ready = this.startWorker();
+  }
+
+  static async start(spec: ExecutorSpec, opts: GpuWorkerOptions = {}): Promise<GpuWorkerExecutor> {
+    if (!spec.config) throw new Error('the GPU executor needs the model configuration (ExecutorSpec.config)');
+    const x = new GpuWorkerExecutor(spec, spec.config, opts);
+    await x.ready;
+    return x;
+  }
+
+  private loadMeta(): Record<string, unknown> {
+    const tensor = (m: IoMeta) => ({ name: m.name, dtype: m.type, dims: this.spec.batching ? m.shape.slice(1) : m.shape });
+    return {
+      model_path: this.spec.modelPath,
+      precision: this.precision,
+      max_batch_size: Number(this.config.max_batch_size ?? 0),
+      inputs: this.io.inputs.map(tensor),
+      outputs: this.io.outputs.map(tensor),
+      cuda_graphs: this.o.cudaGraphs,
+      cache_dir: this.o.cacheDir,
+      device: this.o.device,
+    };
+  }
+
+  private async startWorker(): Promise<WorkerProcess> {
+    const label = `GPU worker of '${this.spec.modelName}'`;
+    const w = new WorkerProcess(this.o.python, this.o.script, this.o.args ?? [], label);
+    this.worker = w;
+    const reply = await w.request(MsgType.LOAD, 0, this.loadMeta(), [], this.o.loadTimeoutMs, `${label} did not finish loading`);
+    if (reply.type === MsgType.ERROR) {
+      w.kill('load failed');
+      throw new Error(String(reply.meta['message'] ?? 'the worker refused the model'));
+    }
+    if (reply.type !== MsgType.LOADED) {
+      w.kill('unexpected reply');
+      throw new Error(`${label} answered ${TYPE_NAMES.get(reply.type)} to LOAD`);
+    }
+    this.loadInfo = reply.meta as GpuLoadInfo;
+    this.loads.push(this.loadInfo);
+    const i = this.loadInfo;
+    this.o.log?.(
+      `  ${label} ${w.child.pid}: ${i.precision ?? this.precision}, ` +
+        `${i.cache_hit ? 'model from the cache' : `model built in ${(i.build_s ?? 0).toFixed(2)} s`}, ` +
+        `CUDA graphs for ${i.graph_sizes?.[2] ?? 0} batch sizes captured in ${(i.graph_capture_s ?? 0).toFixed(2)} s`,
+    );
+    return w;
+  }
+
+  /** Starts a replacement after a failure; past maxRestarts the instance gives up. */
+  private replace(reason: Error): void {
+    if (this.closing || this.fatal) return;
+    if (this.restarts >= this.o.maxRestarts) {
+      this.fatal = new Error(`${reason.message}; gave up after ${this.restarts} replacement${this.restarts === 1 ? '' : 's'}`);
+      return;
+    }
+    this.restarts++;
+    this.o.log?.(`  replacing the GPU worker of '${this.spec.modelName}' (${this.restarts}/${this.o.maxRestarts}): ${reason.message}`);
+    this.ready = this.startWorker();
+    this.ready.catch((e: Error) => {
+      this.fatal = new Error(`the replacement worker failed to load: ${e.message}`);
+    });
+  }
+
+  get pid(): number | undefined {
+    return this.worker?.child.pid;
+  }
+
+  get replacements(): number {
+    return this.restarts;
+  }
+
+  get failure(): Error | undefined {
+    return this.closing ? undefined : this.fatal;
+  }
+
+  async run(requests: readonly ExecRequest[], startNs: number): Promise<BatchOutcome> {
+    if (this.fatal) throw this.fatal;
+    const w = await this.ready;
+    const batching = this.spec.batching;
+    const tensors: FrameTensor[] = requests[0]!.inputs.map((t) => ({
+      name: t.name,
+      dtype: ortType(t.datatype)!,
+      shape: batchShape(requests, t.name, batching),
+      parts: requests.map((r) => r.inputs.find((x) => x.name === t.name)!.data),
+    }));
+    const id = this.nextId++;
+    let reply: Frame;
+    try {
+      reply = await w.request(MsgType.RUN, id, {}, tensors, this.o.runTimeoutMs, `GPU worker of '${this.spec.modelName}' hung on a batch of ${requests.length} request(s)`);
+    } catch (e) {
+      this.replace(e as Error);
+      throw e;
+    }
+    if (reply.type === MsgType.ERROR) {
+      const err = new Error(`GPU worker of '${this.spec.modelName}': ${String(reply.meta['message'])}`);
+      if (reply.meta['fatal']) {
+        w.kill(err.message);
+        this.replace(err);
+      }
+      throw err;
+    }
+    if (reply.type !== MsgType.RESULT) throw new Error(`GPU worker answered ${TYPE_NAMES.get(reply.type)} to RUN`);
+    const sizes = requests.map((r) => r.batchSize);
+    const wanted = this.spec.outputs.length ? this.spec.outputs : this.io.outputs.map((o) => o.name);
+    const perRequest: ExecTensor[][] = requests.map(() => []);
+    for (const t of reply.tensors) {
+      if (!wanted.includes(t.name)) continue;
+      const datatype = apiFromOrtType(t.dtype);
+      if (!datatype) throw new Error(`output '${t.name}' has unsupported type ${t.dtype}`);
+      splitOutput(t.name, datatype, t.shape, t.data, sizes, batching).forEach((p, i) => perRequest[i]!.push(p));
+    }
+    const builtNs = Number(reply.meta['built_ns'] ?? startNs);
+    const ranNs = Number(reply.meta['ran_ns'] ?? builtNs);
+    const doneNs = hrNow();
+    return {
+      outputs: perRequest,
+      times: {
+        computeInputNs: Math.max(0, builtNs - startNs),
+        computeInferNs: Math.max(0, ranNs - builtNs),
+        computeOutputNs: Math.max(0, doneNs - ranNs),
+      },
+    };
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    const w = await this.ready.catch(() => this.worker);
+    if (!w || w.exited) return;
+    const gone = new Promise<void>((resolve) => w.child.once('exit', () => resolve()));
+    const kill = setTimeout(() => w.kill('closed'), 5000);
+    w.send(MsgType.CLOSE, 0);
+    w.child.stdin!.end();
+    await gone;
+    clearTimeout(kill);
+  }
+}
+
+export const gpuExecutorFactory = (spec: ExecutorSpec): Promise<Executor> => GpuWorkerExecutor.start(spec);

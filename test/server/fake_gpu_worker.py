@@ -1,0 +1,72 @@
+#!/usr/bin/env python3
+"""FAKE GPU worker for tests: speaks gpu_worker.py's protocol (imported from it, no torch)
+but computes nothing on a GPU. Its behaviour comes from argv[1]:
+
+  echo        RESULT holds the RUN's tensors unchanged (protocol round trip)
+  crash-once  the first RUN exits the process (code 9), later workers echo
+  crash       every RUN exits the process
+  hang-once   the first RUN never answers; later workers echo
+  oom-once    the first RUN answers ERROR "CUDA out of memory" (fatal) and exits
+  soft-error  every RUN answers a non-fatal ERROR
+  fail-load   LOAD answers ERROR
+  garbage     writes bytes that are no frame
+
+"-once" behaviour is remembered in the file named by argv[2] (created on first use).
+"""
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'src', 'server'))
+import gpu_worker as p  # noqa: E402
+
+
+def first_time(flag):
+    if os.path.exists(flag):
+        return False
+    open(flag, 'w').close()
+    return True
+
+
+def main():
+    mode = sys.argv[1]
+    flag = sys.argv[2] if len(sys.argv) > 2 else ''
+    inp = os.fdopen(0, 'rb')
+    out = os.fdopen(1, 'wb')
+    frame = p.read_frame(inp)
+    if frame is None:
+        return 0
+    if mode == 'garbage':
+        out.write(b'this is not a frame at all, padding...')
+        out.flush()
+        time.sleep(5)
+        return 0
+    if mode == 'fail-load':
+        p.write_frame(out, p.ERROR, frame[1], {'message': 'fake: cannot load', 'fatal': True})
+        return 1
+    p.write_frame(out, p.LOADED, frame[1], {'precision': frame[2].get('precision'), 'cache_hit': False, 'build_s': 0.01,
+                                            'graph_capture_s': 0.0, 'graph_sizes': [], 'fake': True, 'pid': os.getpid()})
+    while True:
+        frame = p.read_frame(inp)
+        if frame is None or frame[0] == p.CLOSE:
+            return 0
+        t, i, meta, payload = frame
+        once = mode.endswith('-once') and first_time(flag)
+        if mode == 'crash' or (mode == 'crash-once' and once):
+            os._exit(9)
+        if mode == 'hang-once' and once:
+            time.sleep(3600)
+        if mode == 'oom-once' and once:
+            p.write_frame(out, p.ERROR, i, {'message': 'CUDA out of memory: fake', 'fatal': True})
+            return 3
+        if mode == 'soft-error':
+            p.write_frame(out, p.ERROR, i, {'message': 'fake: bad batch', 'fatal': False})
+            continue
+        tensors = p.split_tensors(meta, payload)
+        built = time.monotonic_ns()
+        p.write_frame(out, p.RESULT, i, {'built_ns': built, 'ran_ns': time.monotonic_ns(), 'pid': os.getpid()},
+                      [(n, d, s, bytes(mv)) for n, d, s, mv in tensors])
+
+
+if __name__ == '__main__':
+    sys.exit(main())
