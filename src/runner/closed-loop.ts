@@ -86,10 +86,10 @@ interface OpenWindow {
   peakInFlight: number;
 }
 
-const defaultClock: Clock = () => process.hrtime.bigint();
-const defaultYield = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+export const defaultClock: Clock = () => process.hrtime.bigint();
+export const defaultYield = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
-function errorMessage(err: unknown): string {
+export function errorMessage(err: unknown): string {
   if (err instanceof Error) return err.message || err.name;
   return String(err);
 }

@@ -14,7 +14,7 @@
  * unreliable (measure.ts). Its latency still counts from the due time, so lateness can only
  * make a point look worse, never better.
  */
-import type { Clock, LoadDriver, StopResult, WindowResult } from './closed-loop.js';
+import { defaultClock, defaultYield, errorMessage, type Clock, type LoadDriver, type StopResult, type WindowResult } from './closed-loop.js';
 import { createPacer, type Pacer, type PacerOptions } from './pacer.js';
 import { newLatencyHistogram, recordLatencyNs, type LatencyHistogram } from './stats.js';
 
@@ -54,14 +54,6 @@ interface OpenWindow {
   maxLateNs: number;
   lateness: LatencyHistogram;
   peakInFlight: number;
-}
-
-const defaultClock: Clock = () => process.hrtime.bigint();
-const defaultYield = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
-
-function errorMessage(err: unknown): string {
-  if (err instanceof Error) return err.message || err.name;
-  return String(err);
 }
 
 export class OpenLoopDriver implements LoadDriver {
