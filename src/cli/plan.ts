@@ -300,7 +300,7 @@ export function resolvePlan(flags: RawOptions, env: Record<string, string | unde
       precisions,
     },
     maxConcurrency: int('maxConcurrency', 64, 1),
-    windows: { windowMs: duration('window', 500), minWindows, maxWindows, stabilityTolerance: stability, warmupMs, warmupRequests: int('warmupRequests', 0, 0), maxExtraWindows },
+    windows: { windowMs: duration('window', 500), minWindows, maxWindows, stabilityTolerance: stability, warmupMs, warmupRequests: int('warmupRequests', 0, 0), maxExtraWindows, minWindowRequests: int('windowRequests', 200, 0) },
     load: { mode: loadMode, arrivals, maxRate: int('maxRate', 100_000, 1), workers: int('loadWorkers', 0, 0) },
     launch: launch as RunPlan['launch'],
     port: int('port', 0, 0),

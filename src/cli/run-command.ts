@@ -30,7 +30,7 @@ import { EmbeddedLauncher } from '../runner/launchers/embedded.js';
 import type { LoadPoint } from '../runner/types.js';
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
-import { measureConfiguration } from '../runner/measure-config.js';
+import { measureConfiguration, probeConcurrencyFor } from '../runner/measure-config.js';
 import { createInferenceClient } from '../protocol/client.js';
 import { reportDataFromStore } from '../report/from-store.js';
 import { writeReport } from '../report/write.js';
@@ -135,7 +135,15 @@ export async function runCommand(flags: Record<string, unknown>, io: CliIO): Pro
       ...(plan.timeBudgetMs !== null ? { deadline: started + plan.timeBudgetMs } : {}),
       launcher,
       ...(builder ? { builder } : {}),
-      measure: offline ? offline.measure : (req) => measureWithMetrics(scraper, req, (onPoint) => measureConfiguration({ client: inferClient!, ...req, onPoint, ...loadOptions })),
+      measure: offline
+        ? offline.measure
+        : (req) =>
+            measureWithMetrics(scraper, req, async (onPoint) => {
+              const result = await measureConfiguration({ client: inferClient!, ...req, onPoint, ...loadOptions, probeConcurrency: probeConcurrencyFor(req.config, plan.maxConcurrency) });
+              const probe = result.capacityProbe;
+              if (probe) log(`  capacity probe: ${probe.requestsPerS.toFixed(0)} requests/s at concurrency ${probe.concurrency}; rate search started at ${probe.startRate} requests/s`);
+              return result;
+            }),
       log,
       shouldStop: () => stopRequested,
     });

@@ -12,12 +12,14 @@ import type { InferenceClient } from '../protocol/types.js';
 import { processClientMonitor, type ClientLimitRules, type ClientMonitor } from './client-load.js';
 import { ClosedLoopDriver, type Clock, type LoadDriver } from './closed-loop.js';
 import { createRawChannel, makeInferRequest, makeSender, serializeInferRequest, type InferRequestOptions, type RawChannel } from './infer-load.js';
-import { bestPoint, bestRatePoint, nextLoad, nextRate } from './load-search.js';
+import { bestPoint, bestRatePoint, nextLoad, nextRate, roundRate } from './load-search.js';
 import type { LoadWorkerPool } from './load-workers.js';
 import { measureLoadPoint } from './measure.js';
 import { OpenLoopDriver, type OpenLoopOptions } from './open-loop.js';
 import { diffServerTimes, snapshotFromStatistics, type ServerSnapshot } from './server-stats.js';
 import type { Arrivals, LoadMode, LoadPoint, TrialResult, WindowSettings } from './types.js';
+import type { NextRateOptions } from './load-search.js';
+import type { ServingConfig } from '../search/types.js';
 
 export interface MeasureConfigurationOptions {
   client: InferenceClient;
@@ -35,6 +37,12 @@ export interface MeasureConfigurationOptions {
   minRate?: number;
   maxRate?: number;
   startRate?: number;
+  /**
+   * Open loop without startRate: first measure the server's capacity with one closed-loop
+   * window at this concurrency, then start the rate search just below it and step by 1.5x
+   * (default: no probe; the search starts in the geometric middle of the rate range).
+   */
+  probeConcurrency?: number;
   /** Open loop driver tuning (spinning, lateness slack, in-flight cap). */
   openLoop?: Pick<OpenLoopOptions, 'spinNs' | 'lateSlackNs' | 'maxInFlight' | 'burst'>;
   /** Send from these worker threads. */
@@ -69,6 +77,35 @@ export interface ConfigurationResult extends TrialResult {
   /** Load points the search needed (points.length, kept explicit for the store and the report). */
   loadPoints: number;
   mode: LoadMode;
+  /** Open loop: the closed-loop capacity probe that placed the rate search, when one ran. */
+  capacityProbe?: CapacityProbe;
+}
+
+export interface CapacityProbe {
+  concurrency: number;
+  /** Requests/s completed in the probe window. */
+  requestsPerS: number;
+  /** Where the rate search started. */
+  startRate: number;
+}
+
+/**
+ * Requests in flight for the open loop's capacity probe: enough to fill every instance's
+ * largest batch twice over (a dynamic batcher needs them queued to form full batches).
+ */
+export function probeConcurrencyFor(config: Pick<ServingConfig, 'instanceCount' | 'maxBatchSize'>, maxConcurrency: number): number {
+  return Math.max(2, Math.min(maxConcurrency, 2 * config.instanceCount * Math.max(1, config.maxBatchSize)));
+}
+
+/**
+ * Where an open-loop rate search starts, given a closed-loop capacity estimate: at 80% of
+ * it (most servers still meet a latency target there), stepping by 1.5x while points pass,
+ * so the bracket around the capacity closes in about four points instead of the seven a
+ * bisection of [1, 100 000] needs. Pure.
+ */
+export function rateSearchStart(capacityRps: number, range: { minRate: number; maxRate: number }): { startRate: number; growth: number } {
+  const start = Math.min(range.maxRate, Math.max(range.minRate, roundRate(0.8 * capacityRps)));
+  return { startRate: start, growth: 1.5 };
 }
 
 const realSleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -97,16 +134,16 @@ export async function measureConfiguration(opts: MeasureConfigurationOptions): P
   const ownMonitor = opts.monitor === undefined && monitor !== undefined;
   const pacer = { arrivals: opts.arrivals ?? 'constant', seed };
 
-  const makeDriver = (): LoadDriver => {
-    if (opts.driverFactory) return opts.driverFactory(mode);
-    if (opts.workers) return opts.workers.driver(mode === 'rate' ? { mode, request: bytes!, pacer } : { mode, request: bytes! });
+  const makeDriver = (m: LoadMode = mode): LoadDriver => {
+    if (opts.driverFactory) return opts.driverFactory(m);
+    if (opts.workers) return opts.workers.driver(m === 'rate' ? { mode: m, request: bytes!, pacer } : { mode: m, request: bytes! });
     const common = {
       send,
       ...(opts.clock ? { clock: opts.clock } : {}),
       ...(opts.sleep ? { sleep: opts.sleep } : {}),
       ...(opts.stopTimeoutMs !== undefined ? { stopTimeoutMs: opts.stopTimeoutMs } : {}),
     };
-    if (mode === 'rate') return new OpenLoopDriver({ ...common, ...opts.openLoop, pacer, ...(opts.sleep ? { spinNs: 0 } : {}) });
+    if (m === 'rate') return new OpenLoopDriver({ ...common, ...opts.openLoop, pacer, ...(opts.sleep ? { spinNs: 0 } : {}) });
     return new ClosedLoopDriver(common);
   };
 
@@ -116,14 +153,22 @@ export async function measureConfiguration(opts: MeasureConfigurationOptions): P
   const points: LoadPoint[] = [];
   let stopReason = '';
   let firstError: string | undefined;
-  const rateOpts = {
+  const rateOpts: NextRateOptions = {
     targetP99Ms: opts.targetP99Ms,
     minRate: opts.minRate ?? 1,
     maxRate: opts.maxRate ?? 100_000,
     ...(opts.startRate !== undefined ? { startRate: opts.startRate } : {}),
     ...(opts.maxPoints !== undefined ? { maxPoints: opts.maxPoints } : {}),
   };
+  let capacityProbe: CapacityProbe | undefined;
   try {
+    if (mode === 'rate' && opts.startRate === undefined && opts.probeConcurrency !== undefined && opts.probeConcurrency > 0) {
+      const rps = await probeCapacity(makeDriver('concurrency'), opts.probeConcurrency, opts.settings, sleep);
+      if (rps > 0) {
+        Object.assign(rateOpts, rateSearchStart(rps, rateOpts));
+        capacityProbe = { concurrency: opts.probeConcurrency, requestsPerS: rps, startRate: rateOpts.startRate! };
+      }
+    }
     for (;;) {
       let level: { concurrency: number } | { rate: number };
       if (mode === 'rate') {
@@ -183,5 +228,25 @@ export async function measureConfiguration(opts: MeasureConfigurationOptions): P
       : bestPoint(points, opts.targetP99Ms);
   const result: ConfigurationResult = { points, bestIndex, stopReason, loadPoints: points.length, mode };
   if (firstError !== undefined) result.firstError = firstError;
+  if (capacityProbe) result.capacityProbe = capacityProbe;
   return result;
+}
+
+/**
+ * Requests/s the server completes under closed-loop load at `concurrency`: one window after
+ * the warm-up. 0 when nothing completed or a request failed (the rate search then starts
+ * where it would without a probe).
+ */
+async function probeCapacity(driver: LoadDriver, concurrency: number, settings: WindowSettings, sleep: (ms: number) => Promise<void>): Promise<number> {
+  driver.start(concurrency);
+  try {
+    if (settings.warmupMs > 0) await sleep(settings.warmupMs);
+    driver.startWindow();
+    await sleep(settings.windowMs);
+    const w = await driver.endWindow();
+    const seconds = Number(w.durationNs) / 1e9;
+    return w.errors === 0 && seconds > 0 ? w.count / seconds : 0;
+  } finally {
+    await driver.stop();
+  }
 }

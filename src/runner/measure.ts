@@ -97,14 +97,17 @@ export async function measureLoadPoint<S>(opts: MeasureLoadPointOptions<S>): Pro
   driver.start(level);
   try {
     warm = await warmUp(driver, settings, sleep);
+    // Open loop: the offered rate sets the window's length; closed loop: the rate seen so far.
+    let windowMs = windowLengthMs(settings, rateMode ? level : warm.ms > 0 ? (warm.requests * 1000) / warm.ms : undefined);
     driver.startWindow();
     opts.monitor?.begin();
     snaps.push(await snapshot());
     for (;;) {
-      await sleep(settings.windowMs);
+      await sleep(windowMs);
       const w = await driver.endWindow();
       const client = opts.monitor?.take() ?? null;
       const s = summarize(w, perRequest);
+      if (!rateMode && s.durationS > 0) windowMs = windowLengthMs(settings, (w.count + w.errors) / s.durationS);
       windows.push({ result: w, summary: s, client });
       opts.onWindow?.(windows.length - 1, s);
       if (firstError === undefined && w.firstError !== null) firstError = w.firstError;
@@ -237,6 +240,18 @@ export async function measureLoadPoint<S>(opts: MeasureLoadPointOptions<S>): Pro
   }
   if (firstError !== undefined) point.firstError = firstError;
   return point;
+}
+
+/**
+ * How long the next window lasts: settings.windowMs, stretched to hold about
+ * settings.minWindowRequests requests at `requestsPerS`, at most settings.maxWindowMs
+ * (default 10 s) and never shorter than windowMs. Pure.
+ */
+export function windowLengthMs(settings: WindowSettings, requestsPerS: number | undefined): number {
+  const want = settings.minWindowRequests ?? 0;
+  if (want <= 0 || requestsPerS === undefined || !(requestsPerS > 0)) return settings.windowMs;
+  const bound = Math.max(settings.windowMs, settings.maxWindowMs ?? 10_000);
+  return Math.min(bound, Math.max(settings.windowMs, Math.ceil((1000 * want) / requestsPerS)));
 }
 
 /**

@@ -99,6 +99,14 @@ export interface WindowSettings {
   maxExtraWindows?: number;
   /** Confidence level of the p99 interval (default 0.95). */
   ciLevel?: number;
+  /**
+   * A window lasts long enough for about this many requests (default 0: windowMs alone), at
+   * most maxWindowMs: at 50 requests/s a 500 ms window holds 25 requests, whose "p99" is
+   * their maximum, and the merged windows could never tell p99 from the target.
+   */
+  minWindowRequests?: number;
+  /** Bound on a window stretched by minWindowRequests (default 10 s). */
+  maxWindowMs?: number;
 }
 
 /** The result of measuring one configuration at rising load. */

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { measureConfiguration } from '../../src/runner/measure-config.js';
+import { measureConfiguration, probeConcurrencyFor, rateSearchStart } from '../../src/runner/measure-config.js';
 import type { LoadPoint, WindowSettings } from '../../src/runner/types.js';
 import { FakeQueueingClient, VirtualTime } from './fakes.js';
 
@@ -143,4 +143,51 @@ test('measureConfiguration on FAKE time, open loop: bisects the rate to the targ
     assert.equal(p.late, 0, `the virtual client never falls behind (rate ${p.offeredRate})`);
     assert.ok(p.histogramB64 && p.p99CiMs, 'histogram and CI kept');
   }
+});
+
+test('measureConfiguration on FAKE time, open loop with a capacity probe: starts near capacity and needs fewer points', async () => {
+  const run = async (probeConcurrency?: number) => {
+    const vt = new VirtualTime();
+    // The FAKE server of the test above: closed loop at c in flight completes c / (2 + 0.5c) per ms (1600/s at 16).
+    const client = new FakeQueueingClient(vt.sleep, 2, 0.5);
+    return vt.run(() =>
+      measureConfiguration({
+        client,
+        modelName: 'm',
+        targetP99Ms: 5,
+        settings: { windowMs: 50, minWindows: 3, maxWindows: 6, stabilityTolerance: 0.1, warmupMs: 50 },
+        maxConcurrency: 64,
+        load: 'rate',
+        minRate: 10,
+        maxRate: 10_000,
+        ...(probeConcurrency !== undefined ? { probeConcurrency } : {}),
+        sleep: vt.sleep,
+        clock: vt.clock,
+      }),
+    );
+  };
+  const plain = await run();
+  const probed = await run(16);
+  assert.equal(plain.capacityProbe, undefined, 'no probe unless asked');
+  const probe = probed.capacityProbe!;
+  assert.equal(probe.concurrency, 16);
+  assert.ok(Math.abs(probe.requestsPerS - 1600) / 1600 < 0.05, `capacity ${probe.requestsPerS}`);
+  assert.equal(probed.points[0]!.offeredRate, probe.startRate, 'the search starts where the probe said');
+  assert.ok(Math.abs(probe.startRate - 0.8 * probe.requestsPerS) / probe.startRate < 0.01, `start ${probe.startRate}`);
+  assert.ok(probed.points.every((p) => p.mode === 'rate'), 'the probe is not a load point');
+  const best = probed.points[probed.bestIndex!]!;
+  assert.ok(best.offeredRate! >= 1000 && best.offeredRate! <= 1250, `best rate ${best.offeredRate}`);
+  assert.ok(
+    probed.points.length < plain.points.length,
+    `with the probe ${probed.points.length} points (${probed.points.map((p) => p.offeredRate).join(', ')}), without ${plain.points.length}`,
+  );
+});
+
+test('rateSearchStart and probeConcurrencyFor: 80% of capacity within the range; two full batches per instance', () => {
+  assert.deepEqual(rateSearchStart(1000, { minRate: 1, maxRate: 100_000 }), { startRate: 800, growth: 1.5 });
+  assert.equal(rateSearchStart(1000, { minRate: 1, maxRate: 500 }).startRate, 500, 'never above the highest rate');
+  assert.equal(rateSearchStart(0.5, { minRate: 1, maxRate: 500 }).startRate, 1, 'never below the lowest');
+  assert.equal(probeConcurrencyFor({ instanceCount: 2, maxBatchSize: 8 }, 64), 32);
+  assert.equal(probeConcurrencyFor({ instanceCount: 4, maxBatchSize: 32 }, 64), 64, 'bounded by --max-concurrency');
+  assert.equal(probeConcurrencyFor({ instanceCount: 1, maxBatchSize: 0 }, 64), 2);
 });

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { LoadDriver, StopResult, WindowResult } from '../../src/runner/closed-loop.js';
-import { measureLoadPoint } from '../../src/runner/measure.js';
+import { measureLoadPoint, windowLengthMs } from '../../src/runner/measure.js';
 import { newLatencyHistogram } from '../../src/runner/stats.js';
 import type { ServerTimes, WindowSettings } from '../../src/runner/types.js';
 
@@ -194,4 +194,25 @@ test('measureLoadPoint: the driver is stopped even when sleeping fails', async (
     /interrupted/,
   );
   assert.equal(driver.stopped, 1);
+});
+
+test('windowLengthMs: stretched to hold the wanted requests, within windowMs and maxWindowMs', () => {
+  const s: WindowSettings = { ...SETTINGS, windowMs: 500, minWindowRequests: 200 };
+  assert.equal(windowLengthMs(s, 1000), 500, 'fast enough: the window as set');
+  assert.equal(windowLengthMs(s, 50), 4000, '200 requests at 50/s');
+  assert.equal(windowLengthMs(s, 5), 10_000, 'bounded by 10 s');
+  assert.equal(windowLengthMs({ ...s, maxWindowMs: 2000 }, 5), 2000);
+  assert.equal(windowLengthMs(s, 0), 500, 'no rate known: as set');
+  assert.equal(windowLengthMs({ ...s, minWindowRequests: 0 }, 5), 500, 'off');
+});
+
+test('measureLoadPoint: open loop at a low rate measures longer windows; closed loop adapts after the first window', async () => {
+  const settings: WindowSettings = { ...SETTINGS, windowMs: 100, minWindowRequests: 200 };
+  const open = fakeSleep();
+  await measureLoadPoint({ driver: new ScriptedDriver(() => ({ count: 100, p99Us: 2000 }), 4000), rate: 50, settings, sleep: open.sleep });
+  assert.deepEqual(open.calls, [50, 4000, 4000, 4000], '200 requests per window at 50/s');
+  const closed = fakeSleep();
+  // 100 requests in a 100 ms window = 1000/s: 200 need 200 ms.
+  await measureLoadPoint({ driver: new ScriptedDriver(() => ({ count: 100, p99Us: 2000 })), concurrency: 2, settings, sleep: closed.sleep });
+  assert.deepEqual(closed.calls, [50, 100, 200, 200]);
 });
