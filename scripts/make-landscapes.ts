@@ -35,6 +35,7 @@ const SMALL: SimParams = {
     ...DEFAULT_SIM_PARAMS.precisions,
     FP32: { speedupAt1: 1, speedupMax: 1, speedupBatch: 16, capacityIps: 6000, weightsMb: 100, activationMbPerItem: 4 },
     FP16: { speedupAt1: 1.1, speedupMax: 1.8, speedupBatch: 16, capacityIps: 11000, weightsMb: 50, activationMbPerItem: 2 },
+    BF16: { speedupAt1: 1.1, speedupMax: 1.8, speedupBatch: 16, capacityIps: 11000, weightsMb: 50, activationMbPerItem: 2 },
   },
 };
 
@@ -55,6 +56,7 @@ const WIDE: SimParams = {
   precisions: {
     FP32: { speedupAt1: 1, speedupMax: 1, speedupBatch: 8, capacityIps: 750, weightsMb: 1400, activationMbPerItem: 40 },
     FP16: { speedupAt1: 1.3, speedupMax: 2.4, speedupBatch: 8, capacityIps: 1500, weightsMb: 700, activationMbPerItem: 20 },
+    BF16: { speedupAt1: 1.3, speedupMax: 2.4, speedupBatch: 8, capacityIps: 1500, weightsMb: 700, activationMbPerItem: 20 },
     INT8: { speedupAt1: 1, speedupMax: 3.8, speedupBatch: 24, capacityIps: 2600, weightsMb: 360, activationMbPerItem: 12 },
   },
 };
@@ -78,6 +80,7 @@ const PEAKED: SimParams = {
   precisions: {
     FP32: { speedupAt1: 1, speedupMax: 1, speedupBatch: 16, capacityIps: 3000, weightsMb: 300, activationMbPerItem: 9 },
     FP16: { speedupAt1: 1.2, speedupMax: 2.1, speedupBatch: 12, capacityIps: 6000, weightsMb: 150, activationMbPerItem: 4.5 },
+    BF16: { speedupAt1: 1.2, speedupMax: 2.1, speedupBatch: 12, capacityIps: 6000, weightsMb: 150, activationMbPerItem: 4.5 },
     INT8: { speedupAt1: 0.9, speedupMax: 2.9, speedupBatch: 40, capacityIps: 7000, weightsMb: 80, activationMbPerItem: 2.5 },
   },
 };

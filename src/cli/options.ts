@@ -31,7 +31,7 @@ export const RUN_OPTIONS: readonly OptionSpec[] = [
   { key: 'maxBatchSizes', flags: '--max-batch-sizes <list>', description: 'max_batch_size values to search, e.g. 4,8,16', profileKey: 'space.max_batch_size', group: 'Search' },
   { key: 'queueDelays', flags: '--queue-delays <list>', description: 'dynamic batching max_queue_delay_microseconds values, e.g. 0,1000', profileKey: 'space.max_queue_delay_us', group: 'Search' },
   { key: 'instanceCounts', flags: '--instance-counts <list>', description: 'instance_group count values, e.g. 1,2', profileKey: 'space.instance_count', group: 'Search' },
-  { key: 'precisions', flags: '--precisions <list>', description: 'precisions to search: FP32, FP16, INT8', profileKey: 'space.precision', group: 'Search' },
+  { key: 'precisions', flags: '--precisions <list>', description: 'precisions to search: FP32, FP16, BF16, INT8', profileKey: 'space.precision', group: 'Search' },
   { key: 'maxConcurrency', flags: '--max-concurrency <n>', description: 'highest closed-loop concurrency the load search may try', defaultText: '64', profileKey: 'load.max_concurrency', group: 'Load and measurement' },
   { key: 'window', flags: '--window <duration>', description: 'length of one measurement window', defaultText: '500ms', profileKey: 'load.window', group: 'Load and measurement' },
   { key: 'load', flags: '--load <mode>', description: 'concurrency (closed loop: N requests in flight) or rate (open loop: requests sent on a schedule, latency from the intended send time)', defaultText: 'concurrency', profileKey: 'load.mode', group: 'Load and measurement' },

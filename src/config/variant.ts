@@ -59,9 +59,9 @@ export function applyServingConfig(
   return normalizeModelConfig(cfg, `variant '${opts.name}'`);
 }
 
-/** The precision a model file name stands for: `model.fp16.onnx` → FP16; anything else FP32. */
+/** The precision a model file name stands for: `model.fp16.onnx` → FP16 (bf16, int8 alike); anything else FP32. */
 export function precisionOfModelFile(file: string | undefined): Precision {
-  const m = /(?:^|[._-])(fp16|int8)(?=[._-]|$)/i.exec(file ?? '');
+  const m = /(?:^|[._-])(fp16|bf16|int8)(?=[._-]|$)/i.exec(file ?? '');
   return m ? (m[1]!.toUpperCase() as Precision) : 'FP32';
 }
 

@@ -82,6 +82,8 @@ export const DEFAULT_SIM_PARAMS: SimParams = {
   precisions: {
     FP32: { speedupAt1: 1, speedupMax: 1, speedupBatch: 16, capacityIps: 2600, weightsMb: 400, activationMbPerItem: 12 },
     FP16: { speedupAt1: 1.15, speedupMax: 2.2, speedupBatch: 16, capacityIps: 5200, weightsMb: 200, activationMbPerItem: 6 },
+    // Same tensor-core rate and bytes as FP16 on Ampere and Hopper GPUs.
+    BF16: { speedupAt1: 1.15, speedupMax: 2.2, speedupBatch: 16, capacityIps: 5200, weightsMb: 200, activationMbPerItem: 6 },
     INT8: { speedupAt1: 1.2, speedupMax: 3.2, speedupBatch: 32, capacityIps: 7800, weightsMb: 110, activationMbPerItem: 3.5 },
   },
 };
@@ -224,13 +226,13 @@ export function parseSimParams(raw: unknown, where = 'sim'): { params: SimParams
       else errors.push(`${where}.name: ${JSON.stringify(value)} is not a string`);
     } else if (key === 'precisions') {
       if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-        errors.push(`${where}.precisions: ${JSON.stringify(value)} is not a mapping of FP32, FP16, INT8`);
+        errors.push(`${where}.precisions: ${JSON.stringify(value)} is not a mapping of ${Object.keys(params.precisions).join(', ')}`);
         continue;
       }
       for (const [pname, pv] of Object.entries(value as Record<string, unknown>)) {
         const prec = pname.toUpperCase() as Precision;
         if (!(prec in params.precisions)) {
-          errors.push(`${where}.precisions.${pname}: not a precision; accepted: FP32, FP16, INT8`);
+          errors.push(`${where}.precisions.${pname}: not a precision; accepted: ${Object.keys(params.precisions).join(', ')}`);
           continue;
         }
         if (pv === null || typeof pv !== 'object' || Array.isArray(pv)) {

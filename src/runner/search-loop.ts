@@ -13,6 +13,7 @@ import { configKey } from '../search/types.js';
 import type { Store } from '../store/store.js';
 import type { Launcher, LoadPoint, ModelVariant, TrialResult, WindowSettings } from './types.js';
 import { installArtifacts, limitMaxBatchSizes, type BuildResult, type EngineBuilder } from './engines/builder.js';
+import { PrecisionUnavailableError } from './engines/onnxruntime.js';
 
 export interface RepoModel {
   name: string;
@@ -124,6 +125,7 @@ async function runTrial(ctx: SearchContext, index: number, config: ServingConfig
   let cfg: ModelConfig;
   let pbtxt = '';
   let setupError: string | null = null;
+  let setupUnavailable = false;
   let build: BuildResult | null = null;
   try {
     if (precisionFile === null) throw new Error(`precision ${config.precision} is unavailable: the model repository has no ${config.precision.toLowerCase()} variant of the model file`);
@@ -140,11 +142,12 @@ async function runTrial(ctx: SearchContext, index: number, config: ServingConfig
     pbtxt = printModelConfig(cfg);
   } catch (e) {
     setupError = (e as Error).message;
+    setupUnavailable = e instanceof PrecisionUnavailableError;
     cfg = ctx.model.config;
   }
   const trialId = ctx.store.startTrial(ctx.runId, index, { config, variantName, isDefault, pbtxt });
   if (setupError !== null) {
-    const skipped = precisionFile === null;
+    const skipped = precisionFile === null || setupUnavailable;
     ctx.store.finishTrial(trialId, { state: skipped ? 'SKIPPED' : 'FAILED', objectiveIps: null, p99Ms: null, error: setupError });
     ctx.log(`${label}: ${skipped ? 'skipped' : 'failed'}: ${setupError}`);
     return ctx.store.trialHistory(ctx.runId)[index]!;

@@ -2,7 +2,7 @@
  * The search space: validation and a deterministic enumeration. Pure.
  *
  * Order (the grid's order, and the order every strategy's candidate list has):
- * precision outermost (in PRECISIONS order: FP32, FP16, INT8), then instance count,
+ * precision outermost (in PRECISIONS order: FP32, FP16, BF16, INT8), then instance count,
  * max batch size, queue delay, preferred batch sizes innermost; numbers ascending.
  * Combinations that validateConfig rejects are left out of enumerateSpace and listed,
  * with the reason, by skippedConfigs.

@@ -1,6 +1,7 @@
 /** The serving configuration of one trial: the knobs tanalyze searches over. */
-export type Precision = 'FP32' | 'FP16' | 'INT8';
-export const PRECISIONS: readonly Precision[] = ['FP32', 'FP16', 'INT8'];
+export type Precision = 'FP32' | 'FP16' | 'BF16' | 'INT8';
+/** In the order searches and tables list them: full precision first, then fewer bits. */
+export const PRECISIONS: readonly Precision[] = ['FP32', 'FP16', 'BF16', 'INT8'];
 
 export interface ServingConfig {
   /** Triton `max_batch_size`; 0 would mean "no batching" and is not searched. */

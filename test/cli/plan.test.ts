@@ -44,7 +44,7 @@ test('every bad value is reported at once, naming the flag, the value and what i
   assert.match(problems.join('\n'), /--budget: 'ten' is not an integer/);
   assert.match(problems.join('\n'), /--search: 'bayes' is not one of grid, random, quick, bayesian/);
   assert.match(problems.join('\n'), /--max-batch-sizes: '4,x' is not a list/);
-  assert.match(problems.join('\n'), /--precisions: 'FP8' is not a precision; accepted: FP32, FP16, INT8/);
+  assert.match(problems.join('\n'), /--precisions: 'FP8' is not a precision; accepted: FP32, FP16, BF16, INT8/);
   assert.match(problems.join('\n'), /--window: '5 parsecs' is not a duration/);
 });
 

@@ -89,6 +89,7 @@ describe('servingConfigOf', () => {
   test('precision from the model file name', () => {
     assert.equal(precisionOfModelFile('model.fp16.onnx'), 'FP16');
     assert.equal(precisionOfModelFile('model.int8.onnx'), 'INT8');
+    assert.equal(precisionOfModelFile('model.bf16.pt'), 'BF16');
     assert.equal(precisionOfModelFile('model_INT8.plan'), 'INT8');
     assert.equal(precisionOfModelFile('model.onnx'), 'FP32');
     assert.equal(precisionOfModelFile('fp16ish.onnx'), 'FP32');

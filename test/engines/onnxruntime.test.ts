@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { modelConfigFromJson, modelConfigToJson, parseModelConfig, printModelConfig } from '../../src/config/pbtxt.js';
-import { ortTensorRtPrecision, withOrtTensorRtPrecision } from '../../src/runner/engines/onnxruntime.js';
+import { PrecisionUnavailableError, ortTensorRtPrecision, withOrtTensorRtPrecision } from '../../src/runner/engines/onnxruntime.js';
 
 const base = parseModelConfig(`
 name: "text_recognition"
@@ -61,5 +61,12 @@ describe('withOrtTensorRtPrecision', () => {
   it('only for ONNX Runtime models', () => {
     assert.throws(() => withOrtTensorRtPrecision({ name: 'p', platform: 'tensorrt_plan' }, 'FP16'), /is not served by ONNX Runtime/);
     assert.equal(ortTensorRtPrecision({ name: 'x' }), null);
+  });
+});
+
+describe('BF16 through the TensorRT accelerator', () => {
+  it('is unavailable (precision_mode has no BF16): a typed error the search loop turns into a skipped trial', () => {
+    const cfg = parseModelConfig('name: "m"\nbackend: "onnxruntime"\nmax_batch_size: 8\n');
+    assert.throws(() => withOrtTensorRtPrecision(cfg, 'BF16'), (e: unknown) => e instanceof PrecisionUnavailableError && /BF16 is unavailable.*FP32, FP16 or INT8/.test((e as Error).message));
   });
 });

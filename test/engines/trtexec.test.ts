@@ -55,6 +55,7 @@ describe('optimization profile and arguments (pure)', () => {
     const common = ['--onnx=/m/1/model.onnx', '--saveEngine=/c/e.plan', '--minShapes=input:1x3x32x32', '--optShapes=input:8x3x32x32', '--maxShapes=input:8x3x32x32'];
     assert.deepEqual(trtexecArgs({ onnx: '/m/1/model.onnx', engine: '/c/e.plan', profile, precision: 'FP32' }), [...common, '--skipInference']);
     assert.deepEqual(trtexecArgs({ onnx: '/m/1/model.onnx', engine: '/c/e.plan', profile, precision: 'FP16' }), [...common, '--fp16', '--skipInference']);
+    assert.deepEqual(trtexecArgs({ onnx: '/m/1/model.onnx', engine: '/c/e.plan', profile, precision: 'BF16' }), [...common, '--bf16', '--skipInference']);
     assert.deepEqual(trtexecArgs({ onnx: '/m/1/model.onnx', engine: '/c/e.plan', profile, precision: 'INT8', calibCache: '/cal/calib.cache' }), [
       ...common,
       '--int8',

@@ -56,7 +56,7 @@ describe('landscape CSV', () => {
       [line('four', 0, 1, 'FP32', 1, 10, 1, 2, 3, 5), /b\.csv:3: max_batch_size 'four' is not an integer; expected an integer >= 1/],
       [line(0, 0, 1, 'FP32', 1, 10, 1, 2, 3, 5), /b\.csv:3: max_batch_size '0' is out of range; expected an integer >= 1/],
       [line(4, -5, 1, 'FP32', 1, 10, 1, 2, 3, 5), /b\.csv:3: max_queue_delay_us '-5' is out of range/],
-      [line(4, 0, 1, 'BF16', 1, 10, 1, 2, 3, 5), /b\.csv:3: precision 'BF16' is not one of FP32, FP16, INT8/],
+      [line(4, 0, 1, 'FP8', 1, 10, 1, 2, 3, 5), /b\.csv:3: precision 'FP8' is not one of FP32, FP16, BF16, INT8/],
       [line(4, 0, 1, 'FP32', 1.5, 10, 1, 2, 3, 5), /b\.csv:3: concurrency '1\.5' is not an integer/],
       [line(4, 0, 1, 'FP32', 1, 'fast', 1, 2, 3, 5), /b\.csv:3: throughput_ips 'fast' is not a number >= 0/],
       [line(4, 0, 1, 'FP32', 1, 10, 1, 2, '', 5), /b\.csv:3: p99_ms '' is not a number >= 0/],

@@ -84,12 +84,12 @@ describe('parseSimParams', () => {
   });
 
   it('reports every problem at once, naming key, value and what is accepted', () => {
-    const r = parseSimParams({ batch_fill: 1.5, per_item: 1, precisions: { BF16: {}, INT8: { speedup_max: -1 } } }, 'profile.sim');
+    const r = parseSimParams({ batch_fill: 1.5, per_item: 1, precisions: { FP8: {}, INT8: { speedup_max: -1 } } }, 'profile.sim');
     assert.equal(r.params, null);
     assert.deepEqual(r.errors, [
       'profile.sim.batch_fill: 1.5 is not accepted; accepted: a number > 0 and <= 1',
       `profile.sim.per_item: unknown; accepted: name, precisions, ${'batch_overhead_ms, per_item_ms, per_item_squared_ms, max_batch_overhead_per_doubling, instance_contention, instance_contention2, batch_fill, fill_delay_us, service_cv2, base_memory_mb'}`,
-      'profile.sim.precisions.BF16: not a precision; accepted: FP32, FP16, INT8',
+      'profile.sim.precisions.FP8: not a precision; accepted: FP32, FP16, BF16, INT8',
       'profile.sim.precisions.INT8.speedup_max: -1 is not accepted; accepted: a number > 0',
     ]);
   });

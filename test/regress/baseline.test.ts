@@ -94,7 +94,7 @@ describe('baseline export and import', () => {
       doc.trials[2].measurements[0][1].p99_ms = 'slow';
       doc.recommended_index = 42;
       return write(dir, 'x.json', JSON.stringify(doc));
-    }, /not a valid tanalyze baseline:\n  - run\.target_p99_ms: expected a number > 0, found "fast"\n  - trials\[1\]\.config\.precision: expected FP32, FP16, INT8, found "FP64"\n  - trials\[2\]\.measurements\[0\]\[1\]\.p99_ms: expected a number or null, found "slow"\n  - recommended_index: trial 42 is not in "trials"$/],
+    }, /not a valid tanalyze baseline:\n  - run\.target_p99_ms: expected a number > 0, found "fast"\n  - trials\[1\]\.config\.precision: expected FP32, FP16, BF16, INT8, found "FP64"\n  - trials\[2\]\.measurements\[0\]\[1\]\.p99_ms: expected a number or null, found "slow"\n  - recommended_index: trial 42 is not in "trials"$/],
   ];
   function write(dir: string, name: string, text: string): string {
     writeFileSync(join(dir, name), text);

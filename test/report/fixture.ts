@@ -5,7 +5,7 @@ import type { ServingConfig, TrialState } from '../../src/search/types.js';
 import { chooseRecommended } from '../../src/report/pareto.js';
 import type { ReportData, ReportPoint, ReportTrial } from '../../src/report/types.js';
 
-const PREC_FACTOR = { FP32: 1, FP16: 0.55, INT8: 0.4 } as const;
+const PREC_FACTOR = { FP32: 1, FP16: 0.55, BF16: 0.55, INT8: 0.4 } as const;
 const CONCURRENCY = [1, 2, 4, 8, 16, 32, 64, 128, 256];
 
 function cfg(maxBatchSize: number, maxQueueDelayUs: number | null, instanceCount: number, precision: ServingConfig['precision']): ServingConfig {

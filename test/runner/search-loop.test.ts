@@ -13,6 +13,7 @@ import { GridStrategy } from '../../src/search/grid.js';
 import { runSearch, type RepoModel, type SearchContext } from '../../src/runner/search-loop.js';
 import { parseModelConfig } from '../../src/config/pbtxt.js';
 import type { Launcher, LoadPoint, ModelVariant } from '../../src/runner/types.js';
+import { OrtTensorRtBuilder } from '../../src/runner/engines/builder.js';
 
 function fakeModel(): RepoModel {
   const dir = mkdtempSync(join(tmpdir(), 'tanalyze-model-'));
@@ -167,4 +168,18 @@ test('different failures do not stop the run', async () => {
   const t = (error: string) => ({ index: 0, config: { maxBatchSize: 1, maxQueueDelayUs: 0, instanceCount: 1, precision: 'FP32' as const, preferredBatchSizes: [] }, state: 'FAILED' as const, objectiveIps: null, p99Ms: null, error });
   assert.equal(repeatedFailure([t('out of memory'), t('timeout after 10 s')], 2), null);
   assert.match(repeatedFailure([t('m_config_3: out of memory at 1024 MB'), t('m_config_4: out of memory at 2048 MB')], 2)!, /2 configurations in a row/);
+});
+
+test('a precision the build step cannot make (BF16 through ONNX Runtime TensorRT) is skipped with its reason', async () => {
+  const store = Store.open(join(mkdtempSync(join(tmpdir(), 'tanalyze-db-')), 't.db'));
+  const run = newRun(store, 100);
+  const ctx = context(store, run.id, fakeModel(), new FakeLauncher(), {
+    space: { maxBatchSizes: [4], maxQueueDelaysUs: [0], instanceCounts: [1], precisions: ['FP32', 'BF16'] },
+  });
+  ctx.builder = new OrtTensorRtBuilder();
+  await runSearch(ctx);
+  const bf16 = store.trials(run.id).find((t) => t.config.precision === 'BF16')!;
+  assert.equal(bf16.state, 'SKIPPED');
+  assert.match(bf16.error!, /BF16 is unavailable with ONNX Runtime's TensorRT accelerator/);
+  assert.equal(store.trials(run.id).find((t) => t.config.precision === 'FP32' && !t.isDefault)!.state, 'COMPLETE');
 });

@@ -62,7 +62,7 @@ describe('validateConfig', () => {
     assert.equal(validateConfig(cfg({ maxBatchSize: 0 })), 'max_batch_size 0 is not a positive integer');
     assert.match(validateConfig(cfg({ maxQueueDelayUs: -1 }))!, /max_queue_delay_microseconds -1/);
     assert.match(validateConfig(cfg({ instanceCount: 1.5 }))!, /instance count 1.5/);
-    assert.match(validateConfig(cfg({ precision: 'BF16' as never }))!, /precision 'BF16' is not one of FP32, FP16, INT8/);
+    assert.match(validateConfig(cfg({ precision: 'FP8' as never }))!, /precision 'FP8' is not one of FP32, FP16, BF16, INT8/);
     assert.match(validateConfig(cfg({ maxQueueDelayUs: null, preferredBatchSizes: [4] }))!, /needs the dynamic batcher/);
     assert.match(validateConfig(cfg({ preferredBatchSizes: [4, 4] }))!, /not strictly increasing/);
     // several problems at once
@@ -80,7 +80,7 @@ describe('validateSpace', () => {
   it('reports every problem at once, naming the dimension, the value and what is accepted', () => {
     const errors = validateSpace({ precisions: [], instanceCounts: [0, 2], maxBatchSizes: [8, 4], maxQueueDelaysUs: [-5, 1.5, 7, 7] });
     assert.deepEqual(errors, [
-      'space.precisions: the list is empty; accepted: a non-empty list of FP32, FP16, INT8',
+      'space.precisions: the list is empty; accepted: a non-empty list of FP32, FP16, BF16, INT8',
       'space.instanceCounts: 0 is not accepted; accepted: integers >= 1',
       'space.maxBatchSizes: [8, 4] is not in ascending order; accepted: sorted values, e.g. [4, 8]',
       'space.maxQueueDelaysUs: -5 is not accepted; accepted: integers >= 0 (microseconds)',
@@ -96,7 +96,7 @@ describe('validateSpace', () => {
 
   it('checks precisions and preferred batch size sets', () => {
     assert.deepEqual(validateSpace({ ...good, precisions: ['FP16', 'FP32', 'fp8' as never], preferredBatchSizes: [[4, 2], []] }), [
-      "space.precisions: 'fp8' is not a precision; accepted: FP32, FP16, INT8",
+      "space.precisions: 'fp8' is not a precision; accepted: FP32, FP16, BF16, INT8",
       'space.preferredBatchSizes: [4, 2] is not accepted; accepted: a non-empty list of lists of strictly increasing integers >= 1 ([] = none)',
     ]);
     assert.deepEqual(validateSpace({ ...good, precisions: ['FP16', 'FP32'], preferredBatchSizes: [[4], [], [4]] }), [
@@ -129,7 +129,7 @@ describe('parseSpace', () => {
     assert.deepEqual(r.errors, [
       "space: 'batch' is not a dimension; accepted: precisions, instanceCounts, maxBatchSizes, maxQueueDelaysUs, preferredBatchSizes",
       'space.instanceCounts: missing; accepted: a non-empty list',
-      "space.precisions: 'FP32' is not a list; accepted: a non-empty list of FP32, FP16, INT8",
+      "space.precisions: 'FP32' is not a list; accepted: a non-empty list of FP32, FP16, BF16, INT8",
       'space.maxBatchSizes: 4 appears more than once; accepted: unique values',
     ]);
   });

@@ -37,7 +37,7 @@ export function simulateTrial(config: ServingConfig, index: number, landscape: L
   let state: TrialState = 'COMPLETE';
   if (landscape === 'all-failed' || h % 5 === 0) state = 'FAILED';
   else if (h % 4 === 0) state = 'INFEASIBLE';
-  const prec = { FP32: 1, FP16: 1.8, INT8: 2.5 }[config.precision];
+  const prec = { FP32: 1, FP16: 1.8, BF16: 1.8, INT8: 2.5 }[config.precision];
   const ips = config.maxBatchSize * config.instanceCount * prec * 100 / (1 + (config.maxQueueDelayUs ?? 0) / 2000) + (h % 97);
   const p99 = 2 + config.maxBatchSize / config.instanceCount + (config.maxQueueDelayUs ?? 0) / 1000;
   return {

@@ -40,9 +40,15 @@ const isOrtModel = (cfg: ModelConfig): boolean => cfg.backend === 'onnxruntime' 
  * changed). Other GPU accelerators and the rest of `optimization` are kept; an existing
  * tensorrt entry is replaced. Throws for a model that is not an ONNX Runtime one.
  */
+/** A precision the build step cannot make for this model or server: the trial is skipped, not failed. */
+export class PrecisionUnavailableError extends Error {}
+
 export function withOrtTensorRtPrecision(cfg: ModelConfig, precision: Precision, opts: OrtTensorRtOptions = {}): ModelConfig {
   if (!isOrtModel(cfg)) {
     throw new Error(`model '${cfg.name ?? '?'}' is not served by ONNX Runtime (backend '${cfg.backend ?? ''}', platform '${cfg.platform ?? ''}'): the TensorRT accelerator does not apply`);
+  }
+  if (precision === 'BF16') {
+    throw new PrecisionUnavailableError(`precision BF16 is unavailable with ONNX Runtime's TensorRT accelerator: its precision_mode takes FP32, FP16 or INT8 (serve a TensorRT plan, --engine-target tensorrt_plan, for BF16)`);
   }
   const out = structuredClone(cfg) as ModelConfig;
   const parameters: Record<string, string> = { precision_mode: precision };

@@ -121,6 +121,7 @@ export function trtexecArgs(b: TrtexecBuild): string[] {
   const args = [`--onnx=${b.onnx}`, `--saveEngine=${b.engine}`];
   args.push(`--minShapes=${shapeSpec(b.profile, 'min')}`, `--optShapes=${shapeSpec(b.profile, 'opt')}`, `--maxShapes=${shapeSpec(b.profile, 'max')}`);
   if (b.precision === 'FP16') args.push('--fp16');
+  if (b.precision === 'BF16') args.push('--bf16'); // TensorRT 9.1 and later
   if (b.precision === 'INT8') {
     args.push('--int8');
     if (b.calibCache) args.push(`--calib=${b.calibCache}`);
