@@ -13,6 +13,8 @@ import { InvalidRequestError, buildInferResponse, prepareInferRequest, type Infe
 import { ModelUnavailableError, type LoadedModel } from './model.js';
 import { listModelNames, type LoadOverride } from './model-repository.js';
 import { metricsText } from './prometheus.js';
+import { gpuMetricsText, NvidiaSmiMonitor, type GpuMonitorOptions } from './gpu-monitor.js';
+import { isTorchModel } from './gpu-executor.js';
 import { ModelRegistry, ServerError, type ErrorKind } from './registry.js';
 import { apiFromConfigType } from './tensors.js';
 
@@ -31,6 +33,8 @@ export interface EmbeddedServerOptions {
   loadModels?: string[];
   /** How model instances run (tests wrap the default to observe it). */
   executorFactory?: ExecutorFactory;
+  /** GPU gauges in /metrics while a GPU (pytorch_libtorch) model is loaded: nvidia-smi to use, sampling period. */
+  gpuMonitor?: GpuMonitorOptions;
 }
 
 export interface EmbeddedServer {
@@ -38,7 +42,7 @@ export interface EmbeddedServer {
   address: string;
   port: number;
   version: string;
-  /** Triton's per-model Prometheus metrics for the loaded models. */
+  /** Triton's per-model Prometheus metrics for the loaded models, and GPU gauges while a GPU model is loaded. */
   metricsText(): string;
   stop(): Promise<void>;
 }
@@ -116,6 +120,7 @@ export async function startEmbeddedServer(opts: EmbeddedServerOptions): Promise<
   const explicit = opts.modelControl === 'explicit';
   const version = packageVersion();
   const registry = new ModelRegistry(repository, opts.executorFactory ?? ortExecutorFactory);
+  const gpus = new NvidiaSmiMonitor(opts.gpuMonitor);
   let serving = false;
 
   const requireExplicit = (what: string): void => {
@@ -190,6 +195,7 @@ export async function startEmbeddedServer(opts: EmbeddedServerOptions): Promise<
       });
     });
     await registry.unloadAll();
+    gpus.stop();
   };
 
   // Startup loads fail the start, as Triton does by default (--exit-on-error=true).
@@ -210,8 +216,12 @@ export async function startEmbeddedServer(opts: EmbeddedServerOptions): Promise<
     address: `${host}:${port}`,
     port,
     version,
-    metricsText: () =>
-      metricsText(registry.ready().map((m) => ({ stats: m.stats.snapshot(), failures: m.stats.failuresByReason(), pending: m.pending }))),
+    metricsText: () => {
+      const models = registry.ready();
+      // Sampling starts with the first GPU model and goes on until the server stops.
+      if (models.some((m) => isTorchModel(m.config))) gpus.ensureStarted();
+      return metricsText(models.map((m) => ({ stats: m.stats.snapshot(), failures: m.stats.failuresByReason(), pending: m.pending }))) + gpuMetricsText(gpus.samples());
+    },
     stop,
   };
 }
