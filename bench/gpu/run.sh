@@ -7,10 +7,13 @@
 # Steps on the device (results go to /tmp/tzr, packed into $OUT/results-<tag>.tgz by 'finish'):
 #   setup                  unpack the pack to /tmp/tz, write the ResNet-50 repo (/tmp/tzr/models)
 #   smoke                  the GPU worker alone: load each precision, one batch, build/capture times
+#   hostpath[:<prec>]      worker alone vs the server over gRPC, load in the server thread or in
+#                          worker threads (bench/gpu/hostpath.ts), nvidia-smi sampled beside it
 #   grid:<p99>:<tag>       full grid search of resnet50 at that p99 target
 #   bayes:<p99>:<seed>     bayesian search (if this build's CLI has it) with that seed
 #   finish:<tag>           tar /tmp/tzr (db, JSON, logs, nvidia-smi samples) into $OUT
-# Env: GRID_ARGS (extra tanalyze flags for the grid), BUDGET_BAYES (default 10), STEP_TIMEOUT (s, default 420).
+# Env: GRID_ARGS (extra tanalyze flags for the grid and bayes runs), BUDGET_BAYES (default 10),
+#      STEP_TIMEOUT (s, default 420), HOSTPATH_ARGS (extra hostpath.js flags).
 set -uo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)
 PACK_DIR="$here/.gpu-pack"
@@ -18,7 +21,7 @@ PACK="$PACK_DIR/tanalyze-gpu.tar.xz"
 APP=/tmp/tz
 RES=/tmp/tzr
 SPACE=(--max-batch-sizes 1,8,32 --queue-delays 0,2000 --instance-counts 1,2 --precisions FP32,FP16)
-LOAD=(--window 300ms --max-windows 6 --max-concurrency 64)
+LOAD=(--window 300ms --max-windows 6 --max-concurrency 64 --window-requests 100)
 
 pack() {
   cd "$here"
@@ -34,6 +37,7 @@ pack() {
   # The built project (no tests), its non-TS sources (.proto, gpu_worker.py), profiles, examples.
   mkdir -p "$stage/app/dist"
   cp -r dist/src "$stage/app/dist/src"
+  mkdir -p "$stage/app/dist/bench" && cp -r dist/bench/gpu "$stage/app/dist/bench/gpu"
   cp package.json "$stage/app/"
   cp -r bin/tanalyze.js "$stage/app/bin/"
   (find src -type f ! -name '*.ts'; find scripts -name '*.py') | while read -r f; do mkdir -p "$stage/app/$(dirname "$f")"; cp "$f" "$stage/app/$f"; done
@@ -99,6 +103,14 @@ JS
   TANALYZE_GPU_CACHE=$RES/gpu-cache "$APP/bin/node" "$RES/smoke.mjs" 2>&1 | tee "$RES/smoke.log"
 }
 
+hostpath() { # precision
+  sample_start "hostpath-$1"
+  TANALYZE_GPU_CACHE=$RES/gpu-cache "$APP/bin/node" "$APP/dist/bench/gpu/hostpath.js" --model-repository "$RES/models" \
+    --precision "$1" ${HOSTPATH_ARGS:-} 2>&1 | tee "$RES/hostpath-$1.log"
+  sample_stop
+  awk -F', ' 'NR>1 && $2+0>0 {n++; s+=$2; if ($2+0>m) m=$2+0} END {if (n) printf "nvidia-smi during hostpath: mean %.0f%%, max %d%% over %d busy samples\n", s/n, m, n}' "$RES/smi-hostpath-$1.csv"
+}
+
 grid() { # p99 tag
   sample_start "grid-$2"
   local t0=$SECONDS
@@ -114,7 +126,7 @@ bayes() { # p99 seed
   sample_start "bayes-$1-$2"
   local t0=$SECONDS
   TANALYZE_GPU_LOG=1 TANALYZE_GPU_CACHE=$RES/gpu-cache tanalyze --model resnet50 --model-repository "$RES/models" --p99 "$1" \
-    --search bayesian --seed "$2" --budget "${BUDGET_BAYES:-10}" "${SPACE[@]}" "${LOAD[@]}" --db "$RES/tanalyze.db" --out-dir "$RES/reports" --fresh --json \
+    --search bayesian --seed "$2" --budget "${BUDGET_BAYES:-10}" "${SPACE[@]}" "${LOAD[@]}" ${GRID_ARGS:-} --db "$RES/tanalyze.db" --out-dir "$RES/reports" --fresh --json \
     > "$RES/bayes-$1-$2.json" 2> "$RES/bayes-$1-$2.log"
   echo "bayes $1 seed $2 exit $? wall $((SECONDS - t0)) s" | tee -a "$RES/walls.txt"
   sample_stop
@@ -136,7 +148,7 @@ case "${1:-}" in
       IFS=: read -r name a b <<< "$step"
       echo "=== $step ($(date +%T))"
       case "$name" in
-        setup) setup ;; smoke) smoke ;; grid) grid "$a" "$b" ;; bayes) bayes "$a" "$b" ;; finish) finish "$a" ;;
+        setup) setup ;; smoke) smoke ;; hostpath) hostpath "${a:-fp16}" ;; grid) grid "$a" "$b" ;; bayes) bayes "$a" "$b" ;; finish) finish "$a" ;;
         *) echo "unknown step $step" >&2 ;;
       esac
     done ;;
