@@ -5,7 +5,7 @@
  */
 import type { TopLevelSpec } from 'vega-lite';
 import { chartDiv, escapeHtml, renderPage, type VegaAssets } from '../report/html.js';
-import { describeConfig, formatNumber } from '../report/specs.js';
+import { describeConfig, formatNumber, targetRuleLayer, zoomParam } from '../report/specs.js';
 import type { Check, Comparison, Measured } from './compare.js';
 import { formatFigure } from './compare.js';
 
@@ -88,7 +88,6 @@ export function comparisonSpec(input: ComparisonPageInput): TopLevelSpec | null 
     { field: 'p50_ms', type: 'quantitative', title: 'p50 (ms)', format: '.2f' },
     { field: 'p99_ms', type: 'quantitative', title: 'p99 (ms)', format: '.2f' },
   ];
-  const target = c.targetP99Ms;
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     description: 'Throughput against p99 latency: baseline against candidate.',
@@ -104,7 +103,7 @@ export function comparisonSpec(input: ComparisonPageInput): TopLevelSpec | null 
     data: { values: rows },
     layer: [
       {
-        params: [{ name: 'zoom', select: { type: 'interval' }, bind: 'scales' }],
+        params: [zoomParam()],
         mark: { type: 'line', strokeWidth: 2, opacity: 0.85, point: { filled: true, size: 55 } },
         encoding: {
           x,
@@ -116,16 +115,7 @@ export function comparisonSpec(input: ComparisonPageInput): TopLevelSpec | null 
           tooltip,
         },
       },
-      {
-        data: { values: [{ target, label: `p99 target ${formatNumber(target)} ms` }] },
-        layer: [
-          { mark: { type: 'rule', color: '#cf222e', strokeDash: [6, 4], strokeWidth: 1.5 }, encoding: { x: { field: 'target', type: 'quantitative' } } },
-          {
-            mark: { type: 'text', color: '#cf222e', angle: 270, align: 'left', baseline: 'bottom', dx: 6, dy: -4, fontWeight: 600 },
-            encoding: { x: { field: 'target', type: 'quantitative' }, y: { value: { expr: 'height' } }, text: { field: 'label' } },
-          },
-        ],
-      },
+      targetRuleLayer(c.targetP99Ms, 'x'),
     ],
   } as TopLevelSpec;
 }

@@ -22,13 +22,19 @@
  * mean when stored, else p50; clamped at 0). Empty where the server gave no statistics.
  * Then tanalyze's own columns: Trial, Default, Recommended, Max Queue Delay (us) (empty: no
  * dynamic batcher), Preferred Batch Sizes (space separated), Precision, Requests, Errors,
- * Windows, Stable, Stop Reason, GPU Memory (MB) (empty when not measured), State.
+ * Windows, Stable, Stop Reason, GPU Memory (MB) (empty when not measured), State. Then the
+ * measurement's own checks (MEASUREMENT_CHECK_COLUMNS), empty where the point does not carry them
+ * (older runs, replayed or simulated ones): p99 CI Low (ms), p99 CI High (ms) (empty with a low
+ * bound: too few requests to bound it above), CI Level (e.g. 0.95), Client Limited (Yes: the
+ * load generator, not the server, limited throughput), Client Limit Reason, Unreliable (Yes: the
+ * figures cannot be trusted), Unreliable Reason.
  *
  * `metrics-configurations.csv`: one row per configuration (trial), with the same naming:
  * Trial, Model, Model Config Path, Default, Recommended, State, Max Batch Size, Max Queue
  * Delay (us), Instance Group, Precision, Preferred Batch Sizes, Satisfies Constraints,
  * Throughput (infer/sec) (best within the target), p99 Latency (ms) (at that point; for an
- * infeasible trial the lowest p99 seen), Load Points, Error.
+ * infeasible trial the lowest p99 seen), Load Points, Error; then the measurement checks of the
+ * load point those figures come from (the same columns as above).
  *
  * Format: RFC 4180 (comma separated, `"` quoted when needed, CRLF line ends), UTF-8 without a
  * byte-order mark; numbers in plain decimal, empty for no value (and for NaN/Infinity).
@@ -36,6 +42,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { meetsTarget } from '../runner/load-search.js';
+import { figurePoint } from './pareto.js';
 import type { ReportData, ReportPoint, ReportTrial } from './types.js';
 
 export const MEASUREMENTS_CSV = 'metrics-model-inference.csv';
@@ -43,6 +50,17 @@ export const CONFIGURATIONS_CSV = 'metrics-configurations.csv';
 
 /** The client batch size tanalyze's load generator sends. */
 const CLIENT_BATCH = 1;
+
+/** Appended to both tables, so the columns before them keep their positions. */
+export const MEASUREMENT_CHECK_COLUMNS = [
+  'p99 CI Low (ms)',
+  'p99 CI High (ms)',
+  'CI Level',
+  'Client Limited',
+  'Client Limit Reason',
+  'Unreliable',
+  'Unreliable Reason',
+] as const;
 
 export const MEASUREMENT_COLUMNS = [
   'Model',
@@ -75,6 +93,7 @@ export const MEASUREMENT_COLUMNS = [
   'Stop Reason',
   'GPU Memory (MB)',
   'State',
+  ...MEASUREMENT_CHECK_COLUMNS,
 ] as const;
 
 export const CONFIGURATION_COLUMNS = [
@@ -94,6 +113,7 @@ export const CONFIGURATION_COLUMNS = [
   'p99 Latency (ms)',
   'Load Points',
   'Error',
+  ...MEASUREMENT_CHECK_COLUMNS,
 ] as const;
 
 type Cell = string | number | boolean | null | undefined;
@@ -127,6 +147,13 @@ function us(v: number | undefined): number | null {
 /** The client latency the server parts are taken from: mean when stored, else p50 (ms). */
 function clientMs(p: ReportPoint): number {
   return typeof p.meanMs === 'number' && Number.isFinite(p.meanMs) ? p.meanMs : p.p50Ms;
+}
+
+/** The MEASUREMENT_CHECK_COLUMNS cells of a point; all empty without a point. */
+function checkCells(p: ReportPoint | null | undefined): Cell[] {
+  if (!p) return MEASUREMENT_CHECK_COLUMNS.map(() => null);
+  const ci = p.p99CiMs;
+  return [ci?.[0], ci?.[1], ci ? p.ciLevel : null, p.clientLimited, p.clientLimitReason, p.unreliable, p.unreliableReason];
 }
 
 export interface CsvOptions {
@@ -181,6 +208,7 @@ export function measurementRows(data: ReportData, opts: CsvOptions = {}): Cell[]
         p.stopReason,
         typeof p.gpuMemoryMb === 'number' ? p.gpuMemoryMb : null,
         t.state,
+        ...checkCells(p),
       ]);
     }
   }
@@ -212,6 +240,7 @@ export function configurationRows(data: ReportData, opts: CsvOptions = {}): Cell
         t.p99Ms,
         t.points.length,
         t.error,
+        ...checkCells(figurePoint(t, target)),
       ];
     });
 }

@@ -1,6 +1,7 @@
 /** Builds the report's input from the database alone, so any stored run can be re-rendered. */
+import type { LoadPoint } from '../runner/types.js';
 import type { Store } from '../store/store.js';
-import type { ReportData, ReportTrial } from './types.js';
+import type { ReportData, ReportPoint, ReportTrial } from './types.js';
 import { chooseRecommended } from './pareto.js';
 
 /** The plan fields the report states; older runs may lack some (they read as 0). */
@@ -27,7 +28,7 @@ export function reportDataFromStore(store: Store, runId: string): ReportData {
     objectiveIps: t.objectiveIps,
     p99Ms: t.p99Ms,
     isDefault: t.isDefault,
-    points: store.points(t.id),
+    points: store.points(t.id).map(reportPoint),
     pbtxt: t.pbtxt,
   }));
   const recommended = chooseRecommended(trials, run.targetP99Ms);
@@ -60,4 +61,36 @@ export function reportDataFromStore(store: Store, runId: string): ReportData {
     recommendedPbtxt: pbtxtOf(recommended?.index ?? null),
     defaultPbtxt: pbtxtOf(def?.index ?? null),
   };
+}
+
+/** A p99 interval as drawn: a finite lower bound at most the upper; an upper bound of null reads as open. */
+function ciBounds(v: unknown): [number, number] | undefined {
+  if (!Array.isArray(v) || v.length !== 2) return undefined;
+  const lo: unknown = v[0];
+  // JSON has no Infinity: an open bound written without the store's tagging of non-finite numbers reads back as null.
+  const hi: unknown = v[1] === null ? Infinity : v[1];
+  if (typeof lo !== 'number' || typeof hi !== 'number' || !Number.isFinite(lo) || Number.isNaN(hi) || lo < 0 || hi < lo) return undefined;
+  return [lo, hi];
+}
+
+const text = (v: unknown): string | undefined => (typeof v === 'string' && v.trim() !== '' ? v : undefined);
+
+/**
+ * A stored load point as the report reads it. The p99 interval and the client flags come from
+ * measurements.detail_json, which holds whatever the measuring version wrote: malformed values are
+ * left out (the point then renders as one measured without them) rather than drawn wrongly.
+ */
+export function reportPoint(p: LoadPoint): ReportPoint {
+  const { p99CiMs, ciLevel, clientLimited, clientLimitReason, unreliable, unreliableReason, ...rest } = p;
+  const out: ReportPoint = rest;
+  const ci = ciBounds(p99CiMs);
+  if (ci) out.p99CiMs = ci;
+  if (typeof ciLevel === 'number' && ciLevel > 0 && ciLevel < 1) out.ciLevel = ciLevel;
+  if (typeof clientLimited === 'boolean') out.clientLimited = clientLimited;
+  const limitReason = text(clientLimitReason);
+  if (limitReason !== undefined) out.clientLimitReason = limitReason;
+  if (typeof unreliable === 'boolean') out.unreliable = unreliable;
+  const unreliableWhy = text(unreliableReason);
+  if (unreliableWhy !== undefined) out.unreliableReason = unreliableWhy;
+  return out;
 }

@@ -2,19 +2,23 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fromPackageRoot } from '../util/package-root.js';
-import { bestPoint, isFeasible, paretoFrontier } from './pareto.js';
+import { bestPoint, figurePoint, isFeasible, paretoFrontier } from './pareto.js';
 import { formatDiff, hasChanges, lineDiff } from './diff.js';
 import {
   allSpecs,
   describeConfig,
+  formatCi,
   formatDelay,
   formatIps,
+  formatLevel,
   formatMs,
   formatNumber,
   frontierTrials,
+  pointFlag,
   pointRows,
+  type PointFlag,
 } from './specs.js';
-import type { ReportData, ReportTrial } from './types.js';
+import type { ReportData, ReportPoint, ReportTrial } from './types.js';
 
 /** The browser builds inlined into the page, so it works offline. */
 export interface VegaAssets {
@@ -246,6 +250,8 @@ tr.recommended { background:var(--green-bg) !important; box-shadow:inset 4px 0 0
 tr.default { background:var(--orange-bg) !important; box-shadow:inset 4px 0 0 var(--orange); }
 .tag { display:inline-block; font-size:11px; font-weight:600; padding:0 6px; border-radius:10px; margin-top:2px; white-space:nowrap; }
 .tag.rec { background:var(--green); color:#fff; } .tag.def { background:var(--orange); color:#fff; }
+.tag.client-limited { background:#8250df; color:#fff; cursor:help; } .tag.unreliable { background:var(--red); color:#fff; cursor:help; }
+.ci { cursor:help; }
 .state { font-size:12px; font-weight:600; }
 .state.COMPLETE { color:var(--green); } .state.INFEASIBLE { color:var(--orange); } .state.FAILED { color:var(--red); }
 .state.SKIPPED, .state.RUNNING { color:var(--muted); }
@@ -265,8 +271,68 @@ pre.diff .ctx { color:var(--muted); display:block; }
 pre.diff .hdr { color:var(--fg); font-weight:600; display:block; }
 `;
 
+// ---- The p99 interval and the flags of a trial's chosen point (see ReportPoint).
+
+/** "95 % confidence interval of p99: 35.9 to 39.2 ms" (plain text). */
+function ciTitle(p: ReportPoint): string {
+  const ci = p.p99CiMs as [number, number];
+  const level = formatLevel(p.ciLevel);
+  const head = `${level ? `${level} ` : ''}confidence interval of p99`;
+  return Number.isFinite(ci[1])
+    ? `${head}: ${formatMs(ci[0])} to ${formatMs(ci[1])} ms`
+    : `${head}: at least ${formatMs(ci[0])} ms; too few requests were measured to bound it above`;
+}
+
+/** " (35.9–39.2)" after a p99 figure, with its meaning as a tooltip; empty without an interval. */
+function ciSuffixHtml(p: ReportPoint | null): string {
+  const text = p ? formatCi(p) : null;
+  return p && text ? ` <span class="note ci" title="${escapeHtml(ciTitle(p))}">(${escapeHtml(text)})</span>` : '';
+}
+
+/** Where a point was measured: its concurrency, or its offered rate in open loop. */
+function loadOf(p: ReportPoint): string {
+  return p.mode === 'rate' && typeof p.offeredRate === 'number' ? `${formatNumber(p.offeredRate)} requests/s` : `concurrency ${p.concurrency}`;
+}
+
+function flagTag(flag: PointFlag): string {
+  return `<span class="tag ${flag.kind}" title="${escapeHtml(flag.reason)}">${flag.kind}</span>`;
+}
+
+/** Whether any load point of the run carries a p99 interval, and whether any is flagged. */
+function measurementExtras(data: ReportData): { ci: boolean; flags: boolean; level: string } {
+  const points = data.trials.flatMap((t) => t.points);
+  const withCi = points.filter((p) => p.p99CiMs !== undefined);
+  const levels = new Set(withCi.map((p) => formatLevel(p.ciLevel)));
+  return { ci: withCi.length > 0, flags: points.some((p) => pointFlag(p) !== null), level: levels.size === 1 ? ([...levels][0] as string) : '' };
+}
+
+/** What the intervals and flags mean; empty for a run that has neither (older runs, replayed or simulated ones). */
+export function measurementNoteText(data: ReportData): string {
+  const extras = measurementExtras(data);
+  const parts: string[] = [];
+  if (extras.ci) {
+    parts.push(
+      `Error bars and the figures in brackets are the ${extras.level ? `${extras.level} ` : ''}confidence interval of p99, exact from the order statistics of the requests measured: the true p99 at that load lies inside it${extras.level ? ` with ${extras.level} confidence` : ''} (∞: too few requests to bound it above). Configurations whose intervals overlap may not really differ in p99. On this chart the bars are at each configuration's chosen point, the one its row in the table reports.`,
+    );
+  }
+  if (extras.flags) {
+    parts.push(
+      'Hollow points are flagged. Client-limited: the load generator (its CPU or event loop), not the server, limited throughput, so the server may manage more than measured. Unreliable: the figures cannot be trusted (for example the open-loop client fell behind its schedule); such a point never counts as meeting the target. Hover a point for the reason.',
+    );
+  }
+  return parts.join(' ');
+}
+
 function card(k: string, v: string, s: string): string {
   return `<div class="card"><div class="k">${escapeHtml(k)}</div><div class="v">${escapeHtml(v)}</div><div class="s">${escapeHtml(s)}</div></div>`;
+}
+
+/** " (CI 35.9–39.2) · client-limited" after a card's p99 (plain text); empty for a point with neither. */
+function pointNote(p: ReportPoint | null): string {
+  if (!p) return '';
+  const ci = formatCi(p);
+  const flag = pointFlag(p);
+  return `${ci ? ` (CI ${ci})` : ''}${flag ? ` · ${flag.kind}` : ''}`;
 }
 
 function cards(data: ReportData): string {
@@ -276,7 +342,7 @@ function cards(data: ReportData): string {
   const out: string[] = [];
   out.push(
     rec
-      ? card('Best within target', `${formatIps(rec.objectiveIps as number)} inf/s`, rec.p99Ms !== null ? `p99 ${formatMs(rec.p99Ms)} ms` : '')
+      ? card('Best within target', `${formatIps(rec.objectiveIps as number)} inf/s`, rec.p99Ms !== null ? `p99 ${formatMs(rec.p99Ms)} ms${pointNote(figurePoint(rec, target))}` : '')
       : card('Best within target', 'none', `no configuration met ${formatNumber(target)} ms`),
   );
   if (def) {
@@ -315,11 +381,28 @@ function sortKey(n: number | null | undefined): string {
   return n === null || n === undefined || !Number.isFinite(n) ? '' : String(n);
 }
 
+/** The chosen point's flag as a badge, then a count of the trial's other flagged points; the reasons are title tooltips. */
+function flagsCell(t: ReportTrial, chosen: ReportPoint | null): string {
+  const own = chosen ? pointFlag(chosen) : null;
+  const others = t.points.filter((p) => p !== chosen).flatMap((p) => {
+    const flag = pointFlag(p);
+    return flag ? [{ flag, line: `${loadOf(p)}: ${flag.kind}, ${flag.reason}` }] : [];
+  });
+  let cell = own ? flagTag(own) : '';
+  if (others.length) {
+    const kinds = new Set(others.map((o) => o.flag.kind));
+    const what = `${others.length} ${own ? 'other ' : ''}load point${others.length === 1 ? '' : 's'} ${kinds.size === 1 ? [...kinds][0] : 'flagged'}`;
+    cell += `<div class="note ci" title="${escapeHtml(others.map((o) => o.line).join('\n'))}">${what}</div>`;
+  }
+  return cell;
+}
+
 function trialsTable(data: ReportData): string {
   const target = data.run.targetP99Ms;
   const rec = recommendedTrial(data);
   const def = defaultTrial(data);
   const withPreferred = data.trials.some((t) => t.config.preferredBatchSizes.length > 0);
+  const withFlags = measurementExtras(data).flags;
   const head = [
     th('#', 'num', 'num'),
     th('max_batch_size', 'num', 'num'),
@@ -331,6 +414,7 @@ function trialsTable(data: ReportData): string {
     th('best throughput (inf/s)', 'num', 'num'),
     th('p99 at best (ms)', 'num', 'num'),
     th('load points', 'num', 'num'),
+    withFlags ? th('flags', 'text') : '',
     th('variant and notes', 'text'),
   ].join('');
   const rows = [...data.trials]
@@ -342,7 +426,8 @@ function trialsTable(data: ReportData): string {
       const tags = (isRec ? '<span class="tag rec">recommended</span>' : '') + (isDef ? '<span class="tag def">default</span>' : '');
       const feasible = isFeasible(t, target);
       const tp = feasible ? formatIps(t.objectiveIps as number) : '—';
-      const p99 = t.p99Ms === null ? '—' : feasible ? formatMs(t.p99Ms) : `<span class="note">${formatMs(t.p99Ms)}*</span>`;
+      const chosen = figurePoint(t, target);
+      const p99 = (t.p99Ms === null ? '—' : feasible ? formatMs(t.p99Ms) : `<span class="note">${formatMs(t.p99Ms)}*</span>`) + ciSuffixHtml(chosen);
       let note = `<div class="variant">${escapeHtml(t.variantName)}</div>`;
       if (t.error) note += `<div class="err">${escapeHtml(t.error)}</div>`;
       else if (t.state === 'INFEASIBLE' || (!feasible && t.state === 'COMPLETE'))
@@ -361,6 +446,7 @@ function trialsTable(data: ReportData): string {
         `<td class="num" data-v="${feasible ? sortKey(t.objectiveIps) : ''}">${tp}</td>` +
         `<td class="num" data-v="${sortKey(t.p99Ms)}">${p99}</td>` +
         `<td class="num" data-v="${t.points.length}">${t.points.length}</td>` +
+        (withFlags ? `<td>${flagsCell(t, chosen)}</td>` : '') +
         `<td class="notes">${note}</td>` +
         `</tr>`
       );
@@ -565,6 +651,11 @@ export function renderReportHtml(data: ReportData, assets: VegaAssets = loadVega
     ? `<details><summary>The default configuration${def ? ` (trial ${def.index})` : ''}</summary><pre class="pbtxt">${escapeHtml(data.defaultPbtxt)}</pre></details>`
     : '';
   const onFrontier = frontierTrials(data).length;
+  const measurementNote = measurementNoteText(data);
+  const extras = measurementExtras(data);
+  const tableNote =
+    (extras.ci ? ` In brackets: the ${escapeHtml(extras.level ? `${extras.level} ` : '')}confidence interval of that p99 (hover for details).` : '') +
+    (extras.flags ? ' Flags: client-limited or unreliable figures at that point (hover for the reason), and how many other load points were flagged.' : '');
   const body = `<header>
 <p class="eyebrow">tanalyze serving report</p>
 <h1 id="model-name">${model}</h1>
@@ -575,7 +666,7 @@ ${cards(data)}
 
 <h2>Throughput against p99 latency</h2>
 <p class="caption">Every measured load point of every configuration. The line is the Pareto frontier (no other point has more throughput at a lower p99); grey points are dominated. Hover a point for its configuration; drag to pan, scroll to zoom, double-click to reset.</p>
-${chartDiv('frontier', specs.frontier, 'No load point was measured, so there is nothing to plot.')}
+${measurementNote ? `<p class="caption" id="measurement-note">${escapeHtml(measurementNote)}</p>\n` : ''}${chartDiv('frontier', specs.frontier, 'No load point was measured, so there is nothing to plot.')}
 
 <h2>Throughput against GPU memory</h2>
 <p class="caption">The highest GPU memory used while each load point was measured; the line is the frontier of more throughput for less memory.</p>
@@ -586,7 +677,7 @@ ${chartDiv('gpu-memory', specs['gpu-memory'], 'GPU memory was not measured in th
 ${breakdownSection(data, specs)}
 
 <h2>Load curves of the frontier configurations</h2>
-<p class="caption">Throughput and p99 against concurrency for the ${onFrontier} configuration${onFrontier === 1 ? '' : 's'} with a point on the Pareto frontier (log scale).</p>
+<p class="caption">Throughput and p99 against concurrency for the ${onFrontier} configuration${onFrontier === 1 ? '' : 's'} with a point on the Pareto frontier (log scale).${extras.ci ? ' Error bars on the p99 chart: the confidence interval of p99 at every point.' : ''}${extras.flags ? ' Hollow points are flagged (see above).' : ''}</p>
 <div class="chart-pair">
 <div><h3>Throughput</h3>${chartDiv('load-throughput', specs['load-throughput'], 'No configuration has a point on the frontier.')}</div>
 <div><h3>p99 latency</h3>${chartDiv('load-p99', specs['load-p99'], 'No configuration has a point on the frontier.')}</div>
@@ -599,7 +690,7 @@ ${pbtxtDiffHtml(data)}
 ${defPbtxt}
 
 <h2>All configurations</h2>
-<p class="caption">Best throughput is the highest measured throughput whose p99 met the ${target} ms target. Click a column header to sort.</p>
+<p class="caption">Best throughput is the highest measured throughput whose p99 met the ${target} ms target.${tableNote} Click a column header to sort.</p>
 ${trialsTable(data)}
 
 <h2>Search progress</h2>

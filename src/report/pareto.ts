@@ -88,3 +88,44 @@ export function bestPoint(points: readonly LoadPoint[], targetP99Ms: number): Lo
   }
   return best;
 }
+
+/** What chosenPointIndex needs of a trial (ReportTrial fits). */
+export interface TrialFigures {
+  points: readonly LoadPoint[];
+  objectiveIps: number | null;
+  p99Ms: number | null;
+}
+
+/**
+ * The index of the load point a trial's figures (objectiveIps, p99Ms) come from. The runner
+ * copies them from that point, so they match it exactly: throughput and p99 for a feasible trial,
+ * the lowest p99 (the highest throughput among equal ones) for an infeasible one. Matching the
+ * figures, rather than choosing again, keeps the runner's rules (open loop, unreliable points).
+ * Figures that match no point get bestPoint's choice. Null when no point was measured.
+ */
+export function chosenPointIndex(t: TrialFigures, targetP99Ms: number): number | null {
+  const { points, objectiveIps, p99Ms } = t;
+  let found = -1;
+  if (objectiveIps !== null && p99Ms !== null) {
+    found = points.findIndex((p) => p.throughputIps === objectiveIps && p.p99Ms === p99Ms);
+  } else if (p99Ms !== null) {
+    points.forEach((p, i) => {
+      if (p.p99Ms === p99Ms && (found < 0 || p.throughputIps > (points[found] as LoadPoint).throughputIps)) found = i;
+    });
+  }
+  if (found >= 0) return found;
+  const best = bestPoint(points, targetP99Ms);
+  return best ? points.indexOf(best) : null;
+}
+
+/** The load point a trial's figures come from (see chosenPointIndex). */
+export function chosenPoint<P extends LoadPoint>(t: TrialFigures & { points: readonly P[] }, targetP99Ms: number): P | null {
+  const i = chosenPointIndex(t, targetP99Ms);
+  return i === null ? null : (t.points[i] ?? null);
+}
+
+/** The chosen point when its p99 is the trial's own p99 figure, so what the point carries (its interval, its flags) is about that figure. */
+export function figurePoint<P extends LoadPoint>(t: TrialFigures & { points: readonly P[] }, targetP99Ms: number): P | null {
+  const p = chosenPoint(t, targetP99Ms);
+  return p && t.p99Ms !== null && p.p99Ms === t.p99Ms ? p : null;
+}

@@ -1,6 +1,7 @@
 import type { TopLevelSpec } from 'vega-lite';
+import type { LoadPoint } from '../runner/types.js';
 import type { ServingConfig } from '../search/types.js';
-import { bestPoint, isFeasible, paretoFrontier } from './pareto.js';
+import { chosenPoint, isFeasible, paretoFrontier } from './pareto.js';
 import type { ReportData, ReportTrial } from './types.js';
 
 // Formatting shared by the charts and the page, so both say the same thing.
@@ -38,6 +39,37 @@ export function describeConfig(c: ServingConfig): string {
   return parts.join(', ');
 }
 
+/** A confidence level as people read it: 0.95 → "95 %"; empty when not known. */
+export function formatLevel(level: number | undefined): string {
+  return typeof level === 'number' && level > 0 && level < 1 ? `${formatNumber(level * 100)} %` : '';
+}
+
+/** A point's p99 interval as "35.9–39.2" (ms; "35.9–∞" when too few requests bound it above); null without one. */
+export function formatCi(p: LoadPoint): string | null {
+  const ci = p.p99CiMs;
+  if (!ci) return null;
+  return `${formatMs(ci[0])}–${Number.isFinite(ci[1]) ? formatMs(ci[1]) : '∞'}`;
+}
+
+/** Why a point's figures need care; see pointFlag. */
+export type FlagKind = 'client-limited' | 'unreliable';
+const FLAG_KINDS: readonly FlagKind[] = ['client-limited', 'unreliable'];
+
+export interface PointFlag {
+  kind: FlagKind;
+  reason: string;
+}
+
+/**
+ * Unreliable (the figures cannot be trusted) wins over client-limited (the load generator, not the
+ * server, limited throughput): an open-loop client that fell behind is both.
+ */
+export function pointFlag(p: LoadPoint): PointFlag | null {
+  if (p.unreliable === true) return { kind: 'unreliable', reason: p.unreliableReason ?? p.clientLimitReason ?? 'the figures cannot be trusted' };
+  if (p.clientLimited === true) return { kind: 'client-limited', reason: p.clientLimitReason ?? 'the load generator, not the server, limited throughput' };
+  return null;
+}
+
 /** One measured load point of one trial, flattened for the chart's inline data. */
 export interface PointRow {
   trial: number;
@@ -60,6 +92,17 @@ export interface PointRow {
   marker_label: string | null;
   /** Put the marker's label left of the point, where on the right it would cross the target rule or the edge (and the left has room). */
   label_left: boolean;
+  // The fields below are set only when some charted point of the run has a p99 interval (the CI
+  // ones) or a flag (the flag ones), so runs measured without them chart exactly as before.
+  /** The p99 interval for the tooltip: "35.9–39.2 ms (95 %)", or "not measured" for this point. */
+  p99_ci?: string;
+  /** The interval's bounds (ms), on points that have one; hi is null when too few requests bound it above. */
+  p99_ci_lo?: number;
+  p99_ci_hi?: number | null;
+  /** This point's flag, null when none. */
+  flag?: FlagKind | null;
+  /** The flag and its reason for the tooltip, "none" when not flagged. */
+  flag_note?: string;
 }
 
 function trialFields(t: ReportTrial) {
@@ -81,17 +124,47 @@ function charted(t: ReportTrial): boolean {
   return t.state !== 'FAILED' && t.state !== 'SKIPPED';
 }
 
-/** Every charted load point, with the Pareto frontier (over all points) and the two markers set. */
-export function pointRows(data: ReportData): PointRow[] {
+interface BuiltRows {
+  rows: PointRow[];
+  /** The row of each charted trial's chosen point (the one its figures come from). */
+  chosen: Set<PointRow>;
+}
+
+/** The interval and flag fields of a row (see PointRow), given that the run has intervals / flags at all. */
+function measurementFields(p: LoadPoint, withCi: boolean, withFlags: boolean): Partial<PointRow> {
+  const out: Partial<PointRow> = {};
+  if (withCi) {
+    const text = formatCi(p);
+    const level = formatLevel(p.ciLevel);
+    out.p99_ci = text === null ? 'not measured' : `${text} ms${level ? ` (${level})` : ''}`;
+    if (p.p99CiMs) {
+      out.p99_ci_lo = p.p99CiMs[0];
+      out.p99_ci_hi = Number.isFinite(p.p99CiMs[1]) ? p.p99CiMs[1] : null;
+    }
+  }
+  if (withFlags) {
+    const flag = pointFlag(p);
+    out.flag = flag?.kind ?? null;
+    out.flag_note = flag ? `${flag.kind}: ${flag.reason}` : 'none';
+  }
+  return out;
+}
+
+function buildPointRows(data: ReportData): BuiltRows {
   const target = data.run.targetP99Ms;
   const rows: PointRow[] = [];
+  const chosen = new Set<PointRow>();
+  const isCharted = (p: LoadPoint) => Number.isFinite(p.throughputIps) && Number.isFinite(p.p99Ms);
+  const chartedPoints = data.trials.filter(charted).flatMap((t) => t.points.filter(isCharted));
+  const withCi = chartedPoints.some((p) => p.p99CiMs !== undefined);
+  const withFlags = chartedPoints.some((p) => pointFlag(p) !== null);
   for (const t of data.trials) {
     if (!charted(t)) continue;
-    const best = bestPoint(t.points, target);
+    const best = chosenPoint(t, target);
     const isRec = data.recommendedIndex === t.index;
     const isDef = data.defaultIndex === t.index || (data.defaultIndex === null && t.isDefault);
     for (const p of t.points) {
-      if (!Number.isFinite(p.throughputIps) || !Number.isFinite(p.p99Ms)) continue;
+      if (!isCharted(p)) continue;
       let marker: PointRow['marker'] = null;
       let label: string | null = null;
       if (p === best && (isRec || isDef)) {
@@ -99,7 +172,7 @@ export function pointRows(data: ReportData): PointRow[] {
         const name = isRec && isDef ? 'recommended (= default)' : marker;
         label = `${name}: ${formatIps(p.throughputIps)} inf/s`;
       }
-      rows.push({
+      const row: PointRow = {
         ...trialFields(t),
         concurrency: p.concurrency,
         throughput_ips: p.throughputIps,
@@ -110,11 +183,15 @@ export function pointRows(data: ReportData): PointRow[] {
         marker,
         marker_label: label,
         label_left: false,
-      });
+        ...measurementFields(p, withCi, withFlags),
+      };
+      rows.push(row);
+      if (p === best) chosen.add(row);
     }
   }
-  // A label is about a fifth of the chart wide; the x domain runs from 0 to the largest p99 or the target.
-  const xMax = rows.reduce((m, r) => Math.max(m, r.p99_ms), target);
+  // A label is about a fifth of the chart wide; the x domain runs from 0 to the largest p99, the
+  // target, or the largest upper bound of the intervals drawn on the frontier chart.
+  const xMax = rows.reduce((m, r) => Math.max(m, r.p99_ms, chosen.has(r) && typeof r.p99_ci_hi === 'number' ? r.p99_ci_hi : 0), target);
   for (const r of rows) {
     if (!r.marker) continue;
     const toRule = (target - r.p99_ms) / xMax;
@@ -123,10 +200,15 @@ export function pointRows(data: ReportData): PointRow[] {
     r.label_left = roomLeft && ((toRule >= -0.02 && toRule < 0.22) || r.p99_ms / xMax > 0.78);
   }
   for (const r of paretoFrontier(rows, (r) => r.throughput_ips, (r) => r.p99_ms)) r.frontier = true;
-  return rows;
+  return { rows, chosen };
 }
 
-const COLORS = { measured: '#9aa3ad', frontier: '#1f6feb', default: '#bf5b04', recommended: '#1a7f37', target: '#cf222e' };
+/** Every charted load point, with the Pareto frontier (over all points) and the two markers set. */
+export function pointRows(data: ReportData): PointRow[] {
+  return buildPointRows(data).rows;
+}
+
+const COLORS = { measured: '#9aa3ad', frontier: '#1f6feb', default: '#bf5b04', recommended: '#1a7f37', target: '#cf222e', flag: '#8250df', ci: '#57606a' };
 
 const CONFIG = {
   font: 'system-ui, -apple-system, "Segoe UI", Roboto, sans-serif',
@@ -152,6 +234,131 @@ const POINT_TOOLTIP = [
   { field: 'state', type: 'nominal', title: 'trial state' },
 ] as const;
 
+/** Tooltip fields of a point: POINT_TOOLTIP, then the interval and the flag where the rows carry them. */
+function pointTooltip(rows: readonly PointRow[]): unknown[] {
+  const first = rows[0];
+  return [
+    ...POINT_TOOLTIP,
+    ...(first?.p99_ci !== undefined ? [{ field: 'p99_ci', type: 'nominal', title: 'p99 confidence interval' }] : []),
+    ...(first?.flag_note !== undefined ? [{ field: 'flag_note', type: 'nominal', title: 'measurement flag' }] : []),
+  ];
+}
+
+// ---- Layer builders shared by the report's charts and the comparison page (src/regress/html.ts).
+
+/** Drag to pan and scroll to zoom, on the encodings given (continuous scales only). */
+export function zoomParam(encodings?: ('x' | 'y')[]) {
+  return { name: 'zoom', select: encodings ? { type: 'interval', encodings } : { type: 'interval' }, bind: 'scales' } as const;
+}
+
+/**
+ * The p99 target as a dashed rule with its label, on a chart whose `axis` is p99. On x the label
+ * runs up along the rule from the bottom, left of it: visible even when the target is the largest
+ * x, and clear of labels near the top. On y it sits above the rule at the left edge.
+ */
+export function targetRuleLayer(targetP99Ms: number, axis: 'x' | 'y') {
+  const at = { field: 'target', type: 'quantitative' } as const;
+  const rule = { type: 'rule', color: COLORS.target, strokeDash: [6, 4], strokeWidth: 1.5 } as const;
+  return {
+    data: { values: [{ target: targetP99Ms, label: `p99 target ${formatNumber(targetP99Ms)} ms` }] },
+    layer:
+      axis === 'x'
+        ? [
+            { mark: rule, encoding: { x: at } },
+            {
+              mark: { type: 'text', color: COLORS.target, angle: 270, align: 'left', baseline: 'bottom', dx: 6, dy: -4, fontWeight: 600 },
+              encoding: { x: at, y: { value: { expr: 'height' } }, text: { field: 'label' } },
+            },
+          ]
+        : [
+            { mark: rule, encoding: { y: at } },
+            {
+              mark: { type: 'text', color: COLORS.target, align: 'left', baseline: 'bottom', dx: 4, dy: -3, fontWeight: 600 },
+              encoding: { x: { value: 0 }, y: at, text: { field: 'label' } },
+            },
+          ],
+  };
+}
+
+/** How flagged points are drawn: hollow (white inside), one shape per flag; both cover a plain point drawn under them. */
+const FLAG_SHAPES: Record<FlagKind, string> = { 'client-limited': 'triangle-up', unreliable: 'square' };
+
+/**
+ * Flagged points (rows with a flag) drawn hollow over the chart's own points, in one colour on
+ * every chart, with a legend of the flags present. Null when no row is flagged.
+ */
+function flaggedLayer(rows: readonly PointRow[], x: unknown, y: unknown): unknown | null {
+  const present = FLAG_KINDS.filter((k) => rows.some((r) => r.flag === k));
+  if (present.length === 0) return null;
+  return {
+    name: 'flagged',
+    transform: [{ filter: 'datum.flag != null' }],
+    // Unfilled, so the colour goes to the outline; the white fill hides the point under it.
+    mark: { type: 'point', filled: false, fill: 'white', color: COLORS.flag, strokeWidth: 1.8, size: 110, opacity: 1 },
+    encoding: {
+      x,
+      y,
+      shape: {
+        field: 'flag',
+        type: 'nominal',
+        title: null,
+        scale: { domain: present, range: present.map((k) => FLAG_SHAPES[k]) },
+        // vega-lite gives an unfilled mark's legend symbols no stroke; draw them as the points look.
+        legend: { symbolSize: 110, symbolStrokeWidth: 1.8, encode: { symbols: { update: { fill: { value: 'white' }, stroke: { value: COLORS.flag } } } } },
+      },
+      tooltip: pointTooltip(rows),
+    },
+  };
+}
+
+/**
+ * p99 error bars: a rule across each interval with ticks at its ends, along `axis` (the chart's
+ * p99 axis); `at` places the bar on the other axis. An interval open above (too few requests to
+ * bound it) runs dashed to the edge of the plot. Only rows with an interval are drawn; null
+ * when none has one. With `ownData` the layer carries those rows as its data, else it filters the chart's.
+ */
+function ciBarsLayer(rows: readonly PointRow[], axis: 'x' | 'y', at: unknown, color: { value: string } | Record<string, unknown>, ownData = false): unknown | null {
+  const drawn = rows.filter((r) => r.p99_ci_lo !== undefined);
+  if (drawn.length === 0) return null;
+  const other = axis === 'x' ? 'y' : 'x';
+  const lo = { field: 'p99_ci_lo', type: 'quantitative' } as const;
+  const colorOf = 'value' in color ? { color: color.value } : {};
+  const colorEnc = 'value' in color ? {} : { color };
+  const tooltip = pointTooltip(rows);
+  const tick = (field: string) => ({
+    mark: { type: 'tick', orient: axis === 'x' ? 'vertical' : 'horizontal', size: 8, thickness: 1.5, opacity: 0.9, ...colorOf },
+    encoding: { [axis]: { field, type: 'quantitative' }, [other]: at, ...colorEnc, tooltip },
+  });
+  const layers: unknown[] = [];
+  if (drawn.some((r) => r.p99_ci_hi !== null)) {
+    layers.push({
+      transform: [{ filter: 'isValid(datum.p99_ci_hi)' }],
+      layer: [
+        {
+          mark: { type: 'rule', strokeWidth: 1.5, opacity: 0.9, ...colorOf },
+          encoding: { [axis]: lo, [`${axis}2`]: { field: 'p99_ci_hi' }, [other]: at, ...colorEnc, tooltip },
+        },
+        tick('p99_ci_lo'),
+        tick('p99_ci_hi'),
+      ],
+    });
+  }
+  if (drawn.some((r) => r.p99_ci_hi === null)) {
+    layers.push({
+      transform: [{ filter: 'isValid(datum.p99_ci_lo) && !isValid(datum.p99_ci_hi)' }],
+      layer: [
+        {
+          // Pixel position of the plot's far edge: the right one for x, the top (0) for y.
+          mark: { type: 'rule', strokeWidth: 1.5, strokeDash: [3, 3], opacity: 0.9, ...colorOf },
+          encoding: { [axis]: lo, [`${axis}2`]: { value: axis === 'x' ? 'width' : 0 }, [other]: at, ...colorEnc, tooltip },
+        },
+        tick('p99_ci_lo'),
+      ],
+    });
+  }
+  return { name: 'p99-ci', ...(ownData ? { data: { values: drawn } } : {}), layer: layers };
+}
+
 const SERIES = ['measured point', 'Pareto frontier', 'default', 'recommended'];
 const SERIES_COLORS = [COLORS.measured, COLORS.frontier, COLORS.default, COLORS.recommended];
 
@@ -161,7 +368,7 @@ const SERIES_COLORS = [COLORS.measured, COLORS.frontier, COLORS.default, COLORS.
  */
 export function frontierSpec(data: ReportData): TopLevelSpec | null {
   const target = data.run.targetP99Ms;
-  const rows = pointRows(data);
+  const { rows, chosen } = buildPointRows(data);
   if (rows.length === 0) return null;
   const x = { field: 'p99_ms', type: 'quantitative', title: 'p99 latency (ms)', scale: { zero: true } } as const;
   // Headroom above the highest point, so its label is not cut off at the top.
@@ -172,6 +379,7 @@ export function frontierSpec(data: ReportData): TopLevelSpec | null {
   const scale = { domain: present, range: present.map((s) => SERIES_COLORS[SERIES.indexOf(s)] as string) };
   const color = (datum: string) => ({ datum, scale, title: null });
   const markerColor = { field: 'marker', type: 'nominal', scale, title: null } as const;
+  const tooltip = pointTooltip(rows);
   const markerLayers: unknown[] = [];
   const markers = rows.filter((r) => r.marker);
   if (markers.length) {
@@ -182,7 +390,7 @@ export function frontierSpec(data: ReportData): TopLevelSpec | null {
         y,
         color: markerColor,
         shape: { field: 'marker', type: 'nominal', scale: { domain: ['default', 'recommended'], range: ['diamond', 'square'] }, legend: null },
-        tooltip: [...POINT_TOOLTIP],
+        tooltip,
       },
     });
     for (const left of [true, false]) {
@@ -194,6 +402,9 @@ export function frontierSpec(data: ReportData): TopLevelSpec | null {
       });
     }
   }
+  // Bars at each configuration's chosen point only: one per configuration keeps the chart readable.
+  const ciBars = ciBarsLayer(rows.filter((r) => chosen.has(r)), 'x', y, { value: COLORS.ci }, true);
+  const flagged = flaggedLayer(rows, x, y);
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     description: 'Throughput against p99 latency for every measured load point of every configuration.',
@@ -205,34 +416,25 @@ export function frontierSpec(data: ReportData): TopLevelSpec | null {
     layer: [
       {
         name: 'measured',
-        params: [{ name: 'zoom', select: { type: 'interval' }, bind: 'scales' }],
+        params: [zoomParam()],
+        // Flagged points are drawn hollow by their own layer.
+        ...(flagged ? { transform: [{ filter: 'datum.flag == null' }] } : {}),
         mark: { type: 'point', filled: true, size: 45, opacity: 0.45 },
-        encoding: { x, y, color: color('measured point'), tooltip: [...POINT_TOOLTIP] },
+        encoding: { x, y, color: color('measured point'), tooltip },
       },
       {
         name: 'frontier',
         transform: [{ filter: 'datum.frontier' }],
         mark: { type: 'line', strokeWidth: 2, point: { filled: true, size: 60 } },
-        encoding: { x, y, order: { field: 'p99_ms', type: 'quantitative' }, color: color('Pareto frontier'), tooltip: [...POINT_TOOLTIP] },
+        encoding: { x, y, order: { field: 'p99_ms', type: 'quantitative' }, color: color('Pareto frontier'), tooltip },
       },
-      {
-        name: 'target',
-        data: { values: [{ target, label: `p99 target ${formatNumber(target)} ms` }] },
-        layer: [
-          {
-            mark: { type: 'rule', color: COLORS.target, strokeDash: [6, 4], strokeWidth: 1.5 },
-            encoding: { x: { field: 'target', type: 'quantitative' } },
-          },
-          {
-            // Runs up along the rule from the bottom, left of it: visible even when the target is the largest x,
-            // and clear of the marker labels, which sit near the top.
-            mark: { type: 'text', color: COLORS.target, angle: 270, align: 'left', baseline: 'bottom', dx: 6, dy: -4, fontWeight: 600 },
-            encoding: { x: { field: 'target', type: 'quantitative' }, y: { value: { expr: 'height' } }, text: { field: 'label' } },
-          },
-        ],
-      },
+      ...(ciBars ? [ciBars] : []),
+      { name: 'target', ...targetRuleLayer(target, 'x') },
+      ...(flagged ? [flagged] : []),
       ...(markerLayers.length ? [{ name: 'markers', transform: [{ filter: 'datum.marker != null' }], layer: markerLayers }] : []),
     ],
+    // The flags' shapes are their own legend, apart from the markers' shapes (which have none).
+    ...(flagged ? { resolve: { scale: { shape: 'independent' } } } : {}),
   } as TopLevelSpec;
 }
 
@@ -348,11 +550,6 @@ export function progressSpec(data: ReportData): TopLevelSpec | null {
 
 const SCHEMA = 'https://vega.github.io/schema/vega-lite/v6.json';
 
-/** Drag to pan and scroll to zoom, on the encodings given (continuous scales only). */
-function zoomParam(encodings?: ('x' | 'y')[]) {
-  return { name: 'zoom', select: encodings ? { type: 'interval', encodings } : { type: 'interval' }, bind: 'scales' } as const;
-}
-
 export interface GpuMemoryRow extends PointRow {
   gpu_memory_mb: number;
   /** On the frontier of throughput against GPU memory (more throughput for less memory). */
@@ -392,13 +589,15 @@ export function gpuMemorySpec(data: ReportData): TopLevelSpec | null {
   if (rows.length === 0) return null;
   const x = { field: 'gpu_memory_mb', type: 'quantitative', title: 'GPU memory used (MB)', scale: { zero: false } } as const;
   const y = { field: 'throughput_ips', type: 'quantitative', title: 'throughput (inferences/s)', scale: { zero: true } } as const;
-  const tooltip = [...POINT_TOOLTIP, { field: 'gpu_memory_mb', type: 'quantitative', title: 'GPU memory (MB)', format: ',.0f' }];
+  const tooltip = [...pointTooltip(rows), { field: 'gpu_memory_mb', type: 'quantitative', title: 'GPU memory (MB)', format: ',.0f' }];
   const present = ['measured point', 'memory frontier', ...(['default', 'recommended'] as const).filter((m) => rows.some((r) => r.marker === m))];
   const colorOf: Record<string, string> = { 'measured point': COLORS.measured, 'memory frontier': COLORS.frontier, default: COLORS.default, recommended: COLORS.recommended };
   const scale = { domain: present, range: present.map((s) => colorOf[s] as string) };
+  const flagged = flaggedLayer(rows, x, y);
   const layers: unknown[] = [
     {
       params: [zoomParam()],
+      ...(flagged ? { transform: [{ filter: 'datum.flag == null' }] } : {}),
       mark: { type: 'point', filled: true, size: 45, opacity: 0.5 },
       encoding: { x, y, color: { datum: 'measured point', scale, title: null }, tooltip },
     },
@@ -408,6 +607,7 @@ export function gpuMemorySpec(data: ReportData): TopLevelSpec | null {
       encoding: { x, y, order: { field: 'gpu_memory_mb', type: 'quantitative' }, color: { datum: 'memory frontier', scale, title: null }, tooltip },
     },
   ];
+  if (flagged) layers.push(flagged);
   if (rows.some((r) => r.marker)) {
     layers.push({
       transform: [{ filter: 'datum.marker != null' }],
@@ -430,6 +630,7 @@ export function gpuMemorySpec(data: ReportData): TopLevelSpec | null {
     config: CONFIG,
     data: { values: rows },
     layer: layers,
+    ...(flagged ? { resolve: { scale: { shape: 'independent' } } } : {}),
   } as TopLevelSpec;
 }
 
@@ -585,22 +786,16 @@ export function loadSpec(data: ReportData, metric: 'throughput' | 'p99'): TopLev
     {
       params: [zoomParam()],
       mark: { type: 'line', strokeWidth: 2, point: { filled: true, size: 45 } },
-      encoding: { x, y, color, order: { field: 'concurrency', type: 'quantitative' }, tooltip: [...POINT_TOOLTIP] },
+      encoding: { x, y, color, order: { field: 'concurrency', type: 'quantitative' }, tooltip: pointTooltip(rows) },
     },
   ];
   if (metric === 'p99') {
-    const target = data.run.targetP99Ms;
-    layers.push({
-      data: { values: [{ target, label: `p99 target ${formatNumber(target)} ms` }] },
-      layer: [
-        { mark: { type: 'rule', color: COLORS.target, strokeDash: [6, 4], strokeWidth: 1.5 }, encoding: { y: { field: 'target', type: 'quantitative' } } },
-        {
-          mark: { type: 'text', color: COLORS.target, align: 'left', baseline: 'bottom', dx: 4, dy: -3, fontWeight: 600 },
-          encoding: { x: { value: 0 }, y: { field: 'target', type: 'quantitative' }, text: { field: 'label' } },
-        },
-      ],
-    });
+    const ciBars = ciBarsLayer(rows, 'y', x, color);
+    if (ciBars) layers.push(ciBars);
+    layers.push(targetRuleLayer(data.run.targetP99Ms, 'y'));
   }
+  const flagged = flaggedLayer(rows, x, y);
+  if (flagged) layers.push(flagged);
   return {
     $schema: SCHEMA,
     description: `${metric === 'throughput' ? 'Throughput' : 'p99 latency'} against load for the configurations on the Pareto frontier.`,

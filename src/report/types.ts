@@ -10,6 +10,9 @@ export interface ReportPoint extends LoadPoint {
   gpuMemoryMb?: number | null;
   /** Client mean latency (ms); absent when not stored (the latency breakdown then uses p50). */
   meanMs?: number | null;
+  // From LoadPoint, read by the report where present (absent on older runs and replayed or simulated ones):
+  // p99CiMs and ciLevel (hi is Infinity when too few requests bound it), clientLimited and
+  // clientLimitReason, unreliable and unreliableReason.
 }
 
 /** One trial as the report sees it: read back from the store, plain data. */
@@ -27,7 +30,11 @@ export interface ReportTrial {
   p99Ms: number | null;
   /** The model's own configuration as found in the repository (the baseline). */
   isDefault: boolean;
-  /** Every measured load point, in the order measured. */
+  /**
+   * Every measured load point, in the order measured. The one objectiveIps and p99Ms come from
+   * (the chosen point, whose interval and flags the table shows) is found by those figures: see
+   * chosenPoint in pareto.ts.
+   */
   points: ReportPoint[];
   /** The variant's config.pbtxt as stored; absent when not known. */
   pbtxt?: string | null;

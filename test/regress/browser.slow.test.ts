@@ -3,31 +3,29 @@
 // browser's own XML parser (DOMParser), the strictest well-formedness check at hand.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { renderComparisonHtml } from '../../src/regress/html.js';
 import { renderJUnit } from '../../src/regress/junit.js';
+import { distinctColours, launchChromium, watchPage } from '../helpers/chromium.js';
 import { comparisonOf } from './helpers.js';
 
 declare const document: any;
 declare const window: any;
 declare const DOMParser: any;
-declare const Image: any;
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const EVIL = 'bert <script>alert(1)</script> & "q"';
 
 let browser: Browser;
 let dir: string;
 
 before(async () => {
-  assert.ok(existsSync(CHROMIUM), `Chromium not found at ${CHROMIUM}: install it (apt-get install chromium) or set CHROMIUM_PATH`);
+  browser = await launchChromium();
   dir = await mkdtemp(join(tmpdir(), 'tanalyze-compare-'));
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
 });
 
 after(async () => {
@@ -40,21 +38,7 @@ test('the comparison page renders offline: both sides on one chart, no errors, n
   const file = join(dir, 'compare.html');
   writeFileSync(file, renderComparisonHtml({ comparison, command: 'regress', sides, toolVersion: '0.1.0', baselineSource: 'baseline.json', createdAt: '2026-01-01T00:00:00Z' }));
   const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
-  const problems: string[] = [];
-  page.on('console', (m) => {
-    if (m.type() === 'error' || m.type() === 'warning') problems.push(`console.${m.type()}: ${m.text()}`);
-  });
-  page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
-  page.on('dialog', (d) => {
-    problems.push(`dialog: ${d.message()}`);
-    void d.dismiss();
-  });
-  await page.route('**/*', (route) => {
-    const url = route.request().url();
-    if (/^(file|data|blob):/.test(url)) return route.continue();
-    problems.push(`network request: ${url}`);
-    return route.abort();
-  });
+  const problems = await watchPage(page);
   await page.goto(pathToFileURL(file).href, { waitUntil: 'load' });
   await page.waitForFunction(() => document.documentElement.getAttribute('data-charts') === 'done', null, { timeout: 30_000 });
   assert.deepEqual(problems, []);
@@ -66,21 +50,7 @@ test('the comparison page renders offline: both sides on one chart, no errors, n
   assert.ok(symbols >= 8, `${symbols} points drawn`);
   assert.equal(await page.evaluate(() => document.querySelector('#model-name').textContent), EVIL);
   assert.equal(await page.evaluate(() => document.querySelectorAll('#checks tbody tr').length), 3);
-  const shot = await page.locator('#chart-comparison').screenshot();
-  const distinct = await page.evaluate(async (b64) => {
-    const img = new Image();
-    img.src = `data:image/png;base64,${b64}`;
-    await img.decode();
-    const c = document.createElement('canvas');
-    c.width = img.width;
-    c.height = img.height;
-    const ctx = c.getContext('2d');
-    ctx.drawImage(img, 0, 0);
-    const px: Uint8ClampedArray = ctx.getImageData(0, 0, c.width, c.height).data;
-    const seen = new Set<number>();
-    for (let i = 0; i < px.length; i += 4) seen.add(((px[i] as number) << 16) | ((px[i + 1] as number) << 8) | (px[i + 2] as number));
-    return seen.size;
-  }, shot.toString('base64'));
+  const distinct = await distinctColours(page, await page.locator('#chart-comparison').screenshot());
   assert.ok(distinct > 50, `the chart looks blank: ${distinct} distinct colours`);
   await page.close();
 });

@@ -7,35 +7,28 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { writeReport } from '../../src/report/write.js';
 import { allSpecs } from '../../src/report/specs.js';
 import type { ReportData } from '../../src/report/types.js';
-import { makeReportFixture } from './fixture.js';
+import { distinctColours, launchChromium, watchPage } from '../helpers/chromium.js';
+import { CHECK_REASONS, makeReportFixture } from './fixture.js';
 
 // Browser globals for the page.evaluate callbacks (the project compiles without the DOM lib).
 declare const document: any;
 declare const window: any;
-declare const Image: any;
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const MODEL = 'resnet50 <script>alert(1)</script>';
 const ERROR = 'engine build failed: <img src=x onerror="alert(2)">';
 const SHOT = process.env.REPORT_SHOT ?? join(tmpdir(), 'report-shot.png');
+const CHECKS_SHOT = process.env.REPORT_CHECKS_SHOT ?? join(tmpdir(), 'report-checks-shot.png');
 
 let browser: Browser;
 let dir: string;
 
 before(async () => {
-  assert.ok(
-    existsSync(CHROMIUM),
-    `Chromium not found at ${CHROMIUM}: install it (apt-get install chromium) or set CHROMIUM_PATH to a Chromium binary`,
-  );
+  browser = await launchChromium();
   dir = await mkdtemp(join(tmpdir(), 'tanalyze-report-'));
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
 });
 
 after(async () => {
@@ -53,21 +46,7 @@ async function open(name: string, data: ReportData): Promise<Opened> {
   const { htmlPath } = await writeReport(join(dir, name, 'report'), data);
   assert.ok(existsSync(htmlPath));
   const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-  const problems: string[] = [];
-  page.on('console', (m) => {
-    if (m.type() === 'error' || m.type() === 'warning') problems.push(`console.${m.type()}: ${m.text()}`);
-  });
-  page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
-  page.on('dialog', (d) => {
-    problems.push(`dialog (injected script ran): ${d.message()}`);
-    void d.dismiss();
-  });
-  await page.route('**/*', (route) => {
-    const url = route.request().url();
-    if (url.startsWith('file:') || url.startsWith('data:') || url.startsWith('blob:')) return route.continue();
-    problems.push(`network request: ${url}`);
-    return route.abort();
-  });
+  const problems = await watchPage(page);
   await page.goto(pathToFileURL(htmlPath).href, { waitUntil: 'load' });
   await page.waitForFunction(() => document.documentElement.getAttribute('data-charts') === 'done', null, { timeout: 30_000 });
   return { page, problems };
@@ -154,21 +133,7 @@ test('the report renders offline in Chromium, with no errors and escaped text', 
   // Not blank: a blank page compresses to a few KB, and the chart must hold many distinct colours.
   const shot = await page.screenshot({ path: SHOT, fullPage: true });
   assert.ok(shot.length > 60_000, `screenshot is only ${shot.length} bytes`);
-  const chartShot = await page.locator('#chart-frontier').screenshot();
-  const distinct = await page.evaluate(async (b64) => {
-    const img = new Image();
-    img.src = `data:image/png;base64,${b64}`;
-    await img.decode();
-    const c = document.createElement('canvas');
-    c.width = img.width;
-    c.height = img.height;
-    const ctx = c.getContext('2d');
-    ctx.drawImage(img, 0, 0);
-    const px: Uint8ClampedArray = ctx.getImageData(0, 0, c.width, c.height).data;
-    const seen = new Set<number>();
-    for (let i = 0; i < px.length; i += 4) seen.add(((px[i] as number) << 16) | ((px[i + 1] as number) << 8) | (px[i + 2] as number));
-    return seen.size;
-  }, chartShot.toString('base64'));
+  const distinct = await distinctColours(page, await page.locator('#chart-frontier').screenshot());
   assert.ok(distinct > 50, `the chart looks blank: ${distinct} distinct colours`);
   await page.close();
 });
@@ -196,5 +161,42 @@ test('every trial failed: the frontier chart is replaced by a note', { timeout: 
   assert.equal(await count(page, '#chart-frontier'), 0);
   assert.equal(await count(page, '#chart-frontier-empty'), 1);
   assert.equal(await count(page, '#chart-progress svg.marks'), 1);
+  await page.close();
+});
+
+test('p99 intervals and client flags: error bars, hollow flagged points with a legend, the table badge; no warnings', { timeout: 90_000 }, async () => {
+  const data = makeReportFixture({ measurementChecks: true });
+  const { page, problems } = await open('checks', data);
+  assert.deepEqual(problems, []);
+  assert.equal(await count(page, '.chart-error'), 0);
+  const names = Object.entries(allSpecs(data)).filter(([, v]) => v !== null).map(([k]) => `chart-${k}`).sort();
+  assert.deepEqual(await page.evaluate(() => Object.keys(window.__tanalyzeViews ?? {}).sort() as string[]), names);
+  for (const name of names) assert.equal(await count(page, `#${name} svg.marks`), 1, `${name}: no svg`);
+
+  // Frontier chart: one bar (a rule) per charted configuration's chosen point, plus the target rule;
+  // the open interval (too few requests) is one of them.
+  const chosen = data.trials.filter((t) => t.state !== 'FAILED' && t.points.length > 0).length;
+  assert.equal(await count(page, '#chart-frontier .mark-rule.role-mark line'), chosen + 1);
+  // Hollow flagged points: 4 flagged in the fixture, drawn white inside.
+  const hollow = await page.evaluate(
+    () => Array.from(document.querySelectorAll('#chart-frontier .mark-symbol.role-mark path') as ArrayLike<any>).filter((p: any) => p.getAttribute('fill') === 'white').length as number,
+  );
+  assert.equal(hollow, 4, `${hollow} hollow symbols`);
+  const legend = await page.evaluate(() => Array.from(document.querySelectorAll('#chart-frontier .role-legend-label text') as ArrayLike<any>).map((t: any) => t.textContent as string));
+  assert.ok(legend.includes('client-limited') && legend.includes('unreliable'), `legend: ${legend.join(', ')}`);
+  // The p99 load curves draw a bar at every point of theirs that has an interval.
+  assert.ok((await count(page, '#chart-load-p99 .mark-rule.role-mark line')) > 10, 'load p99 chart: no error bars');
+
+  // The table: the interval after p99, the badge with its reason, the note explaining both.
+  const rec = await page.evaluate(() => {
+    const row = document.querySelector('#trials-table tr.recommended');
+    return { text: row.textContent as string, badge: row.querySelector('.tag.client-limited')?.getAttribute('title') as string | undefined };
+  });
+  assert.match(rec.text, /\d+\.\d \(\d+\.\d–\d+\.\d\)/);
+  assert.equal(rec.badge, CHECK_REASONS.busy);
+  assert.match(await page.evaluate(() => document.querySelector('#measurement-note').textContent as string), /95 % confidence interval of p99/);
+
+  await page.screenshot({ path: CHECKS_SHOT, fullPage: true });
+  assert.ok((await distinctColours(page, await page.locator('#chart-frontier').screenshot())) > 50, 'the chart looks blank');
   await page.close();
 });

@@ -29,7 +29,15 @@ export function fixtureData(opts: FixtureDbOptions = {}): ReportData {
   if (tf === 1 && lf === 1) return data;
   const target = data.run.targetP99Ms;
   const trials = data.trials.map((t) => {
-    const points = t.points.map((p) => ({ ...p, throughputIps: p.throughputIps * tf, p50Ms: p.p50Ms * lf, p90Ms: p.p90Ms * lf, p95Ms: p.p95Ms * lf, p99Ms: p.p99Ms * lf }));
+    const points = t.points.map((p) => ({
+      ...p,
+      throughputIps: p.throughputIps * tf,
+      p50Ms: p.p50Ms * lf,
+      p90Ms: p.p90Ms * lf,
+      p95Ms: p.p95Ms * lf,
+      p99Ms: p.p99Ms * lf,
+      ...(p.p99CiMs ? { p99CiMs: [p.p99CiMs[0] * lf, p.p99CiMs[1] * lf] as [number, number] } : {}),
+    }));
     const ok = points.filter((p) => p.p99Ms <= target);
     if (t.state === 'FAILED') return { ...t, points };
     if (ok.length === 0) return { ...t, points, state: 'INFEASIBLE' as const, objectiveIps: null, p99Ms: Math.min(...points.map((p) => p.p99Ms)) };

@@ -131,6 +131,42 @@ export interface FixtureOptions {
   targetP99Ms?: number;
   /** Give every load point a GPU memory figure (default true). */
   gpuMemory?: boolean;
+  /** Give the load points p99 intervals and client flags, as a current measurement does (default false: an older run). See addMeasurementChecks. */
+  measurementChecks?: boolean;
+}
+
+/** Reasons worded as the runner words them (client-load.ts). */
+export const CHECK_REASONS = {
+  busy: "the client's event loop was 96.4% busy",
+  stall: "the client's event loop stalled 2.3 ms (p99), against a 2.8 ms p99 latency",
+  late: 'the client fell behind its schedule: 3.4% of 7389 requests left late (more than 1%)',
+} as const;
+
+/**
+ * What a current measurement adds to each point: a 95 % p99 interval that narrows with the
+ * requests measured (open above under 300 requests, too few for the order statistics to bound
+ * it) and clientLimited false. Then, by design: the recommended trial (5)'s chosen point and the
+ * one after it are client-limited, trial 7's second point is client-limited (on the frontier),
+ * trial 6's last point is unreliable, and trial 1's first point has no interval (a point measured
+ * without one, among points with).
+ */
+export function addMeasurementChecks(trials: ReportTrial[]): ReportTrial[] {
+  return trials.map((t) => ({
+    ...t,
+    points: t.points.map((p, i) => {
+      const out: ReportPoint = { ...p, clientLimited: false };
+      if (!(t.index === 1 && i === 0)) {
+        const w = 0.03 + 2 / Math.sqrt(Math.max(1, p.requests));
+        out.p99CiMs = [p.p99Ms * (1 - w), p.requests < 300 ? Infinity : p.p99Ms * (1 + 1.3 * w)];
+        out.ciLevel = 0.95;
+      }
+      const last = i === t.points.length - 1;
+      if ((t.index === 5 && p.throughputIps === t.objectiveIps) || (t.index === 5 && last)) Object.assign(out, { clientLimited: true, clientLimitReason: CHECK_REASONS.busy });
+      if (t.index === 7 && i === 1) Object.assign(out, { clientLimited: true, clientLimitReason: CHECK_REASONS.stall });
+      if (t.index === 6 && last) Object.assign(out, { clientLimited: true, clientLimitReason: CHECK_REASONS.late, unreliable: true, unreliableReason: CHECK_REASONS.late });
+      return out;
+    }),
+  }));
 }
 
 export function makeReportFixture(opts: FixtureOptions = {}): ReportData {
@@ -138,7 +174,7 @@ export function makeReportFixture(opts: FixtureOptions = {}): ReportData {
   const target = opts.targetP99Ms ?? 50;
   const error = opts.error ?? 'engine build failed: trtexec exited with code 1: [E] Error[4]: [network.cpp::validate::3026] IOptimizationProfile: kMAX dimensions < kOPT';
   const gpuMemory = opts.gpuMemory ?? true;
-  const trials: ReportTrial[] = [
+  const measured: ReportTrial[] = [
     trial(0, model, cfg(8, null, 1, 'FP32'), target, { isDefault: true, gpuMemory }),
     trial(1, model, cfg(8, 500, 2, 'FP32'), target, { gpuMemory }),
     trial(2, model, cfg(16, 1000, 2, 'FP16'), target, { gpuMemory }),
@@ -148,6 +184,7 @@ export function makeReportFixture(opts: FixtureOptions = {}): ReportData {
     trial(6, model, cfg(64, 2000, 2, 'FP16'), target, { gpuMemory }),
     trial(7, model, cfg(8, 0, 1, 'FP16'), target, { gpuMemory }),
   ];
+  const trials = opts.measurementChecks ? addMeasurementChecks(measured) : measured;
   const rec = chooseRecommended(trials, target);
   const def = trials[0] as ReportTrial;
   return {

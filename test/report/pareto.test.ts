@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { bestPoint, chooseRecommended, paretoFrontier, type RankableTrial } from '../../src/report/pareto.js';
+import { bestPoint, chooseRecommended, chosenPoint, chosenPointIndex, figurePoint, paretoFrontier, type RankableTrial } from '../../src/report/pareto.js';
 import type { LoadPoint } from '../../src/runner/types.js';
 import type { ServingConfig, TrialState } from '../../src/search/types.js';
 
@@ -127,3 +127,35 @@ for (const c of bestCases) {
     assert.equal(bestPoint(c.points, 50)?.concurrency ?? null, c.want);
   });
 }
+
+// The runner copies a trial's figures from the point it chose; the report finds that point by them.
+const chosenCases: { name: string; points: LoadPoint[]; objectiveIps: number | null; p99Ms: number | null; want: number | null }[] = [
+  { name: 'no points', points: [], objectiveIps: null, p99Ms: null, want: null },
+  { name: 'feasible: the point with both figures', points: [lp(1, 100, 5), lp(2, 180, 20), lp(4, 200, 60)], objectiveIps: 180, p99Ms: 20, want: 1 },
+  {
+    // An unreliable point within the target: bestPoint would take it, the runner did not.
+    name: "the runner's choice, not bestPoint's",
+    points: [lp(1, 100, 5), { ...lp(2, 190, 20), unreliable: true }, lp(4, 150, 30)],
+    objectiveIps: 150,
+    p99Ms: 30,
+    want: 2,
+  },
+  { name: 'infeasible: the lowest p99, the higher throughput among equal ones', points: [lp(1, 10, 70), lp(2, 12, 65), lp(4, 16, 65)], objectiveIps: null, p99Ms: 65, want: 2 },
+  { name: "figures that match no point: bestPoint's", points: [lp(1, 100, 5), lp(2, 180, 20)], objectiveIps: 181, p99Ms: 20, want: 1 },
+];
+for (const c of chosenCases) {
+  test(`chosenPointIndex: ${c.name}`, () => {
+    assert.equal(chosenPointIndex(c, 50), c.want);
+  });
+}
+
+test('chosenPoint is the point at chosenPointIndex; figurePoint also needs the p99 to be the trial figure', () => {
+  const points = [lp(1, 100, 5), lp(2, 180, 20)];
+  assert.equal(chosenPoint({ points, objectiveIps: 180, p99Ms: 20 }, 50), points[1]);
+  assert.equal(chosenPoint({ points: [], objectiveIps: null, p99Ms: null }, 50), null);
+  assert.equal(figurePoint({ points, objectiveIps: 180, p99Ms: 20 }, 50), points[1]);
+  // Figures that match no point: chosenPoint falls back to bestPoint's, which does not carry the figure.
+  assert.equal(chosenPoint({ points, objectiveIps: 181, p99Ms: 21 }, 50), points[1]);
+  assert.equal(figurePoint({ points, objectiveIps: 181, p99Ms: 21 }, 50), null);
+  assert.equal(figurePoint({ points, objectiveIps: null, p99Ms: null }, 50), null);
+});

@@ -27,32 +27,41 @@ export function scrub(value: unknown, runId: string): unknown {
   return value;
 }
 
-test('the report specs from the fixture database match the snapshot', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'tanalyze-snap-'));
-  try {
-    const db = join(dir, 'fixture.db');
-    const runId = buildFixtureDb(db);
-    assert.equal(runId, FIXTURE_RUN_ID);
-    const store = Store.open(db);
-    let specs: unknown;
+// The first is a run measured before p99 intervals and client flags existed: its snapshot must not
+// change when they are added. The second carries both (fixture.ts, addMeasurementChecks).
+const SNAPSHOTS = [
+  { name: 'the fixture database', file: SNAPSHOT, opts: {} },
+  { name: 'the fixture database with p99 intervals and client flags', file: fromPackageRoot('test', 'report', '__snapshots__', 'report-specs-checks.json'), opts: { measurementChecks: true } },
+];
+
+for (const snap of SNAPSHOTS) {
+  test(`the report specs from ${snap.name} match the snapshot`, () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tanalyze-snap-'));
     try {
-      specs = scrub(allSpecs(reportDataFromStore(store, runId)), runId);
+      const db = join(dir, 'fixture.db');
+      const runId = buildFixtureDb(db, snap.opts);
+      assert.equal(runId, FIXTURE_RUN_ID);
+      const store = Store.open(db);
+      let specs: unknown;
+      try {
+        specs = scrub(allSpecs(reportDataFromStore(store, runId)), runId);
+      } finally {
+        store.close();
+      }
+      const text = JSON.stringify(specs, null, 2) + '\n';
+      if (process.env.UPDATE_SNAPSHOTS === '1' || !existsSync(snap.file)) {
+        if (process.env.UPDATE_SNAPSHOTS !== '1') assert.fail(`no snapshot at ${snap.file}; run the test with UPDATE_SNAPSHOTS=1 to write it, then review it`);
+        mkdirSync(dirname(snap.file), { recursive: true });
+        writeFileSync(snap.file, text);
+        return;
+      }
+      const expected = JSON.parse(readFileSync(snap.file, 'utf8')) as unknown;
+      assert.deepEqual(JSON.parse(text), expected, `the report's vega-lite specs changed; if intended, run with UPDATE_SNAPSHOTS=1 and review the diff of ${snap.file}`);
     } finally {
-      store.close();
+      rmSync(dir, { recursive: true, force: true });
     }
-    const text = JSON.stringify(specs, null, 2) + '\n';
-    if (process.env.UPDATE_SNAPSHOTS === '1' || !existsSync(SNAPSHOT)) {
-      if (process.env.UPDATE_SNAPSHOTS !== '1') assert.fail(`no snapshot at ${SNAPSHOT}; run the test with UPDATE_SNAPSHOTS=1 to write it, then review it`);
-      mkdirSync(dirname(SNAPSHOT), { recursive: true });
-      writeFileSync(SNAPSHOT, text);
-      return;
-    }
-    const expected = JSON.parse(readFileSync(SNAPSHOT, 'utf8')) as unknown;
-    assert.deepEqual(JSON.parse(text), expected, `the report's vega-lite specs changed; if intended, run with UPDATE_SNAPSHOTS=1 and review the diff of ${SNAPSHOT}`);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+  });
+}
 
 test('the fixture database: GPU memory is absent, so that chart is left out; every other chart is drawn', () => {
   const dir = mkdtempSync(join(tmpdir(), 'tanalyze-snap-'));
