@@ -3,7 +3,7 @@
 //
 //   node .build-load/bench/server.js [--model tiny_resnet] [--model-repository DIR]
 //        [--batches 1,2,4,8,16,32] [--seconds 1] [--rounds 3] [--concurrency 2,4]
-//        [--intra-op N] [--dynamic]
+//        [--intra-op N] [--dynamic] [--staging on|off|both] [--no-staging]
 //
 // For each batch size b, in interleaved rounds (a slow spell of a shared machine hits every
 // row alike; the median round is reported):
@@ -14,6 +14,9 @@
 //   loop load of b-image requests from tanalyze's load generator at each --concurrency
 //   (the best kept): with 2 or more requests in flight the instance never waits for work.
 //   The server executes exactly the client's batches (mean batch = Δinferences/Δexecutions).
+// --staging both measures, in the same rounds, a second embedded server whose instances
+// take one batch at a time (no batch staging: each execution waits for the IPC round
+// trip of the next batch); --staging off (--no-staging) measures only that one.
 // Target: server ≥ 90% of direct. Then batch 1 against the best batch, for both.
 // --dynamic adds the colleague's earlier table: batch-1 requests at rising concurrency,
 // with and without dynamic batching.
@@ -26,11 +29,12 @@ import { modelConfigToJson, parseModelConfig } from '../src/config/pbtxt.js';
 import type { ModelConfig } from '../src/config/types.js';
 import { createInferenceClient } from '../src/protocol/client.js';
 import type { InferenceClient, ModelInferRequest } from '../src/protocol/types.js';
+import { ortExecutorFactory, type ExecutorFactory } from '../src/server/executor.js';
 import { ClosedLoopDriver } from '../src/runner/closed-loop.js';
 import { createRawChannel, makeInferRequest, serializeInferRequest, type RawChannel } from '../src/runner/infer-load.js';
 import { percentiles } from '../src/runner/stats.js';
 import { sessionOptions } from '../src/server/model-repository.js';
-import { startEmbeddedServer } from '../src/server/server.js';
+import { startEmbeddedServer, type EmbeddedServer } from '../src/server/server.js';
 import { fromPackageRoot } from '../src/util/package-root.js';
 
 interface Args {
@@ -42,6 +46,7 @@ interface Args {
   concurrency: number[];
   intraOp?: number;
   dynamic: boolean;
+  staging: 'on' | 'off' | 'both';
 }
 
 function parseArgs(argv: string[]): Args {
@@ -53,15 +58,20 @@ function parseArgs(argv: string[]): Args {
     rounds: 3,
     concurrency: [2, 4],
     dynamic: false,
+    staging: 'on',
   };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i]!;
     if (k === '--help' || k === '-h') {
-      console.log('usage: bench/server [--model NAME] [--model-repository DIR] [--batches 1,2,4,8,16,32] [--seconds 1] [--rounds 3] [--concurrency 2,4] [--intra-op N] [--dynamic]');
+      console.log('usage: bench/server [--model NAME] [--model-repository DIR] [--batches 1,2,4,8,16,32] [--seconds 1] [--rounds 3] [--concurrency 2,4] [--intra-op N] [--dynamic] [--staging on|off|both] [--no-staging]');
       process.exit(0);
     }
     if (k === '--dynamic') {
       a.dynamic = true;
+      continue;
+    }
+    if (k === '--no-staging') {
+      a.staging = 'off';
       continue;
     }
     const v = argv[++i];
@@ -73,6 +83,7 @@ function parseArgs(argv: string[]): Args {
     else if (k === '--rounds') a.rounds = Number(v);
     else if (k === '--concurrency') a.concurrency = v.split(',').map(Number);
     else if (k === '--intra-op') a.intraOp = Number(v);
+    else if (k === '--staging' && (v === 'on' || v === 'off' || v === 'both')) a.staging = v;
     else throw new Error(`unknown argument ${k}`);
   }
   if (!(a.seconds > 0) || a.batches.some((b) => !Number.isInteger(b) || b < 1)) throw new Error('bad --seconds or --batches');
@@ -144,6 +155,19 @@ function table(head: string[], rows: string[][], left: number[] = [0]): void {
   for (const r of rows) console.log(pad(r, widths, left));
 }
 
+/** ORT instances that take one batch at a time: the server without batch staging. */
+const unstagedFactory: ExecutorFactory = async (spec) => {
+  const x = await ortExecutorFactory(spec);
+  return { io: x.io, get failure() { return x.failure; }, run: (r, startNs) => x.run(r, startNs), close: () => x.close() };
+};
+
+interface Served {
+  label: string;
+  server: EmbeddedServer;
+  client: InferenceClient;
+  channel: RawChannel;
+}
+
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const modelDir = path.join(args.repository, args.model);
@@ -155,14 +179,19 @@ async function main(): Promise<void> {
   delete cfg.dynamic_batching;
   if (args.intraOp !== undefined) cfg.parameters = { ...base.parameters, intra_op_thread_count: { string_value: String(args.intraOp) } };
 
-  const server = await startEmbeddedServer({ repository: args.repository, modelControl: 'explicit' });
-  const client = createInferenceClient(server.address, { deadlineMs: 60_000 });
-  const channel = createRawChannel(server.address);
+  const kinds = args.staging === 'both' ? [true, false] : [args.staging === 'on'];
+  const servers: Served[] = [];
   const modelFile = path.join(modelDir, '1', String(base.default_model_filename ?? 'model.onnx'));
   const session = await ort.InferenceSession.create(modelFile, sessionOptions(cfg) as ort.InferenceSession.SessionOptions);
   try {
-    await client.repositoryModelLoad(args.model, modelConfigToJson(cfg));
-    await channel.ready();
+    for (const staged of kinds) {
+      const server = await startEmbeddedServer({ repository: args.repository, modelControl: 'explicit', ...(staged ? {} : { executorFactory: unstagedFactory }) });
+      const s: Served = { label: staged ? 'server' : 'no staging', server, client: createInferenceClient(server.address, { deadlineMs: 60_000 }), channel: createRawChannel(server.address) };
+      servers.push(s);
+      await s.client.repositoryModelLoad(args.model, modelConfigToJson(cfg));
+      await s.channel.ready();
+    }
+    const { client, channel } = servers[0]!;
     const meta = await client.modelMetadata(args.model);
     const requests = new Map<number, { request: ModelInferRequest; bytes: Buffer; feed: Record<string, ort.Tensor> }>();
     for (const b of args.batches) {
@@ -178,60 +207,67 @@ async function main(): Promise<void> {
       });
       requests.set(b, { request, bytes: serializeInferRequest(request), feed });
     }
-    // Warm both paths for every batch size.
+    // Warm every path for every batch size.
     for (const b of args.batches) {
       const r = requests.get(b)!;
       for (let i = 0; i < 3; i++) await session.run(r.feed);
-      for (let i = 0; i < 3; i++) await channel.sender(r.bytes)();
+      for (const s of servers) for (let i = 0; i < 3; i++) await s.channel.sender(r.bytes)();
     }
 
     console.log(
       `# ${args.model}: one instance, no dynamic batching, max_batch_size ${cfg.max_batch_size}, session options ${JSON.stringify(sessionOptions(cfg))}; ` +
         `onnxruntime-node ${ort.env.versions.common ?? ''}; ${availableParallelism()} CPUs (${cpus()[0]?.model ?? '?'}), load average ${loadavg()[0]!.toFixed(1)}; ` +
-        `${args.seconds} s per cell, median of ${args.rounds} interleaved rounds`,
+        `${args.seconds} s per cell, median of ${args.rounds} interleaved rounds; batch staging ${args.staging}`,
     );
     const directIps = new Map<number, number[]>(args.batches.map((b) => [b, []]));
-    const serverRuns = new Map<number, ServerFigures[]>(args.batches.map((b) => [b, []]));
+    const serverRuns = servers.map(() => new Map<number, ServerFigures[]>(args.batches.map((b) => [b, []])));
     for (let round = 0; round < args.rounds; round++) {
       for (const b of args.batches) {
         const r = requests.get(b)!;
         directIps.get(b)!.push(await direct(session, r.feed, b, args.seconds));
-        serverRuns.get(b)!.push(await served(channel, client, args.model, r.bytes, b, args.concurrency, args.seconds));
+        for (const [i, s] of servers.entries()) serverRuns[i]!.get(b)!.push(await served(s.channel, s.client, args.model, r.bytes, b, args.concurrency, args.seconds));
       }
     }
     const rows: string[][] = [];
-    const srv = new Map<number, ServerFigures>();
+    const srv = servers.map(() => new Map<number, ServerFigures>());
     const dir = new Map<number, number>();
     for (const b of args.batches) {
       const d = median(directIps.get(b)!);
-      const runs = [...serverRuns.get(b)!].sort((x, y) => x.ips - y.ips);
-      const s = runs[runs.length >> 1]!;
       dir.set(b, d);
-      srv.set(b, s);
-      rows.push([String(b), d.toFixed(0), s.ips.toFixed(0), `${((100 * s.ips) / d).toFixed(0)}%`, s.meanBatch.toFixed(2), String(s.concurrency), s.p50Ms.toFixed(2)]);
+      const row = [String(b), d.toFixed(0)];
+      for (const [i] of servers.entries()) {
+        const runs = [...serverRuns[i]!.get(b)!].sort((x, y) => x.ips - y.ips);
+        const f = runs[runs.length >> 1]!;
+        srv[i]!.set(b, f);
+        row.push(f.ips.toFixed(0), `${((100 * f.ips) / d).toFixed(0)}%`);
+      }
+      const f = srv[0]!.get(b)!;
+      rows.push([...row, f.meanBatch.toFixed(2), String(f.concurrency), f.p50Ms.toFixed(2)]);
     }
     console.log('\n## embedded server at saturation vs onnxruntime-node direct (inferences/s)');
-    table(['batch', 'direct', 'server', 'server / direct', 'mean batch executed', 'concurrency', 'server p50 ms'], rows);
+    const heads = servers.flatMap((s) => [s.label, `${s.label} / direct`]);
+    table(['batch', 'direct', ...heads, `mean batch executed (${servers[0]!.label})`, 'concurrency', `${servers[0]!.label} p50 ms`], rows);
 
     const bestOf = (m: Map<number, number>): [number, number] => [...m].reduce((x, y) => (y[1] > x[1] ? y : x));
-    const [bd, dv] = bestOf(dir);
-    const [bs, sv] = bestOf(new Map([...srv].map(([b, f]) => [b, f.ips])));
     const b1 = args.batches.includes(1);
+    const line = (label: string, m: Map<number, number>): string[] => {
+      const [bb, v] = bestOf(m);
+      return [label, b1 ? m.get(1)!.toFixed(0) : '-', String(bb), v.toFixed(0), b1 ? `${(v / m.get(1)!).toFixed(2)}x` : '-'];
+    };
     console.log('\n## batch 1 vs the best batch (inferences/s)');
     table(
       ['path', 'batch 1', 'best batch', 'best', 'speed-up'],
-      [
-        ['direct', b1 ? dir.get(1)!.toFixed(0) : '-', String(bd), dv.toFixed(0), b1 ? `${(dv / dir.get(1)!).toFixed(2)}x` : '-'],
-        ['server', b1 ? srv.get(1)!.ips.toFixed(0) : '-', String(bs), sv.toFixed(0), b1 ? `${(sv / srv.get(1)!.ips).toFixed(2)}x` : '-'],
-      ],
+      [line('direct', dir), ...servers.map((s, i) => line(s.label, new Map([...srv[i]!].map(([b, f]) => [b, f.ips]))))],
     );
 
     if (args.dynamic) await dynamicTable(client, channel, args, cfg, meta);
   } finally {
     await session.release();
-    channel.close();
-    client.close();
-    await server.stop();
+    for (const s of servers) {
+      s.channel.close();
+      s.client.close();
+      await s.server.stop();
+    }
   }
 }
 

@@ -1,8 +1,9 @@
 /**
  * Request scheduling for one loaded model: Triton's default scheduler (each request
- * runs alone) or its dynamic batcher. `decideBatch` is the pure rule; `Batcher` adds the
- * queue, the model instances and the delay timer around it, with an injectable clock so
- * tests can drive time by hand.
+ * runs alone) or its dynamic batcher. `decideBatch` (which batch a free instance runs) and
+ * `decideStagedBatch` (which batch may be staged on a busy one) are the pure rules;
+ * `Batcher` adds the queue, the model instances and the delay timer around them, with an
+ * injectable clock so tests can drive time by hand.
  */
 
 /** What the scheduler needs to know of a request. */
@@ -86,6 +87,49 @@ export function decideBatch(queue: readonly QueueEntry<Batchable>[], nowNs: numb
   return { kind: 'wait', untilNs: oldest + delayNs };
 }
 
+/**
+ * Whether the queue holds a batch that may be handed now to a BUSY instance, to run as soon
+ * as its current batch ends ("staging"). Staging hides the transfer of the next batch to
+ * the instance (IPC to its process) behind the current execution; it must not change which
+ * requests are batched together, so only a batch that can no longer change is staged:
+ * the batch `decideBatch` would send now, if every later arrival and the passing of
+ * max_queue_delay leave it as it is. That holds
+ * - with Triton's default scheduler (no dynamic batching, or max_batch_size <= 1): every
+ *   request is its own batch, so always;
+ * - when the batch is closed: it holds max_batch_size, or the next queued request ends it
+ *   (it would overflow max_batch_size, or its input shapes differ). Nothing can join it
+ *   and, the walk of `decideBatch` stopping at the same place, the delay running out
+ *   sends the same requests;
+ * - when the batch is the largest preferred size and there is no max_queue_delay: later
+ *   arrivals cannot beat the largest preferred size, and with no delay the preferred size
+ *   is never overridden.
+ * A batch at the largest preferred size that is not closed is NOT staged when
+ * max_queue_delay > 0: an instance still busy once the oldest request has waited the delay
+ * would get everything queued up to max_batch_size instead (decideBatch), so the batch
+ * could still grow. Otherwise the batch waits for a free instance, as without staging.
+ * 'wait' asks for a new look at `untilNs` (the delay running out may close the batch).
+ */
+export function decideStagedBatch(queue: readonly QueueEntry<Batchable>[], nowNs: number, policy: BatchPolicy): BatchDecision {
+  const decision = decideBatch(queue, nowNs, policy);
+  const dyn = policy.dynamic;
+  if (!dyn || policy.maxBatchSize <= 1 || decision.kind === 'idle') return decision;
+  const oldest = queue[0]!.enqueuedNs;
+  const delayRunsOutAt = dyn.maxQueueDelayNs > 0 && nowNs < oldest + dyn.maxQueueDelayNs ? oldest + dyn.maxQueueDelayNs : undefined;
+  const hold: BatchDecision = delayRunsOutAt === undefined ? { kind: 'idle' } : { kind: 'wait', untilNs: delayRunsOutAt };
+  if (decision.kind === 'wait') return decision;
+
+  const maxBatch = policy.maxBatchSize;
+  const shapeKey = queue[0]!.request.shapeKey;
+  const sizeOf = (e: QueueEntry<Batchable>): number => Math.max(1, e.request.batchSize);
+  const size = queue.slice(0, decision.count).reduce((n, e) => n + sizeOf(e), 0);
+  const next = queue[decision.count];
+  const closed = size >= maxBatch || (next !== undefined && (size + sizeOf(next) > maxBatch || next.request.shapeKey !== shapeKey));
+  if (closed) return decision;
+  const preferred = dyn.preferredBatchSizes.filter((s) => s > 0 && s <= maxBatch);
+  if (dyn.maxQueueDelayNs === 0 && preferred.length > 0 && size === Math.max(...preferred)) return decision;
+  return hold;
+}
+
 /** Time source and timer, in nanoseconds; replaced by a fake in tests. */
 export interface SchedulerClock {
   now(): number;
@@ -133,17 +177,37 @@ export const systemClock: SchedulerClock = {
   },
 };
 
-/** Runs one batch on one instance; resolves when the instance is free again. Must not reject. */
+/**
+ * Runs one batch on one instance; resolves when the batch is done. Must not reject. With
+ * staging, it may be called for an instance that is still executing its previous batch:
+ * the instance must run its batches in call order.
+ */
 export type RunBatch<T> = (batch: QueueEntry<T>[], instance: number, startNs: number) => Promise<void>;
 
+export interface BatcherOptions {
+  /**
+   * Stage batches on busy instances (see decideStagedBatch): each instance holds at most one
+   * executing batch and one staged batch. Only for instances that can take a second batch
+   * while executing and run them in order; off by default.
+   */
+  staging?: boolean;
+}
+
 /**
- * The queue in front of a model's instances. A batch is formed only when an instance is
- * free, so requests that arrive while all instances are busy wait and join later batches.
+ * The queue in front of a model's instances. A batch is formed when an instance is free,
+ * so requests that arrive while all instances are busy wait and join later batches; with
+ * staging, a batch that can no longer change is also handed to a busy instance, free
+ * instances always being served first.
  */
 export class Batcher<T extends Batchable> {
   private readonly queue: QueueEntry<T>[] = [];
+  /** Instances with nothing to run, longest idle first. */
   private readonly free: number[];
-  private running = 0;
+  /** Per instance: batches handed to it and not finished (0, 1, or 2 with a staged one). */
+  private readonly inFlight: number[];
+  /** Per instance: when its current batch began (the instance likely to finish first gets the staged batch). */
+  private readonly busySinceNs: number[];
+  private readonly staging: boolean;
   private timer: { handle: unknown; untilNs: number } | undefined;
   private idleWaiters: (() => void)[] = [];
 
@@ -152,9 +216,13 @@ export class Batcher<T extends Batchable> {
     instances: number,
     private readonly run: RunBatch<T>,
     private readonly clock: SchedulerClock = systemClock,
+    options: BatcherOptions = {},
   ) {
     if (!Number.isInteger(instances) || instances < 1) throw new RangeError(`instances must be a positive integer, got ${instances}`);
     this.free = Array.from({ length: instances }, (_, i) => i);
+    this.inFlight = Array.from({ length: instances }, () => 0);
+    this.busySinceNs = Array.from({ length: instances }, () => 0);
+    this.staging = options.staging ?? false;
   }
 
   /** Requests waiting for an instance. */
@@ -162,9 +230,14 @@ export class Batcher<T extends Batchable> {
     return this.queue.length;
   }
 
-  /** Batches executing now. */
+  /** Batches executing now (staged batches not included). */
   get executing(): number {
-    return this.running;
+    return this.inFlight.filter((n) => n > 0).length;
+  }
+
+  /** Batches staged on busy instances, waiting for the batch ahead of them. */
+  get staged(): number {
+    return this.inFlight.filter((n) => n > 1).length;
   }
 
   enqueue(request: T): void {
@@ -172,13 +245,13 @@ export class Batcher<T extends Batchable> {
     this.schedule();
   }
 
-  /** Resolves once nothing is queued or executing. */
+  /** Resolves once nothing is queued, executing or staged. */
   drain(): Promise<void> {
-    if (this.queue.length === 0 && this.running === 0) return Promise.resolve();
+    if (this.idle()) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
-  /** Takes every queued request out (e.g. to fail them on unload). */
+  /** Takes every queued request out (e.g. to fail them on unload); staged batches still run. */
   takeAll(): QueueEntry<T>[] {
     this.cancelTimer();
     const all = this.queue.splice(0);
@@ -187,28 +260,46 @@ export class Batcher<T extends Batchable> {
   }
 
   private schedule(): void {
-    while (this.free.length > 0) {
-      const now = this.clock.now();
-      const decision = decideBatch(this.queue, now, this.policy);
+    let retryAt: number | undefined;
+    let now = this.clock.now();
+    for (;;) {
+      now = this.clock.now();
+      const free = this.free.length > 0;
+      const instance = free ? this.free[0]! : this.staging ? this.stagingSlot() : undefined;
+      if (instance === undefined) break;
+      const decision = (free ? decideBatch : decideStagedBatch)(this.queue, now, this.policy);
       if (decision.kind === 'idle') break;
       if (decision.kind === 'wait') {
-        this.armTimer(decision.untilNs, now);
-        return;
+        retryAt = decision.untilNs;
+        break;
       }
-      this.cancelTimer();
-      const batch = this.queue.splice(0, decision.count);
-      const instance = this.free.shift()!;
-      this.running++;
-      void this.run(batch, instance, now)
-        .catch(() => undefined)
-        .then(() => {
-          this.running--;
-          this.free.push(instance);
-          this.schedule();
-          this.notifyIfIdle();
-        });
+      if (free) this.free.shift();
+      this.dispatch(this.queue.splice(0, decision.count), instance, now);
     }
-    if (this.queue.length === 0) this.cancelTimer();
+    if (retryAt !== undefined) this.armTimer(retryAt, now);
+    else this.cancelTimer();
+  }
+
+  /** The busy instance without a staged batch whose current batch began first, if any. */
+  private stagingSlot(): number | undefined {
+    let best: number | undefined;
+    this.inFlight.forEach((n, i) => {
+      if (n === 1 && (best === undefined || this.busySinceNs[i]! < this.busySinceNs[best]!)) best = i;
+    });
+    return best;
+  }
+
+  private dispatch(batch: QueueEntry<T>[], instance: number, now: number): void {
+    if (this.inFlight[instance]++ === 0) this.busySinceNs[instance] = now;
+    void this.run(batch, instance, now)
+      .catch(() => undefined)
+      .then(() => {
+        // The staged batch, if any, starts now.
+        if (--this.inFlight[instance]! === 0) this.free.push(instance);
+        else this.busySinceNs[instance] = this.clock.now();
+        this.schedule();
+        this.notifyIfIdle();
+      });
   }
 
   private armTimer(untilNs: number, now: number): void {
@@ -227,8 +318,12 @@ export class Batcher<T extends Batchable> {
     this.timer = undefined;
   }
 
+  private idle(): boolean {
+    return this.queue.length === 0 && this.inFlight.every((n) => n === 0);
+  }
+
   private notifyIfIdle(): void {
-    if (this.queue.length > 0 || this.running > 0) return;
+    if (!this.idle()) return;
     const waiters = this.idleWaiters;
     this.idleWaiters = [];
     for (const w of waiters) w();

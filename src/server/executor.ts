@@ -1,6 +1,8 @@
 /**
  * Model instances: an Executor runs one batch at a time (inputs concatenated along
- * dim 0, outputs split back per request) and reports Triton's three compute phases.
+ * dim 0, outputs split back per request) and reports Triton's three compute phases. One
+ * that `acceptsStagedRun` takes the next batch while executing one, so the transfer of
+ * the next batch overlaps the current execution (the batcher's staging).
  * The ONNX Runtime implementation keeps one InferenceSession in a child process per
  * instance (see ort-instance.ts for why a process).
  */
@@ -28,15 +30,27 @@ export interface ExecRequest {
 export interface BatchOutcome {
   /** Per request, in the order given: every output the executor was created with. */
   outputs: ExecTensor[][];
+  /** compute_input is measured from `startedNs`. */
   times: ComputeTimes;
+  /**
+   * When the instance took the batch up (process.hrtime, CLOCK_MONOTONIC ns): `startNs`, or
+   * later when the batch was staged and waited behind the previous one, a wait that is queue
+   * time, as in Triton, not compute time.
+   */
+  startedNs: number;
 }
 
 export interface Executor {
   /** The model's inputs and outputs as the runtime sees them (-1 = dynamic). */
   readonly io: { inputs: IoMeta[]; outputs: IoMeta[] };
   /**
+   * Whether `run` may be called again while a batch is executing: the runs then execute one
+   * after the other, in call order. Absent = one run at a time.
+   */
+  readonly acceptsStagedRun?: boolean;
+  /**
    * Runs the requests as one batch. `startNs` (process.hrtime, ns) is when the batch left
-   * the queue: compute_input is measured from there. Rejects on failure.
+   * the queue. Rejects on failure.
    */
   run(requests: readonly ExecRequest[], startNs: number): Promise<BatchOutcome>;
   /** Set once the instance can no longer run (e.g. its process died). */
@@ -108,6 +122,8 @@ const INSTANCE_SCRIPT = fileURLToPath(new URL('./ort-instance.js', import.meta.u
 
 /** An ONNX Runtime session in its own process. */
 export class OrtProcessExecutor implements Executor {
+  /** The instance process handles its messages one after the other, in order. */
+  readonly acceptsStagedRun = true;
   private nextId = 1;
   private readonly waiting = new Map<number, { resolve: (r: InstanceReply) => void; reject: (e: Error) => void }>();
   private exited: Error | undefined;
@@ -187,7 +203,7 @@ export class OrtProcessExecutor implements Executor {
     const id = this.nextId++;
     const reply = await new Promise<InstanceReply>((resolve, reject) => {
       this.waiting.set(id, { resolve, reject });
-      const msg: InstanceRequest = { op: 'run', id, inputs, outputs };
+      const msg: InstanceRequest = { op: 'run', id, dequeuedNs: startNs, inputs, outputs };
       this.child.send(msg, (err) => {
         if (err && this.waiting.delete(id)) reject(err);
       });
@@ -204,8 +220,9 @@ export class OrtProcessExecutor implements Executor {
     const doneNs = hrNow();
     return {
       outputs: perRequest,
+      startedNs: reply.startedNs,
       times: {
-        computeInputNs: Math.max(0, reply.builtNs - startNs),
+        computeInputNs: Math.max(0, reply.builtNs - reply.startedNs),
         computeInferNs: Math.max(0, reply.ranNs - reply.builtNs),
         computeOutputNs: Math.max(0, doneNs - reply.ranNs),
       },

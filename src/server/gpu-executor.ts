@@ -6,8 +6,13 @@
  * in a small framed, versioned binary protocol (described in gpu_worker.py; encoded and
  * decoded here by `encodeFrame` / `FrameReader`).
  *
- * A worker that crashes, hangs (no answer within `runTimeoutMs`) or runs out of CUDA
- * memory fails the batch it held with a clear reason and is replaced by a fresh worker;
+ * The worker handles its frames in order, so the executor takes a second batch while one
+ * executes (the batcher's staging): its frame waits in the pipe and the worker starts it
+ * as soon as the first one ends.
+ *
+ * A worker that crashes, hangs (no answer within `runTimeoutMs` of starting a batch) or runs
+ * out of CUDA memory fails the batch it held with a clear reason and is replaced by a fresh
+ * worker, which runs the batch staged behind the failed one (the worker never started it);
  * after `maxRestarts` replacements the instance reports a failure and the model stops
  * serving.
  *
@@ -239,8 +244,13 @@ const hrNow = (): number => Number(process.hrtime.bigint());
 interface Waiter {
   resolve: (f: Frame) => void;
   reject: (e: Error) => void;
+  timeoutMs: number;
+  onTimeout: string;
   timer?: NodeJS.Timeout;
 }
+
+/** The worker was lost before it started this request (it waited behind the one that failed). */
+class NotStartedError extends Error {}
 
 /** One worker process and its pipe. */
 class WorkerProcess {
@@ -267,6 +277,7 @@ class WorkerProcess {
         if (!w) continue;
         this.waiting.delete(f.id);
         if (w.timer) clearTimeout(w.timer);
+        this.armHead();
         w.resolve(f);
       }
     });
@@ -278,34 +289,57 @@ class WorkerProcess {
     this.child.on('error', (e) => this.fail(new Error(`${this.label}: could not start '${python} ${script}': ${e.message}`)));
     this.child.on('exit', (code, signal) => {
       const how = signal ? `killed by ${signal}` : `exited with code ${code}`;
-      const tail = this.stderrTail.trim().split('\n').slice(-3).join(' | ');
-      const why = this.killReason ?? `${this.label} ${how}`;
-      this.fail(new Error(`${why}${tail ? ` (worker stderr: ${tail})` : ''}`));
+      this.fail(this.lost(this.killReason ?? `${this.label} ${how}`));
     });
   }
 
-  private fail(e: Error): void {
+  private lost(why: string): Error {
+    const tail = this.stderrTail.trim().split('\n').slice(-3).join(' | ');
+    return new Error(`${why}${tail ? ` (worker stderr: ${tail})` : ''}`);
+  }
+
+  /** Fails the request in progress (if `oneStarted`) with `e`, and those waiting behind it as not started. */
+  private fail(e: Error, oneStarted = true): void {
     if (this.exited) return;
     this.exited = e;
+    let first = oneStarted;
     for (const w of this.waiting.values()) {
       if (w.timer) clearTimeout(w.timer);
-      w.reject(e);
+      w.reject(first ? e : new NotStartedError(e.message));
+      first = false;
     }
     this.waiting.clear();
   }
 
-  kill(reason: string): void {
+  /**
+   * Kills the process and fails its pending requests at once (it will answer no more).
+   * `oneStarted` false: the worker had started none of them (it had just answered a fatal error).
+   */
+  kill(reason: string, oneStarted = true): void {
     this.killReason ??= reason;
     this.child.kill('SIGKILL');
+    this.fail(this.lost(this.killReason), oneStarted);
   }
 
-  /** Sends a frame and waits for the reply with the same id. */
+  /**
+   * Arms the hang timer of the request the worker works on now: the oldest unanswered one.
+   * A request staged behind another is timed from the end of that one, not from its send.
+   */
+  private armHead(): void {
+    const head = this.waiting.values().next().value;
+    if (!head || head.timer) return;
+    head.timer = setTimeout(
+      () => this.kill(`${head.onTimeout} (no answer within ${(head.timeoutMs / 1000).toFixed(1)} s): the worker was killed and is being replaced`),
+      head.timeoutMs,
+    );
+  }
+
+  /** Sends a frame and waits for the reply with the same id (replies come in the order sent). */
   request(type: MsgTypeCode, id: number, meta: Record<string, unknown>, tensors: FrameTensor[], timeoutMs: number, onTimeout: string): Promise<Frame> {
     if (this.exited) return Promise.reject(this.exited);
     return new Promise<Frame>((resolve, reject) => {
-      const w: Waiter = { resolve, reject };
-      w.timer = setTimeout(() => this.kill(`${onTimeout} (no answer within ${(timeoutMs / 1000).toFixed(1)} s): the worker was killed and is being replaced`), timeoutMs);
-      this.waiting.set(id, w);
+      this.waiting.set(id, { resolve, reject, timeoutMs, onTimeout });
+      this.armHead();
       const bufs = encodeFrame(type, id, meta, tensors);
       const stdin = this.child.stdin!;
       for (const b of bufs) stdin.write(b);
@@ -320,6 +354,8 @@ class WorkerProcess {
 
 /** A model instance served by a Python GPU worker, replaced when it fails. */
 export class GpuWorkerExecutor implements Executor {
+  /** The worker handles its frames one after the other, in order. */
+  readonly acceptsStagedRun = true;
   private worker: WorkerProcess | undefined;
   private ready: Promise<WorkerProcess>;
   private nextId = 1;
@@ -386,9 +422,10 @@ export class GpuWorkerExecutor implements Executor {
     return w;
   }
 
-  /** Starts a replacement after a failure; past maxRestarts the instance gives up. */
-  private replace(reason: Error): void {
-    if (this.closing || this.fatal) return;
+  /** Starts a replacement for `failed`, once; past maxRestarts the instance gives up. */
+  private replace(failed: WorkerProcess, reason: Error): void {
+    // Every run the failed worker held reports the failure: only the first one replaces it.
+    if (this.closing || this.fatal || failed !== this.worker) return;
     if (this.restarts >= this.o.maxRestarts) {
       this.fatal = new Error(`${reason.message}; gave up after ${this.restarts} replacement${this.restarts === 1 ? '' : 's'}`);
       return;
@@ -415,7 +452,6 @@ export class GpuWorkerExecutor implements Executor {
 
   async run(requests: readonly ExecRequest[], startNs: number): Promise<BatchOutcome> {
     if (this.fatal) throw this.fatal;
-    const w = await this.ready;
     const batching = this.spec.batching;
     const tensors: FrameTensor[] = requests[0]!.inputs.map((t) => ({
       name: t.name,
@@ -423,19 +459,28 @@ export class GpuWorkerExecutor implements Executor {
       shape: batchShape(requests, t.name, batching),
       parts: requests.map((r) => r.inputs.find((x) => x.name === t.name)!.data),
     }));
-    const id = this.nextId++;
+    let w: WorkerProcess;
     let reply: Frame;
-    try {
-      reply = await w.request(MsgType.RUN, id, {}, tensors, this.o.runTimeoutMs, `GPU worker of '${this.spec.modelName}' hung on a batch of ${requests.length} request(s)`);
-    } catch (e) {
-      this.replace(e as Error);
-      throw e;
+    for (;;) {
+      w = await this.ready;
+      const id = this.nextId++;
+      try {
+        reply = await w.request(MsgType.RUN, id, { dequeued_ns: startNs }, tensors, this.o.runTimeoutMs, `GPU worker of '${this.spec.modelName}' hung on a batch of ${requests.length} request(s)`);
+        break;
+      } catch (e) {
+        this.replace(w, e as Error);
+        if (!(e instanceof NotStartedError) || this.closing) throw e;
+        if (this.fatal) throw this.fatal;
+        // Staged behind the batch that brought the worker down, this one never ran: the
+        // replacement runs it, as it would have had the batch still been queued.
+      }
     }
     if (reply.type === MsgType.ERROR) {
       const err = new Error(`GPU worker of '${this.spec.modelName}': ${String(reply.meta['message'])}`);
       if (reply.meta['fatal']) {
-        w.kill(err.message);
-        this.replace(err);
+        // The worker exits after a fatal error, without reading what was staged behind.
+        w.kill(err.message, false);
+        this.replace(w, err);
       }
       throw err;
     }
@@ -449,13 +494,16 @@ export class GpuWorkerExecutor implements Executor {
       if (!datatype) throw new Error(`output '${t.name}' has unsupported type ${t.dtype}`);
       splitOutput(t.name, datatype, t.shape, t.data, sizes, batching).forEach((p, i) => perRequest[i]!.push(p));
     }
-    const builtNs = Number(reply.meta['built_ns'] ?? startNs);
+    // A worker without started_ns (older than staging) took the batch up when it was sent.
+    const startedNs = Number(reply.meta['started_ns'] ?? startNs);
+    const builtNs = Number(reply.meta['built_ns'] ?? startedNs);
     const ranNs = Number(reply.meta['ran_ns'] ?? builtNs);
     const doneNs = hrNow();
     return {
       outputs: perRequest,
+      startedNs,
       times: {
-        computeInputNs: Math.max(0, builtNs - startNs),
+        computeInputNs: Math.max(0, builtNs - startedNs),
         computeInferNs: Math.max(0, ranNs - builtNs),
         computeOutputNs: Math.max(0, doneNs - ranNs),
       },

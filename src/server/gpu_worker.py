@@ -4,7 +4,8 @@
 The TypeScript server does what Triton's core does (gRPC, queueing, dynamic batching,
 statistics) and hands each batch to a free instance; this process is one instance: it
 holds a TorchScript model on the GPU with its own CUDA stream and runs one batch at a
-time.
+time, in the order the batches come. The server may send the next batch while one runs
+(staging): its frame waits in the pipe and is read as soon as the current one is done.
 
 Wire protocol (version 1), both directions, every integer little-endian:
 
@@ -15,9 +16,13 @@ Wire protocol (version 1), both directions, every integer little-endian:
              meta["tensors"] = [{name, dtype, shape, offset, nbytes}] locates each one
 
 Messages: LOAD (server -> worker; meta: the model and its build options), LOADED
-(the model is ready; meta: build and capture times), RUN (a batch), RESULT (its
-outputs; meta: built_ns / ran_ns, CLOCK_MONOTONIC like Node's process.hrtime),
-ERROR (meta: message, fatal: the worker exits after it), CLOSE.
+(the model is ready; meta: build and capture times), RUN (a batch; meta: dequeued_ns,
+when it left the server's queue), RESULT (its outputs; meta: started_ns / built_ns /
+ran_ns, CLOCK_MONOTONIC like Node's process.hrtime), ERROR (meta: message, fatal: the
+worker exits after it), CLOSE. started_ns is when the worker took the batch up: the end
+of its previous batch if the RUN waited behind it, else dequeued_ns (the transfer to an
+idle worker is part of compute_input). Both keys are optional (a missing dequeued_ns
+counts as 0, a missing started_ns as dequeued_ns), so version 1 is kept.
 
 The protocol part of this file imports nothing outside the standard library, so it can
 be tested where PyTorch is not installed; torch is imported by `serve()` only.
@@ -123,6 +128,11 @@ def write_frame(stream, msg_type, msg_id, meta, tensors=()):
     for b in encode(msg_type, msg_id, meta, tensors):
         stream.write(b)
     stream.flush()
+
+
+def started_ns(run_meta, previous_end_ns):
+    """When the worker takes a RUN up: after its previous batch, not before the batch left the server's queue."""
+    return max(int(run_meta.get('dequeued_ns', 0)), previous_end_ns)
 
 
 def log(*args):
@@ -327,6 +337,8 @@ def serve(inp, out):
         return 1
     write_frame(out, LOADED, msg_id, model.info)
     while True:
+        # The previous batch ends here: a RUN already in the pipe (staged) waited behind it.
+        previous_end = time.monotonic_ns()
         frame = read_frame(inp)
         if frame is None or frame[0] == CLOSE:
             return 0
@@ -334,6 +346,7 @@ def serve(inp, out):
         if msg_type != RUN:
             write_frame(out, ERROR, msg_id, {'message': 'unexpected %s' % TYPE_NAMES[msg_type], 'fatal': False})
             continue
+        started = started_ns(meta, previous_end)
         try:
             built, ran, result = model.run(split_tensors(meta, payload))
         except torch.cuda.OutOfMemoryError as e:
@@ -345,7 +358,7 @@ def serve(inp, out):
             if fatal:
                 return 4
             continue
-        write_frame(out, RESULT, msg_id, {'built_ns': built, 'ran_ns': ran}, result)
+        write_frame(out, RESULT, msg_id, {'started_ns': started, 'built_ns': built, 'ran_ns': ran}, result)
 
 
 def main():

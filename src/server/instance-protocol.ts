@@ -17,10 +17,16 @@ export interface IoMeta {
 
 export type InstanceRequest =
   | { op: 'load'; modelPath: string; options: Record<string, unknown> }
-  | { op: 'run'; id: number; inputs: WireTensor[]; outputs: string[] }
+  /** dequeuedNs: when the batch left the server's queue (process.hrtime ns). */
+  | { op: 'run'; id: number; dequeuedNs: number; inputs: WireTensor[]; outputs: string[] }
   | { op: 'close' };
 
 export type InstanceReply =
   | { op: 'loaded'; inputs: IoMeta[]; outputs: IoMeta[] }
-  | { op: 'result'; id: number; builtNs: number; ranNs: number; outputs: WireTensor[] }
+  /**
+   * startedNs: when the instance took the run up: the end of its previous run if the run
+   * waited behind it (staged), else dequeuedNs (an idle instance waits for the transfer,
+   * which is compute_input). builtNs: inputs ready; ranNs: inference done.
+   */
+  | { op: 'result'; id: number; startedNs: number; builtNs: number; ranNs: number; outputs: WireTensor[] }
   | { op: 'error'; id: number; message: string };

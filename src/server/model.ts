@@ -46,7 +46,9 @@ export class LoadedModel {
     clock: SchedulerClock,
   ) {
     this.stats = new ModelStatsRecorder(source.name, source.version);
-    this.batcher = new Batcher<Pending>(batchPolicy(config), executors.length, (batch, i, startNs) => this.runBatch(batch, i, startNs), clock);
+    // Staging hides the transfer of the next batch behind the current one: only where every instance can take it.
+    const staging = executors.every((x) => x.acceptsStagedRun === true);
+    this.batcher = new Batcher<Pending>(batchPolicy(config), executors.length, (batch, i, startNs) => this.runBatch(batch, i, startNs), clock, { staging });
   }
 
   /** Starts the instances and validates the configuration against the model. */
@@ -141,7 +143,8 @@ export class LoadedModel {
       );
       batch.forEach((e, i) => {
         const r = e.request;
-        this.stats.recordSuccess(r.batchSize, { ...outcome.times, queueNs: startNs - e.enqueuedNs, requestNs: doneNs - r.receivedNs });
+        // Until the instance took the batch up: a staged batch's wait behind the previous one is queue time.
+        this.stats.recordSuccess(r.batchSize, { ...outcome.times, queueNs: outcome.startedNs - e.enqueuedNs, requestNs: doneNs - r.receivedNs });
         r.resolve(outcome.outputs[i]!);
       });
     } catch (e) {

@@ -12,6 +12,8 @@ import * as ort from 'onnxruntime-node';
 import type { InstanceReply, InstanceRequest, IoMeta, WireTensor } from './instance-protocol.js';
 
 let session: ort.InferenceSession | undefined;
+/** When the previous run's reply was sent: a run that arrived before waited behind it. */
+let previousRunEndNs = 0;
 
 const now = (): number => Number(process.hrtime.bigint());
 
@@ -105,6 +107,7 @@ async function handle(msg: InstanceRequest): Promise<void> {
       return;
     }
     case 'run': {
+      const startedNs = Math.max(msg.dequeuedNs, previousRunEndNs);
       try {
         if (!session) throw new Error('no session loaded');
         const feeds: Record<string, ort.Tensor> = {};
@@ -113,10 +116,11 @@ async function handle(msg: InstanceRequest): Promise<void> {
         const results = await session.run(feeds, msg.outputs);
         const ranNs = now();
         const outputs = msg.outputs.map((name) => fromOrt(name, results[name]!));
-        send({ op: 'result', id: msg.id, builtNs, ranNs, outputs });
+        send({ op: 'result', id: msg.id, startedNs, builtNs, ranNs, outputs });
       } catch (e) {
         send({ op: 'error', id: msg.id, message: (e as Error).message });
       }
+      previousRunEndNs = now();
       return;
     }
     case 'close': {
@@ -132,7 +136,8 @@ if (!process.send) {
   console.error('ort-instance: must be started by the embedded server (child process with IPC)');
   process.exit(2);
 }
-// Requests arrive one at a time per instance; the queue keeps order if they ever overlap.
+// The server may send a run while the previous one executes (staging): runs are handled one
+// after the other, in order, the next one already transferred when the previous one ends.
 let chain = Promise.resolve();
 process.on('message', (msg: InstanceRequest) => {
   chain = chain.then(() => handle(msg));

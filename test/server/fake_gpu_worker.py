@@ -12,6 +12,8 @@ but computes nothing on a GPU. Its behaviour comes from argv[1]:
   garbage     writes bytes that are no frame
 
 "-once" behaviour is remembered in the file named by argv[2] (created on first use).
+--run-ms=N (anywhere after the mode) makes every RUN take N ms, so that a second RUN can be
+staged behind a running one; RESULT meta then holds started_ns as gpu_worker.py computes it.
 """
 import os
 import sys
@@ -29,8 +31,10 @@ def first_time(flag):
 
 
 def main():
-    mode = sys.argv[1]
-    flag = sys.argv[2] if len(sys.argv) > 2 else ''
+    args = [a for a in sys.argv[1:] if not a.startswith('--run-ms=')]
+    run_s = sum(int(a.split('=', 1)[1]) for a in sys.argv[1:] if a.startswith('--run-ms=')) / 1000
+    mode = args[0]
+    flag = args[1] if len(args) > 1 else ''
     inp = os.fdopen(0, 'rb')
     out = os.fdopen(1, 'wb')
     frame = p.read_frame(inp)
@@ -47,10 +51,12 @@ def main():
     p.write_frame(out, p.LOADED, frame[1], {'precision': frame[2].get('precision'), 'cache_hit': False, 'build_s': 0.01,
                                             'graph_capture_s': 0.0, 'graph_sizes': [], 'fake': True, 'pid': os.getpid()})
     while True:
+        previous_end = time.monotonic_ns()
         frame = p.read_frame(inp)
         if frame is None or frame[0] == p.CLOSE:
             return 0
         t, i, meta, payload = frame
+        started = p.started_ns(meta, previous_end)
         once = mode.endswith('-once') and first_time(flag)
         if mode == 'crash' or (mode == 'crash-once' and once):
             os._exit(9)
@@ -64,7 +70,8 @@ def main():
             continue
         tensors = p.split_tensors(meta, payload)
         built = time.monotonic_ns()
-        p.write_frame(out, p.RESULT, i, {'built_ns': built, 'ran_ns': time.monotonic_ns(), 'pid': os.getpid()},
+        time.sleep(run_s)
+        p.write_frame(out, p.RESULT, i, {'started_ns': started, 'built_ns': built, 'ran_ns': time.monotonic_ns(), 'pid': os.getpid()},
                       [(n, d, s, bytes(mv)) for n, d, s, mv in tensors])
 
 

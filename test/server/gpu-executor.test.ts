@@ -41,10 +41,12 @@ function spec(modelPath = '/nonexistent/1/model.fp16.pt'): ExecutorSpec {
 
 const req = (rows: number[][]): ExecRequest => ({ batchSize: rows.length, inputs: [{ name: 'x', datatype: 'FP32', shape: [rows.length, 2], data: f32(rows.flat()) }] });
 
-function fake(mode: string, extra: Partial<Parameters<typeof GpuWorkerExecutor.start>[1]> = {}) {
+function fake(mode: string, extra: Partial<Parameters<typeof GpuWorkerExecutor.start>[1]> = {}, fakeArgs: string[] = []) {
   const dir = mkdtempSync(path.join(tmpdir(), 'tanalyze-fakegpu-'));
-  return { dir, start: () => GpuWorkerExecutor.start(spec(), { script: FAKE, args: [mode, path.join(dir, 'flag')], ...extra }) };
+  return { dir, start: () => GpuWorkerExecutor.start(spec(), { script: FAKE, args: [mode, path.join(dir, 'flag'), ...fakeArgs], ...extra }) };
 }
+
+const hrNow = (): number => Number(process.hrtime.bigint());
 
 test('frames round-trip through the TS encoder and decoder, whatever the chunking', () => {
   const a = f32([1, 2, 3, 4, 5, 6]);
@@ -149,6 +151,57 @@ for (const [mode, reason, extra] of [
       assert.deepEqual(readF32(out.outputs[0]![0]!.data), [7, 8]);
       assert.notEqual(x.pid, pid);
       assert.equal(x.replacements, 1);
+      assert.equal(x.failure, undefined);
+    } finally {
+      await x.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+}
+
+test('staged runs on the (fake) worker: run in order, the wait behind the first is not compute time, each timed from its own start', { skip }, async () => {
+  // Each RUN takes 300 ms; a hang is 500 ms without an answer. The second batch, sent at
+  // once, is answered 600 ms after its send: timed from the first one's end, it is no hang.
+  const { dir, start } = fake('echo', { runTimeoutMs: 500 }, ['--run-ms=300']);
+  const x = await start();
+  try {
+    assert.equal(x.acceptsStagedRun, true);
+    const sent = hrNow();
+    const done: number[] = [];
+    const runs = [[[1, 2]], [[3, 4], [5, 6]], [[7, 8]]].map((rows, i) => x.run([req(rows)], sent).then((o) => (done.push(i), o)));
+    const outs = await Promise.all(runs);
+    assert.deepEqual(done, [0, 1, 2], 'answered in the order sent');
+    assert.deepEqual(outs.map((o) => readF32(o.outputs[0]![0]!.data)), [[1, 2], [3, 4, 5, 6], [7, 8]]);
+    assert.equal(x.replacements, 0);
+    for (let i = 1; i < outs.length; i++) {
+      const waitedMs = (outs[i]!.startedNs - sent) / 1e6;
+      assert.ok(waitedMs >= 300 * i - 5, `batch ${i} started ${waitedMs.toFixed(0)} ms after its send, behind ${i} batch(es)`);
+      assert.ok(outs[i]!.times.computeInputNs < 100e6, `the wait is not compute_input (${outs[i]!.times.computeInputNs} ns)`);
+    }
+  } finally {
+    await x.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+for (const [mode, reason, extra] of [
+  ['crash-once', /exited with code 9/, {}],
+  ['hang-once', /hung on a batch.*no answer within 0\.5 s.*replaced/, { runTimeoutMs: 500 }],
+  ['oom-once', /CUDA out of memory/, {}],
+] as const) {
+  test(`FAKE worker ${mode} with a batch staged behind the failing one: that one fails, the staged one runs on the replacement`, { skip }, async () => {
+    const { dir, start } = fake(mode, extra, ['--run-ms=50']);
+    const x = await start();
+    try {
+      const pid = x.pid;
+      const failing = x.run([req([[1, 2]])], hrNow());
+      const staged = x.run([req([[3, 4]])], hrNow());
+      await assert.rejects(failing, reason);
+      assert.deepEqual(readF32((await staged).outputs[0]![0]!.data), [3, 4]);
+      assert.notEqual(x.pid, pid);
+      assert.equal(x.replacements, 1, 'one replacement for one lost worker');
+      const out = await x.run([req([[7, 8]])], hrNow());
+      assert.deepEqual(readF32(out.outputs[0]![0]!.data), [7, 8]);
       assert.equal(x.failure, undefined);
     } finally {
       await x.close();
