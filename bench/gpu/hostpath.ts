@@ -3,14 +3,15 @@
 //
 //   node dist/bench/gpu/hostpath.js --model-repository /tmp/tzr/models [--model resnet50]
 //        [--precision fp16] [--max-batch 32] [--instances 1] [--concurrency 64] [--seconds 4]
-//        [--workers 0,4] [--batch 1]
+//        [--workers 0,4] [--batch 1] [--receive-window 16777216,65535]
 //
 // - worker alone: the GPU executor (Python worker, CUDA graphs) fed full max-batch batches
 //   back to back from this process, no gRPC: the ceiling of the instance path;
 // - server: the embedded server with dynamic batching (delay 0), driven over gRPC by
 //   tanalyze's closed loop at --concurrency with --batch images per request, the load
 //   generated in this thread (workers 0, as one embedded process does by default) or in
-//   worker threads (the server then has this thread to itself).
+//   worker threads (the server then has this thread to itself); with the server's wide HTTP/2
+//   receive window (16 MiB, the default) and with HTTP/2's 64 KB default, for comparison.
 // Prints img/s, mean executed batch, and the share of the worker-alone rate. A row well
 // below the worker alone is limited by the host path (gRPC, the TypeScript server, the
 // pipe), not the GPU; `nvidia-smi` sampled beside it (run.sh) gives GPU utilization.
@@ -37,10 +38,11 @@ interface Args {
   seconds: number;
   workers: number[];
   batch: number;
+  windows: number[];
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { repository: '/tmp/tzr/models', model: 'resnet50', precision: 'fp16', maxBatch: 32, instances: 1, concurrency: 64, seconds: 4, workers: [0, 4], batch: 1 };
+  const a: Args = { repository: '/tmp/tzr/models', model: 'resnet50', precision: 'fp16', maxBatch: 32, instances: 1, concurrency: 64, seconds: 4, workers: [0, 4], batch: 1, windows: [16 * 1024 * 1024, 65_535] };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i]!;
     const v = argv[++i];
@@ -54,6 +56,7 @@ function parseArgs(argv: string[]): Args {
     else if (k === '--seconds') a.seconds = Number(v);
     else if (k === '--workers') a.workers = v.split(',').map(Number);
     else if (k === '--batch') a.batch = Number(v);
+    else if (k === '--receive-window') a.windows = v.split(',').map(Number);
     else throw new Error(`unknown argument ${k}`);
   }
   return a;
@@ -96,42 +99,45 @@ async function main(): Promise<void> {
     await x.close();
   }
 
-  const server = await startEmbeddedServer({ repository: args.repository, modelControl: 'explicit' });
-  const client = createInferenceClient(server.address, { deadlineMs: 120_000 });
-  try {
-    await client.repositoryModelLoad(args.model, modelConfigToJson({ ...cfg, name: args.model }));
-    const meta = await client.modelMetadata(args.model);
-    const bytes = serializeInferRequest({ ...makeInferRequest(meta, args.batch, 7), model_name: args.model });
-    for (const k of args.workers) {
-      const channel = k === 0 ? createRawChannel(server.address) : null;
-      const pool = k > 0 ? await LoadWorkerPool.start({ address: server.address, workers: k }) : null;
-      const driver: LoadDriver = pool ? pool.driver({ mode: 'concurrency', request: bytes }) : new ClosedLoopDriver({ send: channel!.sender(bytes) });
-      const statsBefore = async () => (await client.modelStatistics(args.model))[0]!;
-      driver.start(args.concurrency);
-      await sleep(1000);
-      const b = await statsBefore();
-      driver.startWindow();
-      await sleep(args.seconds * 1000);
-      const w = await driver.endWindow();
-      const a = await statsBefore();
-      await driver.stop();
-      channel?.close();
-      await pool?.close();
-      const s = Number(w.durationNs) / 1e9;
-      const p = percentiles(w.histogram);
-      const execs = Number(a.execution_count) - Number(b.execution_count);
-      const infs = Number(a.inference_count) - Number(b.inference_count);
-      rows.push({
-        path: `server, load ${k === 0 ? 'in the server thread' : `in ${k} worker threads`} (c=${args.concurrency}, ${args.batch}/request)`,
-        ips: (w.count * args.batch) / s,
-        batch: execs > 0 ? infs / execs : NaN,
-        p50: p.p50 / 1000,
-        p99: p.p99 / 1000,
-      });
+  for (const window of args.windows) {
+    const server = await startEmbeddedServer({ repository: args.repository, modelControl: 'explicit', receiveWindowBytes: window });
+    const client = createInferenceClient(server.address, { deadlineMs: 120_000 });
+    const windowLabel = window >= 1 << 20 ? `${window / (1 << 20)} MiB` : `${Math.round(window / 1024)} KB`;
+    try {
+      await client.repositoryModelLoad(args.model, modelConfigToJson({ ...cfg, name: args.model }));
+      const meta = await client.modelMetadata(args.model);
+      const bytes = serializeInferRequest({ ...makeInferRequest(meta, args.batch, 7), model_name: args.model });
+      for (const k of args.workers) {
+        const channel = k === 0 ? createRawChannel(server.address) : null;
+        const pool = k > 0 ? await LoadWorkerPool.start({ address: server.address, workers: k }) : null;
+        const driver: LoadDriver = pool ? pool.driver({ mode: 'concurrency', request: bytes }) : new ClosedLoopDriver({ send: channel!.sender(bytes) });
+        const statsBefore = async () => (await client.modelStatistics(args.model))[0]!;
+        driver.start(args.concurrency);
+        await sleep(1000);
+        const b = await statsBefore();
+        driver.startWindow();
+        await sleep(args.seconds * 1000);
+        const w = await driver.endWindow();
+        const a = await statsBefore();
+        await driver.stop();
+        channel?.close();
+        await pool?.close();
+        const s = Number(w.durationNs) / 1e9;
+        const p = percentiles(w.histogram);
+        const execs = Number(a.execution_count) - Number(b.execution_count);
+        const infs = Number(a.inference_count) - Number(b.inference_count);
+        rows.push({
+          path: `server (${windowLabel} HTTP/2 window), load ${k === 0 ? 'in the server thread' : `in ${k} worker threads`} (c=${args.concurrency}, ${args.batch}/request)`,
+          ips: (w.count * args.batch) / s,
+          batch: execs > 0 ? infs / execs : NaN,
+          p50: p.p50 / 1000,
+          p99: p.p99 / 1000,
+        });
+      }
+    } finally {
+      client.close();
+      await server.stop();
     }
-  } finally {
-    client.close();
-    await server.stop();
   }
   const ceiling = rows[0]!.ips;
   console.log(`\n# ${args.model} ${args.precision.toUpperCase()}, max_batch ${args.maxBatch}, ${args.instances} instance(s), ${args.seconds} s per row\n`);

@@ -35,6 +35,42 @@ export interface EmbeddedServerOptions {
   executorFactory?: ExecutorFactory;
   /** GPU gauges in /metrics while a GPU (pytorch_libtorch) model is loaded: nvidia-smi to use, sampling period. */
   gpuMonitor?: GpuMonitorOptions;
+  /** HTTP/2 receive window of each stream and connection (default 16 MiB; 65535 = HTTP/2's default). */
+  receiveWindowBytes?: number;
+}
+
+/** Enough for a few dozen 600 KB images (a ResNet-50 request) in flight before a WINDOW_UPDATE is due. */
+const DEFAULT_RECEIVE_WINDOW = 16 * 1024 * 1024;
+
+/**
+ * Raises the server's HTTP/2 flow-control windows. With HTTP/2's 64 KB defaults a 600 KB
+ * request needs about ten WINDOW_UPDATEs from the server's event loop, so a busy server
+ * throttles its own clients (grpc-node #2429; Triton's C++ core uses large windows).
+ * grpc-js reads `grpc-node.flow_control_window` for clients only (the server side is an
+ * open pull request, grpc-node #3058), so this sets the two places its server uses: the
+ * SETTINGS it creates its http2 server with (per-stream window; before bind) and each new
+ * session's connection window (after bind). Written against grpc-js 1.14's internals:
+ * if they move, it does nothing and the server keeps the default windows.
+ */
+function widenReceiveWindow(server: grpc.Server, bytes: number, when: 'before-bind' | 'after-bind'): void {
+  const internals = server as unknown as {
+    commonServerOptions?: { settings?: Record<string, unknown> };
+    http2Servers?: Map<{ on(event: 'session', fn: (s: { setLocalWindowSize?(n: number): void }) => void): void }, unknown>;
+  };
+  if (when === 'before-bind') {
+    if (!internals.commonServerOptions) return;
+    internals.commonServerOptions.settings = { ...internals.commonServerOptions.settings, initialWindowSize: Math.min(bytes, 2 ** 31 - 1), maxFrameSize: 2 ** 24 - 1 };
+    return;
+  }
+  for (const http2Server of internals.http2Servers?.keys() ?? []) {
+    http2Server.on('session', (session) => {
+      try {
+        session.setLocalWindowSize?.(Math.min(bytes, 2 ** 31 - 1));
+      } catch {
+        // an old Node without setLocalWindowSize: the default window stays
+      }
+    });
+  }
 }
 
 export interface EmbeddedServer {
@@ -177,10 +213,13 @@ export async function startEmbeddedServer(opts: EmbeddedServerOptions): Promise<
     'grpc.max_receive_message_length': -1,
     'grpc.max_send_message_length': -1,
   });
+  const windowBytes = opts.receiveWindowBytes ?? DEFAULT_RECEIVE_WINDOW;
+  if (windowBytes > 65_535) widenReceiveWindow(server, windowBytes, 'before-bind');
   server.addService(inferenceServiceDefinition(), handlers);
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync(`${host}:${opts.port ?? 0}`, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p)));
   });
+  if (windowBytes > 65_535) widenReceiveWindow(server, windowBytes, 'after-bind');
 
   const stop = async (): Promise<void> => {
     serving = false;

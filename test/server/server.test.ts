@@ -5,6 +5,7 @@ import { createInferenceClient, ProtocolError } from '../../src/protocol/client.
 import type { InferenceClient } from '../../src/protocol/types.js';
 import { startEmbeddedServer, type EmbeddedServer } from '../../src/server/server.js';
 import { fp32, makeRepository, range, rawRequest, readFp32 } from './helpers.js';
+import { fromPackageRoot } from '../../src/util/package-root.js';
 
 async function rejectsWith(p: Promise<unknown>, code: string, pattern?: RegExp): Promise<void> {
   await assert.rejects(p, (e: unknown) => {
@@ -186,4 +187,25 @@ describe('embedded server: every rpc', () => {
     assert.match(text, new RegExp(`^nv_inference_count\\{model="ident",version="1"\\} ${s!.inference_count}$`, 'm'));
     assert.match(text, new RegExp(`^nv_inference_exec_count\\{model="ident",version="1"\\} ${s!.execution_count}$`, 'm'));
   });
+});
+
+test('the embedded server advertises wide HTTP/2 receive windows (16 MiB per stream and per connection, large frames)', async () => {
+  const http2 = await import('node:http2');
+  const server = await startEmbeddedServer({ repository: fromPackageRoot('examples', 'model_repository') });
+  const session = http2.connect(`http://${server.address}`);
+  try {
+    const settings = await new Promise<import('node:http2').Settings>((resolve, reject) => {
+      session.once('remoteSettings', resolve);
+      session.once('error', reject);
+    });
+    assert.equal(settings.initialWindowSize, 16 * 1024 * 1024);
+    assert.equal(settings.maxFrameSize, 2 ** 24 - 1);
+    // The connection window comes in a WINDOW_UPDATE right after the session starts.
+    const deadline = Date.now() + 2000;
+    while ((session.state.remoteWindowSize ?? 0) <= 65_535 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(session.state.remoteWindowSize, 16 * 1024 * 1024);
+  } finally {
+    session.close();
+    await server.stop();
+  }
 });
