@@ -12,7 +12,7 @@
 #   grid:<p99>:<tag>       full grid search of resnet50 at that p99 target
 #   bayes:<p99>:<seed>     bayesian search (if this build's CLI has it) with that seed
 #   finish:<tag>           tar /tmp/tzr (db, JSON, logs, nvidia-smi samples) into $OUT
-# Env: GRID_ARGS (extra tanalyze flags for the grid and bayes runs), BUDGET_BAYES (default 10),
+# Env: FRESH= (empty) resumes an interrupted grid instead of starting a new one; GRID_ARGS (extra tanalyze flags for the grid and bayes runs), BUDGET_BAYES (default 10),
 #      STEP_TIMEOUT (s, default 420), HOSTPATH_ARGS (extra hostpath.js flags).
 set -uo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)
@@ -77,6 +77,8 @@ setup() {
   "$APP/bin/node" --version
   nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$RES/gpu.txt"
   python3 -c 'import torch, torchvision; print("torch", torch.__version__, "torchvision", torchvision.__version__, "cuda", torch.cuda.is_available())' | tee -a "$RES/gpu.txt"
+  # A database carried back (.gpu-pack/resume/tanalyze.db) lets an interrupted grid resume (FRESH= ...).
+  if [ -f "$here/.gpu-pack/resume/tanalyze.db" ] && [ ! -f "$RES/tanalyze.db" ]; then cp "$here/.gpu-pack/resume/tanalyze.db" "$RES/"; fi
   [ -f "$RES/models/resnet50/1/model.pt" ] || python3 "$APP/scripts/make-resnet50-torchscript.py" "$RES/models" --max-batch-size 32 | tee -a "$RES/gpu.txt"
 }
 
@@ -115,7 +117,7 @@ grid() { # p99 tag
   sample_start "grid-$2"
   local t0=$SECONDS
   TANALYZE_GPU_LOG=1 TANALYZE_GPU_CACHE=$RES/gpu-cache tanalyze --model resnet50 --model-repository "$RES/models" --p99 "$1" \
-    --search grid --budget 30 "${SPACE[@]}" "${LOAD[@]}" ${GRID_ARGS:-} --db "$RES/tanalyze.db" --out-dir "$RES/reports" --fresh --json \
+    --search grid --budget 30 "${SPACE[@]}" "${LOAD[@]}" ${GRID_ARGS:-} --db "$RES/tanalyze.db" --out-dir "$RES/reports" ${FRESH---fresh} --json \
     > "$RES/grid-$2.json" 2> "$RES/grid-$2.log"
   echo "grid $1 exit $? wall $((SECONDS - t0)) s" | tee -a "$RES/walls.txt"
   sample_stop

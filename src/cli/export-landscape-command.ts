@@ -23,7 +23,7 @@ export async function exportLandscapeCommand(runArg: string, flags: Record<strin
     for (const t of store.trials(run.id)) {
       if (t.state !== 'COMPLETE' && t.state !== 'INFEASIBLE') continue;
       for (const p of store.points(t.id)) {
-        rows.push({ config: t.config, concurrency: p.concurrency, throughputIps: p.throughputIps, p50Ms: p.p50Ms, p90Ms: p.p90Ms, p99Ms: p.p99Ms, gpuMemoryMb: null });
+        rows.push({ config: t.config, concurrency: p.concurrency, throughputIps: p.throughputIps, p50Ms: p.p50Ms, p90Ms: p.p90Ms, p99Ms: p.p99Ms, gpuMemoryMb: p.gpuMemoryMb ?? null });
       }
     }
     const text = formatLandscape(rows);
