@@ -11,7 +11,10 @@
 //   windows, its raw channel), at concurrency 1 (the latency it adds) and at --concurrency
 //   (the highest rate it sustains);
 // - tanalyze's OpenLoopDriver: the highest constant rate it keeps on schedule (≤ 1% of
-//   requests late, ≥ 98% completed), bisected between 10% and 100% of the ceiling.
+//   requests late, ≥ 98% completed), bisected between 10% and 100% of the ceiling; beside
+//   it the same search for a bare open loop (the least an open-loop client can do), which
+//   shows what evenly spaced traffic costs the server apart from tanalyze's driver; each
+//   open-loop row notes the CPU cores of the client process and of the server's process tree.
 //
 // The server runs in a child process ("child": it does not share the client's thread) or
 // in this process ("inproc": it does, as the embedded launcher does today). Targets:
@@ -19,17 +22,18 @@
 // noisy machine: compare the ratios within one run.
 
 import { fork, type ChildProcess } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import { createInferenceClient } from '../src/protocol/client.js';
 import { inferenceServiceDefinition } from '../src/protocol/service.js';
 import type { ModelInferRequest } from '../src/protocol/types.js';
-import { ClosedLoopDriver, type LoadDriver } from '../src/runner/closed-loop.js';
+import { ClosedLoopDriver, type LoadDriver, type StopResult, type WindowResult } from '../src/runner/closed-loop.js';
 import { createRawChannel, makeInferRequest, MODEL_INFER_PATH, serializeInferRequest } from '../src/runner/infer-load.js';
 import { LoadWorkerPool } from '../src/runner/load-workers.js';
 import { OpenLoopDriver } from '../src/runner/open-loop.js';
-import { percentiles } from '../src/runner/stats.js';
+import { newLatencyHistogram, percentiles, recordLatencyNs } from '../src/runner/stats.js';
 import { startEmbeddedServer, type EmbeddedServer } from '../src/server/server.js';
 import { fromPackageRoot } from '../src/util/package-root.js';
 
@@ -77,7 +81,44 @@ async function serveChild(model: string): Promise<void> {
 
 interface Served {
   address: string;
+  /** The server's process (with its instance processes) when it runs in a child. */
+  pid?: number;
   stop(): Promise<void>;
+}
+
+/** CPU seconds used so far by a process and its descendants (Linux /proc; 0 elsewhere). */
+function treeCpuSeconds(pid: number): number {
+  const tick = 100; // USER_HZ on Linux
+  let total = 0;
+  const visit = (p: number): void => {
+    try {
+      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      total += (Number(f[11]) + Number(f[12])) / tick; // utime, stime
+      for (const t of readdirSync(`/proc/${p}/task`)) {
+        const kids = readFileSync(`/proc/${p}/task/${t}/children`, 'utf8').trim();
+        for (const k of kids ? kids.split(' ') : []) visit(Number(k));
+      }
+    } catch {
+      // gone, or not Linux
+    }
+  };
+  visit(pid);
+  return total;
+}
+
+/** CPU cores busy in this process and in the server's process tree over `run`. */
+async function withCpu<T>(serverPid: number | undefined, run: () => Promise<T>): Promise<T & { clientCores?: number; serverCores?: number }> {
+  const c0 = process.cpuUsage();
+  const s0 = serverPid ? treeCpuSeconds(serverPid) : 0;
+  const t0 = performance.now();
+  const r = await run();
+  const wall = (performance.now() - t0) / 1000;
+  const c = process.cpuUsage(c0);
+  const out = { ...r } as T & { clientCores?: number; serverCores?: number };
+  out.clientCores = (c.user + c.system) / 1e6 / wall;
+  if (serverPid) out.serverCores = (treeCpuSeconds(serverPid) - s0) / wall;
+  return out;
 }
 
 async function startServer(where: 'child' | 'inproc', model: string): Promise<Served> {
@@ -92,6 +133,7 @@ async function startServer(where: 'child' | 'inproc', model: string): Promise<Se
   });
   return {
     address,
+    ...(child.pid !== undefined ? { pid: child.pid } : {}),
     stop: () =>
       new Promise<void>((resolve) => {
         child.once('exit', () => resolve());
@@ -156,7 +198,76 @@ async function bareLoop(address: string, request: ModelInferRequest, raw: boolea
   return { rps: n / elapsed, p50Us: rank(0.5), p99Us: rank(0.99) };
 }
 
-type RunFigures = Omit<Row, 'label' | 'load'> & { sent?: number; late?: number; lateP99Us?: number; achieved: number };
+type RunFigures = Omit<Row, 'label' | 'load'> & { sent?: number; late?: number; lateP99Us?: number; achieved: number; clientCores?: number; serverCores?: number };
+
+/**
+ * The bare open loop: the least an open-loop client can do (wait for the due time, spinning
+ * on setImmediate under 1 ms as OpenLoopDriver does, send pre-encoded bytes with
+ * makeUnaryRequest, time from the due time into an array). The reference that shows what
+ * open-loop traffic itself costs this server, apart from tanalyze's driver.
+ */
+class BareOpenLoop implements LoadDriver {
+  private stopped = false;
+  private inWindow = false;
+  private lat: number[] = [];
+  private sent = 0;
+  private late = 0;
+  private windowStart = 0n;
+  private inFlight = 0;
+  private readonly channel: grpc.Client;
+  constructor(address: string, private readonly bytes: Buffer) {
+    this.channel = new grpc.Client(address, grpc.credentials.createInsecure(), { 'grpc.max_receive_message_length': -1, 'grpc.max_send_message_length': -1 });
+  }
+  start(rate: number): void {
+    const interval = 1e9 / rate;
+    const t0 = process.hrtime.bigint();
+    const same = (b: Buffer): Buffer => b;
+    let i = 0;
+    const loop = async (): Promise<void> => {
+      while (!this.stopped) {
+        const due = t0 + BigInt(Math.round(i * interval));
+        const wait = Number(due - process.hrtime.bigint());
+        if (wait > 1e6) await sleep((wait - 1e6) / 1e6);
+        else if (wait > 0) await new Promise((r) => setImmediate(r));
+        else {
+          i++;
+          const counted = this.inWindow;
+          if (counted) {
+            this.sent++;
+            if (-wait > 2e6) this.late++;
+          }
+          this.inFlight++;
+          this.channel.makeUnaryRequest(MODEL_INFER_PATH, same, same, this.bytes, new grpc.Metadata(), { deadline: Date.now() + 60_000 }, (err) => {
+            this.inFlight--;
+            if (!err && counted && this.inWindow) this.lat.push(Number(process.hrtime.bigint() - due) / 1000);
+          });
+          if (i % 32 === 0) await new Promise((r) => setImmediate(r));
+        }
+      }
+    };
+    void loop();
+  }
+  startWindow(): void {
+    this.lat = [];
+    this.sent = 0;
+    this.late = 0;
+    this.inWindow = true;
+    this.windowStart = process.hrtime.bigint();
+  }
+  endWindow(): WindowResult {
+    this.inWindow = false;
+    const histogram = newLatencyHistogram();
+    for (const us of this.lat) recordLatencyNs(histogram, BigInt(Math.round(us * 1000)));
+    return { histogram, count: this.lat.length, errors: 0, firstError: null, durationNs: process.hrtime.bigint() - this.windowStart, sent: this.sent, late: this.late };
+  }
+  async stop(): Promise<StopResult> {
+    this.stopped = true;
+    const end = Date.now() + 5000;
+    while (this.inFlight > 0 && Date.now() < end) await sleep(5);
+    this.channel.close();
+    return { drained: this.inFlight === 0, inFlight: this.inFlight };
+  }
+}
 
 /** One driver run: warm-up 300 ms, one window of `seconds`. */
 async function driverRun(driver: LoadDriver, level: number, seconds: number): Promise<RunFigures> {
@@ -176,7 +287,7 @@ async function driverRun(driver: LoadDriver, level: number, seconds: number): Pr
 }
 
 /** Highest constant rate the open-loop driver keeps on schedule, bisected geometrically. */
-async function maxOpenRate(make: () => LoadDriver, ceiling: number, seconds: number): Promise<{ rate: number; row: Omit<Row, 'label' | 'load'> | null; note: string }> {
+async function maxOpenRate(make: () => LoadDriver, ceiling: number, seconds: number, serverPid?: number): Promise<{ rate: number; row: Omit<Row, 'label' | 'load'> | null; note: string }> {
   const ok = (r: RunFigures, rate: number): boolean => (r.sent ?? 0) > 0 && (r.late ?? 0) / r.sent! <= 0.01 && r.achieved >= 0.98 * rate;
   let lo = 0;
   let loRow: RunFigures | null = null;
@@ -185,15 +296,17 @@ async function maxOpenRate(make: () => LoadDriver, ceiling: number, seconds: num
   let probes = 0;
   for (; probes < 8 && hi / Math.max(lo, 1) > 1.08; probes++) {
     // A failed probe is run once more: a single preemption of a shared machine should not decide it.
-    let r = await driverRun(make(), rate, seconds);
-    if (!ok(r, rate)) r = await driverRun(make(), rate, seconds);
+    let r = await withCpu(serverPid, () => driverRun(make(), rate, seconds));
+    if (!ok(r, rate)) r = await withCpu(serverPid, () => driverRun(make(), rate, seconds));
     if (ok(r, rate)) {
       lo = rate;
       loRow = r;
     } else hi = rate;
     rate = lo > 0 ? Math.sqrt(lo * hi) : rate / 2;
   }
-  const note = loRow ? `${probes} probes; ${fmt((100 * (loRow.late ?? 0)) / (loRow.sent ?? 1), 2)}% late, lateness p99 ${fmt(loRow.lateP99Us ?? NaN)} µs` : `${probes} probes`;
+  const cpu = loRow?.clientCores !== undefined ? `; CPU cores: client ${fmt(loRow.clientCores, 2)}${loRow.serverCores !== undefined ? `, server ${fmt(loRow.serverCores, 2)}` : ''}` : '';
+  const lateness = loRow?.lateP99Us !== undefined ? `, lateness p99 ${fmt(loRow.lateP99Us)} µs` : '';
+  const note = loRow ? `${probes} probes; ${fmt((100 * (loRow.late ?? 0)) / (loRow.sent ?? 1), 2)}% late${lateness}${cpu}` : `${probes} probes`;
   return { rate: lo, row: loRow, note };
 }
 
@@ -307,14 +420,16 @@ async function benchPlacement(where: 'child' | 'inproc', args: Args): Promise<vo
 
     // Highest open-loop rate kept on schedule (probes of at least 2 s).
     const probeS = Math.max(2, args.seconds);
-    const inThread = await maxOpenRate(() => new OpenLoopDriver({ send: channel.sender(bytes), ...open }), ceiling, probeS);
+    const bareOpen = await maxOpenRate(() => new BareOpenLoop(served.address, bytes), ceiling, probeS, served.pid);
+    const inThread = await maxOpenRate(() => new OpenLoopDriver({ send: channel.sender(bytes), ...open }), ceiling, probeS, served.pid);
     const openRow = (label: string, r: Awaited<ReturnType<typeof maxOpenRate>>): Row => {
       const share = r.rate / ceiling;
       return { label, load: `${fmt(r.rate)}/s`, ...(r.row ?? { rps: 0, p50Us: NaN, p99Us: NaN }), ratio: [share, share, share], note: r.note };
     };
+    tput.push(openRow('bare grpc-js open loop (raw)', bareOpen));
     tput.push(openRow('tanalyze open loop', inThread));
     for (const [k, pool] of pools) {
-      const r = await maxOpenRate(() => pool.driver({ mode: 'rate', request: bytes }), ceiling, probeS);
+      const r = await maxOpenRate(() => pool.driver({ mode: 'rate', request: bytes }), ceiling, probeS, served.pid);
       tput.push(openRow(`tanalyze open loop, ${workersLabel(k)}`, r));
     }
     printTable(
