@@ -301,7 +301,9 @@ export function resolvePlan(flags: RawOptions, env: Record<string, string | unde
     },
     maxConcurrency: int('maxConcurrency', 64, 1),
     windows: { windowMs: duration('window', 500), minWindows, maxWindows, stabilityTolerance: stability, warmupMs, warmupRequests: int('warmupRequests', 0, 0), maxExtraWindows, minWindowRequests: int('windowRequests', 200, 0) },
-    load: { mode: loadMode, arrivals, maxRate: int('maxRate', 100_000, 1), workers: int('loadWorkers', 0, 0) },
+    // Open loop against the embedded server: the pacer gets a thread of its own, since the
+    // server's work in the main thread would otherwise make it send late.
+    load: { mode: loadMode, arrivals, maxRate: int('maxRate', 100_000, 1), workers: int('loadWorkers', loadMode === 'rate' && launch === 'embedded' ? 1 : 0, 0) },
     launch: launch as RunPlan['launch'],
     port: int('port', 0, 0),
     server: {

@@ -63,3 +63,12 @@ test('profile files: unknown keys and bad values name the file and key', () => {
   assert.match(problems.join('\n'), /load\.stability: '3' is not a fraction/);
   assert.match(problemsOf(() => loadProfile('nosuch')).join('\n'), /'nosuch' is not a profile; accepted: .*default/);
 });
+
+test('open loop on the embedded server sends from a worker thread by default; elsewhere, or when given, as asked', () => {
+  const cwd = mkdtempSync(join(tmpdir(), 'tanalyze-plan-'));
+  const profile = loadProfile('default');
+  assert.equal(resolvePlan({ model: 'm', load: 'rate' }, {}, profile, cwd).load.workers, 1);
+  assert.equal(resolvePlan({ model: 'm', load: 'rate', loadWorkers: '0' }, {}, profile, cwd).load.workers, 0);
+  assert.equal(resolvePlan({ model: 'm' }, {}, profile, cwd).load.workers, 0, 'closed loop: the main thread');
+  assert.equal(resolvePlan({ model: 'm', load: 'rate', launch: 'remote', url: 'h:8001' }, {}, profile, cwd).load.workers, 0, 'a separate server: the main thread is free');
+});
