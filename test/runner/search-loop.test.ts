@@ -183,3 +183,18 @@ test('a precision the build step cannot make (BF16 through ONNX Runtime TensorRT
   assert.match(bf16.error!, /BF16 is unavailable with ONNX Runtime's TensorRT accelerator/);
   assert.equal(store.trials(run.id).find((t) => t.config.precision === 'FP32' && !t.isDefault)!.state, 'COMPLETE');
 });
+
+test('an infeasible trial whose points failed for another reason than p99 says so', async () => {
+  const store = Store.open(join(mkdtempSync(join(tmpdir(), 'tanalyze-db-')), 't.db'));
+  const run = newRun(store, 1);
+  const ctx = context(store, run.id, fakeModel(), new FakeLauncher(), { budget: 1 });
+  ctx.measure = async () => ({
+    points: [{ concurrency: 1, throughputIps: 100, p50Ms: 2, p90Ms: 3, p95Ms: 3.5, p99Ms: 4, requests: 600, errors: 0, windows: 3, stable: true, stopReason: 'stable', server: null, durationS: 6, unreliable: true }],
+    bestIndex: null,
+    stopReason: 'client-limited: the client could not keep 100 requests/s on schedule',
+  });
+  await runSearch(ctx);
+  const t = store.trials(run.id)[0]!;
+  assert.equal(t.state, 'INFEASIBLE');
+  assert.match(t.error!, /no load point met the target reliably \(client-limited: the client could not keep 100 requests\/s on schedule\)/);
+});
