@@ -61,6 +61,14 @@ export interface BaselinePoint {
   /** Present when measured: highest GPU memory used (MB), and the client mean latency (ms). */
   gpu_memory_mb?: number | null;
   mean_ms?: number | null;
+  /** Present when measured: the p99 confidence interval (upper bound null when open) and its level. */
+  p99_ci_ms?: [number, number | null];
+  ci_level?: number;
+  /** Present when measured: the client, not the server, limited the point / the client fell behind its schedule. */
+  client_limited?: boolean;
+  client_limit_reason?: string;
+  unreliable?: boolean;
+  unreliable_reason?: string;
   server: {
     requests: number | null;
     executions: number | null;
@@ -143,6 +151,12 @@ export function pointToJson(p: LoadPoint & { gpuMemoryMb?: number | null; meanMs
   return {
     ...(typeof p.gpuMemoryMb === 'number' ? { gpu_memory_mb: fin(p.gpuMemoryMb) } : {}),
     ...(typeof p.meanMs === 'number' ? { mean_ms: fin(p.meanMs) } : {}),
+    ...(p.p99CiMs ? { p99_ci_ms: [p.p99CiMs[0], fin(p.p99CiMs[1])] as [number, number | null] } : {}),
+    ...(p.ciLevel !== undefined ? { ci_level: p.ciLevel } : {}),
+    ...(p.clientLimited !== undefined ? { client_limited: p.clientLimited } : {}),
+    ...(p.clientLimitReason !== undefined ? { client_limit_reason: p.clientLimitReason } : {}),
+    ...(p.unreliable !== undefined ? { unreliable: p.unreliable } : {}),
+    ...(p.unreliableReason !== undefined ? { unreliable_reason: p.unreliableReason } : {}),
     concurrency: p.concurrency,
     throughput_ips: fin(p.throughputIps),
     p50_ms: fin(p.p50Ms),
@@ -173,6 +187,12 @@ export function pointFromJson(p: BaselinePoint): LoadPoint & { gpuMemoryMb?: num
   return {
     ...(p.gpu_memory_mb !== undefined ? { gpuMemoryMb: p.gpu_memory_mb } : {}),
     ...(p.mean_ms !== undefined ? { meanMs: p.mean_ms } : {}),
+    ...(p.p99_ci_ms ? { p99CiMs: [p.p99_ci_ms[0], p.p99_ci_ms[1] ?? Number.POSITIVE_INFINITY] as [number, number] } : {}),
+    ...(p.ci_level !== undefined ? { ciLevel: p.ci_level } : {}),
+    ...(p.client_limited !== undefined ? { clientLimited: p.client_limited } : {}),
+    ...(p.client_limit_reason !== undefined ? { clientLimitReason: p.client_limit_reason } : {}),
+    ...(p.unreliable !== undefined ? { unreliable: p.unreliable } : {}),
+    ...(p.unreliable_reason !== undefined ? { unreliableReason: p.unreliable_reason } : {}),
     concurrency: p.concurrency,
     throughputIps: num(p.throughput_ips),
     p50Ms: num(p.p50_ms),
@@ -468,6 +488,9 @@ export function validateBaseline(json: Json, source: string): BaselineDoc {
             for (const f of ['throughput_ips', 'p50_ms', 'p90_ms', 'p95_ms', 'p99_ms']) need(numOrNull(p[f]), `${pat}.${f}`, 'a number or null', p[f]);
             need(typeof p.stop_reason === 'string', `${pat}.stop_reason`, 'a string', p.stop_reason);
             need(p.server === null || p.server === undefined || isObj(p.server), `${pat}.server`, 'an object or null', p.server);
+            const ci = p.p99_ci_ms;
+            need(ci === undefined || (Array.isArray(ci) && ci.length === 2 && isNum(ci[0]) && numOrNull(ci[1])), `${pat}.p99_ci_ms`, 'a [low, high or null] pair of numbers', ci);
+            for (const f of ['client_limited', 'unreliable']) need(p[f] === undefined || typeof p[f] === 'boolean', `${pat}.${f}`, 'true or false', p[f]);
           }),
         );
       }

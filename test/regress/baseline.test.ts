@@ -297,3 +297,34 @@ describe('regress: the measurement injected', () => {
     assert.ok(Math.abs((slow.trials[i]!.objectiveIps as number) - (base.trials[i]!.objectiveIps as number) * 0.5) < 1e-9);
   });
 });
+
+test('a baseline keeps each point\'s p99 interval and client flags (an open upper bound as null), and rejects malformed ones', () => {
+  const point = {
+    ...pointFromJson(pointToJson({ concurrency: 4, throughputIps: 900, p50Ms: 3, p90Ms: 4, p95Ms: 5, p99Ms: 6, requests: 900, errors: 0, windows: 3, stable: true, stopReason: 'stable', server: null, durationS: 1 })),
+    p99CiMs: [5.5, Number.POSITIVE_INFINITY] as [number, number],
+    ciLevel: 0.95,
+    clientLimited: true,
+    clientLimitReason: "the client's event loop was 97% busy",
+    unreliable: true,
+    unreliableReason: 'the client fell behind its schedule: 4% of 600 requests left late (more than 1%)',
+  };
+  const json = JSON.parse(JSON.stringify(pointToJson(point)));
+  assert.deepEqual(json.p99_ci_ms, [5.5, null]);
+  assert.deepEqual(pointFromJson(json), point);
+  const doc = JSON.parse(JSON.stringify(baselineJsonFixture()));
+  doc.trials[0].measurements[0][0].p99_ci_ms = ['low', 7];
+  doc.trials[0].measurements[0][0].unreliable = 'yes';
+  assert.throws(() => validateBaseline(doc, 'b.json'), /measurements\[0\]\[0\]\.p99_ci_ms: expected a \[low, high or null\] pair of numbers[\s\S]*measurements\[0\]\[0\]\.unreliable: expected true or false/);
+});
+
+function baselineJsonFixture(): BaselineDoc {
+  const dir = mkdtempSync(join(tmpdir(), 'tanalyze-bl-'));
+  const db = join(dir, 't.db');
+  buildFixtureDb(db);
+  const store = Store.open(db);
+  try {
+    return JSON.parse(baselineJson(exportBaseline(store, FIXTURE_RUN_ID, META))) as BaselineDoc;
+  } finally {
+    store.close();
+  }
+}
