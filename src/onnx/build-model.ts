@@ -3,6 +3,7 @@
 
 import protobuf from 'protobufjs';
 import { fromPackageRoot } from '../util/package-root.js';
+import { mulberry32 } from '../util/random.js';
 
 /** ONNX IR version and default-domain opset written into every model. ORT >= 1.8 and
  * Triton's onnxruntime backend load these. */
@@ -32,19 +33,6 @@ export function decodeModel(bytes: Uint8Array): Record<string, unknown> {
 }
 
 // ---------- deterministic PRNG ----------
-
-/** mulberry32: tiny 32-bit seeded PRNG (public-domain algorithm by Tommy Ettinger);
- * plenty for random weights and reproducible across platforms. Returns [0, 1). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Standard normal sampler (Box–Muller) over a uniform source. */
 export function gaussian(uniform: () => number): () => number {

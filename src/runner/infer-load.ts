@@ -29,8 +29,7 @@ const ELEMENT_BYTES: Record<string, number> = {
   FP64: 8,
 };
 
-export { seededRandom } from './random.js';
-import { seededRandom } from './random.js';
+import { mulberry32 } from '../util/random.js';
 
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);
@@ -71,7 +70,7 @@ export function toBFloat16Bits(value: number): number {
 /** Input data, little-endian, as Triton's raw_input_contents expects. */
 export function randomTensorBytes(datatype: string, shape: readonly number[], seed: number): Buffer {
   const n = shape.reduce((a, b) => a * b, 1);
-  const rand = seededRandom(seed);
+  const rand = mulberry32(seed);
   // Integers stay in [0, 100): valid for every width and safe as indices into small tables.
   const smallInt = (): number => Math.floor(rand() * 100);
   if (datatype === 'BYTES') {

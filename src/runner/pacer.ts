@@ -5,7 +5,7 @@
  * schedule is the same on every run with the same seed. Times are ns since the start, as
  * plain numbers (exact to 2^53 ns, about 104 days).
  */
-import { seededRandom } from './random.js';
+import { mulberry32 } from '../util/random.js';
 import type { Arrivals } from './types.js';
 
 /** Why a schedule ended. */
@@ -57,13 +57,13 @@ export function createPacer(opts: PacerOptions): Pacer {
     // asking for an earlier index replays the generator from the start (never needed by the
     // runner, which only moves forward, but keeps dueNs a function of its argument).
     const seed = opts.seed ?? 1;
-    let rand = seededRandom(seed);
+    let rand = mulberry32(seed);
     let at = 0; // index whose due time is `t`
     let t = offset;
     dueNs = (i) => {
       if (!Number.isInteger(i) || i < 0) throw new RangeError(`request index must be an integer >= 0, got ${i}`);
       if (i < at) {
-        rand = seededRandom(seed);
+        rand = mulberry32(seed);
         at = 0;
         t = offset;
       }

@@ -3,22 +3,12 @@
  * function of its inputs, so a strategy asked again with the same history draws the same.
  */
 
+import { mulberry32 } from '../util/random.js';
+
 /** FNV-1a over a string: stable 32-bit hash (keys, seeds mixed with names). */
 export function hashString(s: string, h = 0x811c9dc5): number {
   for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193) >>> 0;
   return h >>> 0;
-}
-
-/** mulberry32: a small, fast PRNG with a 32-bit state; returns floats in [0, 1). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** A generator seeded from a seed and any number of labels (e.g. a config key and a purpose). */

@@ -11,9 +11,9 @@ import {
   convNetModel,
   decodeModel,
   identityModel,
-  mulberry32,
   randomImages,
 } from '../../src/onnx/build-model.js';
+import { mulberry32 } from '../../src/util/random.js';
 import { fromPackageRoot } from '../../src/util/package-root.js';
 import { writeExampleRepository } from '../../scripts/make-example-model.js';
 

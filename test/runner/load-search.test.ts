@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { bestPoint, meetsTarget, nextLoad, type NextLoadOptions, type SearchPoint } from '../../src/runner/load-search.js';
-import { seededRandom } from '../../src/runner/infer-load.js';
+import { mulberry32 as seededRandom } from '../../src/util/random.js';
 
 type Curve = (c: number) => Omit<SearchPoint, 'concurrency'>;
 

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { seededRandom } from '../../src/runner/random.js';
+import { mulberry32 as seededRandom } from '../../src/util/random.js';
 import { newLatencyHistogram, quantileInterval, quantileRankInterval, valueAtRank, verdictAgainst } from '../../src/runner/stats.js';
 
 /** Binomial(n, q) cdf computed independently: log pmf from k = 0 upwards, no window. */

@@ -10,7 +10,7 @@ import {
   percentiles,
   recordLatencyNs,
 } from '../../src/runner/stats.js';
-import { seededRandom } from '../../src/runner/infer-load.js';
+import { mulberry32 as seededRandom } from '../../src/util/random.js';
 
 const exact = (values: number[], p: number): number => {
   const s = [...values].sort((a, b) => a - b);
