@@ -77,11 +77,7 @@ export interface ClosedLoopOptions {
   yieldEvery?: number;
 }
 
-interface OpenWindow {
-  histogram: LatencyHistogram;
-  count: number;
-  errors: number;
-  firstError: string | null;
+interface OpenWindow extends CountingWindow {
   startNs: bigint;
   peakInFlight: number;
 }
@@ -92,6 +88,29 @@ export const defaultYield = (): Promise<void> => new Promise((resolve) => setImm
 export function errorMessage(err: unknown): string {
   if (err instanceof Error) return err.message || err.name;
   return String(err);
+}
+
+/** What every driver's open window counts. */
+export interface CountingWindow {
+  histogram: LatencyHistogram;
+  count: number;
+  errors: number;
+  firstError: string | null;
+}
+
+/**
+ * Counts one finished request into the open window, if any: its latency when it
+ * succeeded, else the failure (the window keeps the first message). Both drivers use it.
+ */
+export function countFinished(w: CountingWindow | null, latencyNs: bigint, failed: boolean, failure: unknown): void {
+  if (!w) return;
+  if (failed) {
+    w.errors++;
+    if (w.firstError === null) w.firstError = errorMessage(failure);
+  } else {
+    w.count++;
+    recordLatencyNs(w.histogram, latencyNs);
+  }
 }
 
 export class ClosedLoopDriver implements LoadDriver {
@@ -198,20 +217,9 @@ export class ClosedLoopDriver implements LoadDriver {
       }
       const t1 = this.clock();
       this.inFlightNow--;
-      const w = this.window;
-      if (failed) {
-        this.errorsTotal++;
-        if (w) {
-          w.errors++;
-          if (w.firstError === null) w.firstError = errorMessage(failure);
-        }
-      } else {
-        this.completedTotal++;
-        if (w) {
-          w.count++;
-          recordLatencyNs(w.histogram, t1 - t0);
-        }
-      }
+      if (failed) this.errorsTotal++;
+      else this.completedTotal++;
+      countFinished(this.window, t1 - t0, failed, failure);
       // A failing or instant send must not monopolise the event loop.
       if (failed || ++sinceYield >= this.yieldEvery) {
         sinceYield = 0;

@@ -14,7 +14,7 @@
  * unreliable (measure.ts). Its latency still counts from the due time, so lateness can only
  * make a point look worse, never better.
  */
-import { defaultClock, defaultYield, errorMessage, type Clock, type LoadDriver, type StopResult, type WindowResult } from './closed-loop.js';
+import { countFinished, defaultClock, defaultYield, type Clock, type CountingWindow, type LoadDriver, type StopResult, type WindowResult } from './closed-loop.js';
 import { createPacer, type Pacer, type PacerOptions } from './pacer.js';
 import { newLatencyHistogram, recordLatencyNs, type LatencyHistogram } from './stats.js';
 
@@ -43,11 +43,7 @@ export interface OpenLoopOptions {
   stopTimeoutMs?: number;
 }
 
-interface OpenWindow {
-  histogram: LatencyHistogram;
-  count: number;
-  errors: number;
-  firstError: string | null;
+interface OpenWindow extends CountingWindow {
   startNs: bigint;
   sent: number;
   late: number;
@@ -264,20 +260,9 @@ export class OpenLoopDriver implements LoadDriver {
   private complete(intendedNs: bigint, failed: boolean, failure: unknown): void {
     const t1 = this.clock();
     this.inFlightNow--;
-    const w = this.window;
-    if (failed) {
-      this.errorsTotal++;
-      if (w) {
-        w.errors++;
-        if (w.firstError === null) w.firstError = errorMessage(failure);
-      }
-    } else {
-      this.completedTotal++;
-      if (w) {
-        w.count++;
-        recordLatencyNs(w.histogram, t1 - intendedNs);
-      }
-    }
+    if (failed) this.errorsTotal++;
+    else this.completedTotal++;
+    countFinished(this.window, t1 - intendedNs, failed, failure);
     this.wakeOnCompletion?.();
     if (this.inFlightNow === 0) this.drained?.();
   }
