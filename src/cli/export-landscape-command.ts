@@ -1,15 +1,13 @@
 /** `tanalyze export-landscape <run>`: a stored run's measurements as a replayable landscape CSV. */
 import { writeFile } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import type { CliIO } from './io.js';
+import { resolve } from 'node:path';
+import { existingDbPath, type CliIO } from './io.js';
 import { EXIT_CODES, UsageError } from './errors.js';
 import { Store, StoreError } from '../store/store.js';
 import { formatLandscape, type LandscapeRow } from '../landscape/csv.js';
 
 export async function exportLandscapeCommand(runArg: string, flags: Record<string, unknown>, io: CliIO): Promise<number> {
-  const db = resolve(io.cwd, (flags.db as string | undefined) ?? io.env.TANALYZE_DB ?? join('reports', 'tanalyze.db'));
-  if (!existsSync(db)) throw new UsageError([`--db: '${db}' does not exist; run a search first or name the database with --db`]);
+  const db = existingDbPath(flags, io);
   const store = Store.open(db);
   try {
     let run;

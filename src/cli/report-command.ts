@@ -1,7 +1,6 @@
 /** `tanalyze report <run|latest>`: re-render a stored run's report from the database alone. */
 import { resolve, join, dirname } from 'node:path';
-import { existsSync } from 'node:fs';
-import type { CliIO } from './io.js';
+import { existingDbPath, type CliIO } from './io.js';
 import { EXIT_CODES, InfrastructureError, UsageError } from './errors.js';
 import { Store, StoreError } from '../store/store.js';
 import { reportDataFromStore } from '../report/from-store.js';
@@ -11,8 +10,7 @@ import { summarizeRun } from '../report/summary.js';
 import { mkdir, writeFile } from 'node:fs/promises';
 
 export async function reportCommand(runArg: string, flags: Record<string, unknown>, io: CliIO): Promise<number> {
-  const db = resolve(io.cwd, (flags.db as string | undefined) ?? io.env.TANALYZE_DB ?? join('reports', 'tanalyze.db'));
-  if (!existsSync(db)) throw new UsageError([`--db: '${db}' does not exist; run a search first or name the database with --db`]);
+  const db = existingDbPath(flags, io);
   const store = Store.open(db);
   try {
     let run;

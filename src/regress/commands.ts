@@ -10,10 +10,9 @@
  *   `finishComparison` then writes the outputs and prints, as for compare.
  * - `exportBaselineCommand(runRef, flags, io)`: a stored run as a baseline JSON file.
  */
-import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
-import type { CliIO } from '../cli/io.js';
+import { existingDbPath, type CliIO } from '../cli/io.js';
 import { UsageError } from '../cli/errors.js';
 import { toolVersion } from '../cli/version.js';
 import type { LoadPoint } from '../runner/types.js';
@@ -542,8 +541,7 @@ export async function finishRegress(result: RegressResult, settings: ComparisonS
  * baseline JSON file; without --out the document goes to stdout.
  */
 export async function exportBaselineCommand(runRef: string, flags: Record<string, unknown>, io: CliIO, deps: RegressDeps = defaultDeps): Promise<number> {
-  const db = resolve(io.cwd, (flags.db as string | undefined) ?? io.env.TANALYZE_DB ?? join('reports', 'tanalyze.db'));
-  if (!existsSync(db)) throw new UsageError([`--db: '${db}' does not exist; run a search first or name the database with --db`]);
+  const db = existingDbPath(flags, io);
   const store = deps.openStore(db);
   let doc: BaselineDoc;
   try {
