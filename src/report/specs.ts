@@ -218,6 +218,21 @@ const CONFIG = {
   title: { fontSize: 14, fontWeight: 600, anchor: 'start' },
 } as const;
 
+const SCHEMA = 'https://vega.github.io/schema/vega-lite/v6.json';
+
+/** What every chart of the report shares: the schema, the page's width, the look, its rows. */
+function chartFrame(description: string, height: number, rows: readonly object[]) {
+  return {
+    $schema: SCHEMA,
+    description,
+    width: 'container' as const,
+    height,
+    autosize: { type: 'fit-x' as const, contains: 'padding' as const },
+    config: CONFIG,
+    data: { values: rows },
+  };
+}
+
 const POINT_TOOLTIP = [
   { field: 'trial', type: 'ordinal', title: 'trial #' },
   { field: 'variant', type: 'nominal', title: 'variant' },
@@ -406,13 +421,7 @@ export function frontierSpec(data: ReportData): TopLevelSpec | null {
   const ciBars = ciBarsLayer(rows.filter((r) => chosen.has(r)), 'x', y, { value: COLORS.ci }, true);
   const flagged = flaggedLayer(rows, x, y);
   return {
-    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    description: 'Throughput against p99 latency for every measured load point of every configuration.',
-    width: 'container',
-    height: 420,
-    autosize: { type: 'fit-x', contains: 'padding' },
-    config: CONFIG,
-    data: { values: rows },
+    ...chartFrame('Throughput against p99 latency for every measured load point of every configuration.', 420, rows),
     layer: [
       {
         name: 'measured',
@@ -534,13 +543,7 @@ export function progressSpec(data: ReportData): TopLevelSpec | null {
     });
   }
   return {
-    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    description: 'Best feasible throughput found against the number of configurations measured.',
-    width: 'container',
-    height: 260,
-    autosize: { type: 'fit-x', contains: 'padding' },
-    config: CONFIG,
-    data: { values: rows },
+    ...chartFrame('Best feasible throughput found against the number of configurations measured.', 260, rows),
     layer: layers,
   } as TopLevelSpec;
 }
@@ -548,7 +551,6 @@ export function progressSpec(data: ReportData): TopLevelSpec | null {
 // ---------------------------------------------------------------------------------------------
 // Throughput against GPU memory, latency breakdown, and load curves of the frontier configurations.
 
-const SCHEMA = 'https://vega.github.io/schema/vega-lite/v6.json';
 
 export interface GpuMemoryRow extends PointRow {
   gpu_memory_mb: number;
@@ -622,13 +624,7 @@ export function gpuMemorySpec(data: ReportData): TopLevelSpec | null {
     });
   }
   return {
-    $schema: SCHEMA,
-    description: 'Throughput against the GPU memory used, for every load point where GPU memory was measured.',
-    width: 'container',
-    height: 320,
-    autosize: { type: 'fit-x', contains: 'padding' },
-    config: CONFIG,
-    data: { values: rows },
+    ...chartFrame('Throughput against the GPU memory used, for every load point where GPU memory was measured.', 320, rows),
     layer: layers,
     ...(flagged ? { resolve: { scale: { shape: 'independent' } } } : {}),
   } as TopLevelSpec;
@@ -703,13 +699,7 @@ export function breakdownSpec(data: ReportData, trialIndex: number, role: Breakd
   if (rows.length === 0) return null;
   const stat = rows[0]?.client_stat === 'mean' ? 'mean' : 'p50';
   return {
-    $schema: SCHEMA,
-    description: `Latency breakdown against load for the ${role} configuration (trial ${trialIndex}).`,
-    width: 'container',
-    height: 260,
-    autosize: { type: 'fit-x', contains: 'padding' },
-    config: CONFIG,
-    data: { values: rows },
+    ...chartFrame(`Latency breakdown against load for the ${role} configuration (trial ${trialIndex}).`, 260, rows),
     params: [zoomParam(['y'])],
     mark: { type: 'bar', tooltip: true },
     encoding: {
@@ -797,13 +787,7 @@ export function loadSpec(data: ReportData, metric: 'throughput' | 'p99'): TopLev
   const flagged = flaggedLayer(rows, x, y);
   if (flagged) layers.push(flagged);
   return {
-    $schema: SCHEMA,
-    description: `${metric === 'throughput' ? 'Throughput' : 'p99 latency'} against load for the configurations on the Pareto frontier.`,
-    width: 'container',
-    height: 280,
-    autosize: { type: 'fit-x', contains: 'padding' },
-    config: CONFIG,
-    data: { values: rows },
+    ...chartFrame(`${metric === 'throughput' ? 'Throughput' : 'p99 latency'} against load for the configurations on the Pareto frontier.`, 280, rows),
     layer: layers,
   } as TopLevelSpec;
 }
