@@ -111,14 +111,14 @@ async function main(): Promise<void> {
         const channel = k === 0 ? createRawChannel(server.address) : null;
         const pool = k > 0 ? await LoadWorkerPool.start({ address: server.address, workers: k }) : null;
         const driver: LoadDriver = pool ? pool.driver({ mode: 'concurrency', request: bytes }) : new ClosedLoopDriver({ send: channel!.sender(bytes) });
-        const statsBefore = async () => (await client.modelStatistics(args.model))[0]!;
+        const modelStats = async () => (await client.modelStatistics(args.model))[0]!;
         driver.start(args.concurrency);
         await sleep(1000);
-        const b = await statsBefore();
+        const b = await modelStats();
         driver.startWindow();
         await sleep(args.seconds * 1000);
         const w = await driver.endWindow();
-        const a = await statsBefore();
+        const a = await modelStats();
         await driver.stop();
         channel?.close();
         await pool?.close();
