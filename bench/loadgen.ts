@@ -8,8 +8,9 @@
 //   decodes with the proto per call, "bare raw" sends pre-encoded bytes and leaves the
 //   answer undecoded, which is also what tanalyze does);
 // - tanalyze's ClosedLoopDriver in this thread and the worker-thread pool (HDR histograms,
-//   windows, its raw channel), at concurrency 1 (the latency it adds) and at --concurrency
-//   (the highest rate it sustains);
+//   windows, its raw channel: the lean node:http2 one by default, grpc-js's beside it), at
+//   concurrency 1 (the latency it adds) and at --concurrency (the highest rate it
+//   sustains), each with the client process's CPU per request;
 // - tanalyze's OpenLoopDriver: the highest constant rate it keeps on schedule (≤ 1% of
 //   requests late, ≥ 98% completed), bisected between 10% and 100% of the ceiling; beside
 //   it the same search for a bare open loop (the least an open-loop client can do), which
@@ -349,7 +350,7 @@ const med3 = (xs: number[]): [number, number, number] => {
 /** Every variant once per round, rounds interleaved; ratios and differences taken within each round. */
 async function inRounds(variants: Variant[], rounds: number, compare: 'rps' | 'p50'): Promise<Row[]> {
   const results = variants.map((): RunFigures[] => []);
-  for (let r = 0; r < rounds; r++) for (const [i, v] of variants.entries()) results[i]!.push(await v.run());
+  for (let r = 0; r < rounds; r++) for (const [i, v] of variants.entries()) results[i]!.push(await withCpu(undefined, v.run));
   const ceiling = Array.from({ length: rounds }, (_, r) => Math.max(...variants.flatMap((v, i) => (v.bare ? [results[i]![r]!.rps] : []))));
   const rawIndex = variants.findIndex((v) => v.bare === 'raw');
   return variants.map((v, i) => {
@@ -361,6 +362,8 @@ async function inRounds(variants: Variant[], rounds: number, compare: 'rps' | 'p
       p50Us: med3(runs.map((x) => x.p50Us))[0],
       p99Us: med3(runs.map((x) => x.p99Us))[0],
       ratio: med3(runs.map((x, r) => x.rps / ceiling[r]!)),
+      // The whole client process's CPU over the run (warm-up included) per request answered in the window.
+      note: `client CPU ${fmt(med3(runs.map((x) => ((x.clientCores ?? NaN) * 1e6) / x.rps))[0])} µs/req`,
     };
     if (compare === 'p50' && rawIndex >= 0) row.added = med3(runs.map((x, r) => x.p50Us - results[rawIndex]![r]!.p50Us));
     return row;
@@ -374,7 +377,9 @@ async function benchPlacement(where: 'child' | 'inproc', args: Args): Promise<vo
   client.close();
   const bytes = serializeInferRequest(request);
   const channel = createRawChannel(served.address);
+  const grpcJsChannel = createRawChannel(served.address, { transport: 'grpc-js' });
   await channel.ready();
+  await grpcJsChannel.ready();
   const open = { spinNs: args.spinUs * 1000 };
   const pools = new Map<number, LoadWorkerPool>();
   for (const k of args.workers) pools.set(k, await LoadWorkerPool.start({ address: served.address, workers: k, openLoop: open }));
@@ -383,6 +388,7 @@ async function benchPlacement(where: 'child' | 'inproc', args: Args): Promise<vo
     return { ...r, achieved: r.rps };
   };
   const closed = (c: number) => (): Promise<RunFigures> => driverRun(new ClosedLoopDriver({ send: channel.sender(bytes) }), c, args.seconds);
+  const closedGrpcJs = (c: number) => (): Promise<RunFigures> => driverRun(new ClosedLoopDriver({ send: grpcJsChannel.sender(bytes) }), c, args.seconds);
   const pooled = (pool: LoadWorkerPool, c: number) => (): Promise<RunFigures> => driverRun(pool.driver({ mode: 'concurrency', request: bytes }), c, args.seconds);
   const workersLabel = (k: number): string => `${k} worker thread${k > 1 ? 's' : ''}`;
   try {
@@ -397,6 +403,7 @@ async function benchPlacement(where: 'child' | 'inproc', args: Args): Promise<vo
         { label: 'bare grpc-js (proto)', load: 'c=1', run: bare(false, 1), bare: 'proto' },
         { label: 'bare grpc-js raw', load: 'c=1', run: bare(true, 1), bare: 'raw' },
         { label: 'tanalyze closed loop', load: 'c=1', run: closed(1) },
+        { label: 'tanalyze closed loop, grpc-js transport', load: 'c=1', run: closedGrpcJs(1) },
         ...[...pools].filter(([k]) => k === 1).map(([k, pool]) => ({ label: `tanalyze, ${workersLabel(k)}`, load: 'c=1', run: pooled(pool, 1) })),
       ],
       args.rounds,
@@ -411,6 +418,7 @@ async function benchPlacement(where: 'child' | 'inproc', args: Args): Promise<vo
         { label: 'bare grpc-js (proto)', load: `c=${c}`, run: bare(false, c), bare: 'proto' },
         { label: 'bare grpc-js raw', load: `c=${c}`, run: bare(true, c), bare: 'raw' },
         { label: 'tanalyze closed loop', load: `c=${c}`, run: closed(c) },
+        { label: 'tanalyze closed loop, grpc-js transport', load: `c=${c}`, run: closedGrpcJs(c) },
         ...[...pools].map(([k, pool]) => ({ label: `tanalyze, ${workersLabel(k)}`, load: `c=${c}`, run: pooled(pool, c) })),
       ],
       args.rounds,
@@ -422,12 +430,14 @@ async function benchPlacement(where: 'child' | 'inproc', args: Args): Promise<vo
     const probeS = Math.max(2, args.seconds);
     const bareOpen = await maxOpenRate(() => new BareOpenLoop(served.address, bytes), ceiling, probeS, served.pid);
     const inThread = await maxOpenRate(() => new OpenLoopDriver({ send: channel.sender(bytes), ...open }), ceiling, probeS, served.pid);
+    const inThreadGrpcJs = await maxOpenRate(() => new OpenLoopDriver({ send: grpcJsChannel.sender(bytes), ...open }), ceiling, probeS, served.pid);
     const openRow = (label: string, r: Awaited<ReturnType<typeof maxOpenRate>>): Row => {
       const share = r.rate / ceiling;
       return { label, load: `${fmt(r.rate)}/s`, ...(r.row ?? { rps: 0, p50Us: NaN, p99Us: NaN }), ratio: [share, share, share], note: r.note };
     };
     tput.push(openRow('bare grpc-js open loop (raw)', bareOpen));
     tput.push(openRow('tanalyze open loop', inThread));
+    tput.push(openRow('tanalyze open loop, grpc-js transport', inThreadGrpcJs));
     for (const [k, pool] of pools) {
       const r = await maxOpenRate(() => pool.driver({ mode: 'rate', request: bytes }), ceiling, probeS, served.pid);
       tput.push(openRow(`tanalyze open loop, ${workersLabel(k)}`, r));
@@ -439,6 +449,7 @@ async function benchPlacement(where: 'child' | 'inproc', args: Args): Promise<vo
   } finally {
     for (const p of pools.values()) await p.close();
     channel.close();
+    grpcJsChannel.close();
     await served.stop();
   }
 }

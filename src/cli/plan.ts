@@ -7,7 +7,7 @@ import { basename, join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { Precision, SearchSpace } from '../search/types.js';
 import { PRECISIONS } from '../search/types.js';
-import type { WindowSettings } from '../runner/types.js';
+import { CLIENT_TRANSPORTS, type ClientTransport, type WindowSettings } from '../runner/types.js';
 import { fromPackageRoot } from '../util/package-root.js';
 import { STRATEGY_NAMES, DEFAULT_STRATEGY } from '../search/index.js';
 import { parseSimParams, type SimParams } from '../landscape/sim.js';
@@ -33,7 +33,7 @@ export interface RunPlan {
   space: SearchSpace;
   maxConcurrency: number;
   windows: WindowSettings;
-  load: { mode: 'concurrency' | 'rate'; arrivals: 'constant' | 'poisson'; maxRate: number; workers: number };
+  load: { mode: 'concurrency' | 'rate'; arrivals: 'constant' | 'poisson'; maxRate: number; workers: number; transport: ClientTransport };
   launch: (typeof LAUNCH_MODES)[number];
   port: number;
   server: {
@@ -274,6 +274,7 @@ export function resolvePlan(flags: RawOptions, env: Record<string, string | unde
   const maxWindows = int('maxWindows', 10, 1);
   const loadMode = oneOf('load', 'concurrency', ['concurrency', 'rate']) as RunPlan['load']['mode'];
   const arrivals = oneOf('arrivals', 'constant', ['constant', 'poisson']) as RunPlan['load']['arrivals'];
+  const transport = oneOf('clientTransport', 'http2', [...CLIENT_TRANSPORTS]) as ClientTransport;
   const extraSrc = profile.values['load.max_extra_windows'];
   let maxExtraWindows = 4;
   if (extraSrc !== undefined) {
@@ -303,7 +304,7 @@ export function resolvePlan(flags: RawOptions, env: Record<string, string | unde
     windows: { windowMs: duration('window', 500), minWindows, maxWindows, stabilityTolerance: stability, warmupMs, warmupRequests: int('warmupRequests', 0, 0), maxExtraWindows, minWindowRequests: int('windowRequests', 200, 0) },
     // Open loop against the embedded server: the pacer gets a thread of its own, since the
     // server's work in the main thread would otherwise make it send late.
-    load: { mode: loadMode, arrivals, maxRate: int('maxRate', 100_000, 1), workers: int('loadWorkers', loadMode === 'rate' && launch === 'embedded' ? 1 : 0, 0) },
+    load: { mode: loadMode, arrivals, maxRate: int('maxRate', 100_000, 1), workers: int('loadWorkers', loadMode === 'rate' && launch === 'embedded' ? 1 : 0, 0), transport },
     launch: launch as RunPlan['launch'],
     port: int('port', 0, 0),
     server: {

@@ -109,7 +109,7 @@ export async function runCommand(flags: Record<string, unknown>, io: CliIO): Pro
     log(`server: ${server.serverVersion} at ${server.grpcAddress}`);
     if (!offline) client = createInferenceClient(server.grpcAddress);
     const inferClient = client;
-    if (!offline && plan.load.workers > 0) pool = await LoadWorkerPool.start({ address: server.grpcAddress, workers: plan.load.workers });
+    if (!offline && plan.load.workers > 0) pool = await LoadWorkerPool.start({ address: server.grpcAddress, workers: plan.load.workers, transport: plan.load.transport });
     const scraper = metricsSourceOf(launcher);
     const loadOptions = {
       load: plan.load.mode,
@@ -117,6 +117,7 @@ export async function runCommand(flags: Record<string, unknown>, io: CliIO): Pro
       maxRate: plan.load.maxRate,
       seed: plan.seed,
       address: server.grpcAddress,
+      transport: plan.load.transport,
       ...(pool ? { workers: pool } : {}),
     };
     const outcome = await runSearch({

@@ -4,6 +4,8 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import { ProtocolError } from '../protocol/client.js';
+import { createH2Channel, h2Authority } from './h2-channel.js';
+import type { ClientTransport } from './types.js';
 import { SERVICE_NAME, inferenceServiceDefinition } from '../protocol/service.js';
 import type { InferenceClient, ModelInferRequest, ModelMetadataResponse } from '../protocol/types.js';
 
@@ -198,13 +200,27 @@ export interface RawChannel {
 
 const passBytes = (b: Buffer): Buffer => b;
 
+export interface RawChannelOptions {
+  deadlineMs?: number;
+  transport?: ClientTransport;
+}
+
 /**
- * The load generator's own send path: one gRPC channel, reused for every request and
- * every load point; each request serialized once (serializeInferRequest), and the response
- * left undecoded, since only its status and arrival time matter. Failures reject with
- * ProtocolError, as the typed client's do.
+ * The load generator's own send path: one channel, reused for every request and every
+ * load point; each request serialized once (serializeInferRequest), and the response left
+ * undecoded, since only its status and arrival time matter. Failures reject with
+ * ProtocolError, as the typed client's do. An address that is not host:port goes through
+ * grpc-js whatever the transport asked.
  */
-export function createRawChannel(address: string, opts: { deadlineMs?: number } = {}): RawChannel {
+export function createRawChannel(address: string, opts: RawChannelOptions = {}): RawChannel {
+  const transport = opts.transport ?? 'http2';
+  if (transport === 'http2' && h2Authority(address) !== null) {
+    return createH2Channel(address, opts.deadlineMs !== undefined ? { deadlineMs: opts.deadlineMs } : {});
+  }
+  return createGrpcJsChannel(address, opts);
+}
+
+function createGrpcJsChannel(address: string, opts: RawChannelOptions): RawChannel {
   const channel = new grpc.Client(address, grpc.credentials.createInsecure(), {
     'grpc.max_receive_message_length': -1,
     'grpc.max_send_message_length': -1,

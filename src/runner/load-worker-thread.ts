@@ -18,7 +18,10 @@ const port = parentPort;
 const init = workerData as WorkerInit;
 const post = (m: FromWorker): void => port.postMessage(m);
 
-const channel = createRawChannel(init.address, init.deadlineMs !== undefined ? { deadlineMs: init.deadlineMs } : {});
+const channel = createRawChannel(init.address, {
+  ...(init.deadlineMs !== undefined ? { deadlineMs: init.deadlineMs } : {}),
+  ...(init.transport !== undefined ? { transport: init.transport } : {}),
+});
 let driver: LoadDriver | null = null;
 const eld = monitorEventLoopDelay({ resolution: 1 });
 eld.enable();

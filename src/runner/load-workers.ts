@@ -11,13 +11,15 @@ import type { LoadDriver, StopResult, ThreadLoad, WindowResult } from './closed-
 import type { OpenLoopOptions } from './open-loop.js';
 import { splitPacers, type PacerOptions } from './pacer.js';
 import { decodeHistogram, newLatencyHistogram } from './stats.js';
-import type { LoadMode } from './types.js';
+import type { ClientTransport, LoadMode } from './types.js';
 
 /** workerData of a load worker. */
 export interface WorkerInit {
   address: string;
   /** Deadline of each ModelInfer (default 60 s). */
   deadlineMs?: number;
+  /** How requests are sent (default http2). */
+  transport?: ClientTransport;
   /** How long a worker's stop waits for in-flight requests (default 10 s). */
   stopTimeoutMs?: number;
   /** How long a worker waits for its channel to connect (default 10 s). */

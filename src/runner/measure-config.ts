@@ -17,7 +17,7 @@ import type { LoadWorkerPool } from './load-workers.js';
 import { measureLoadPoint } from './measure.js';
 import { OpenLoopDriver, type OpenLoopOptions } from './open-loop.js';
 import { diffServerTimes, snapshotFromStatistics, type ServerSnapshot } from './server-stats.js';
-import type { Arrivals, LoadMode, LoadPoint, TrialResult, WindowSettings } from './types.js';
+import type { Arrivals, ClientTransport, LoadMode, LoadPoint, TrialResult, WindowSettings } from './types.js';
 import type { NextRateOptions } from './load-search.js';
 import type { ServingConfig } from '../search/types.js';
 
@@ -49,6 +49,8 @@ export interface MeasureConfigurationOptions {
   workers?: LoadWorkerPool;
   /** Send over a raw channel of this thread to this gRPC address (host:port) instead of through `client`. */
   address?: string;
+  /** How the raw channel sends (default http2). */
+  transport?: ClientTransport;
   /** Inferences per request (the leading -1 dim); throughput counts inferences. Default 1. */
   batchSize?: number;
   seed?: number;
@@ -127,7 +129,7 @@ export async function measureConfiguration(opts: MeasureConfigurationOptions): P
   const bytes = needBytes ? serializeInferRequest(request) : null;
   let channel: RawChannel | null = null;
   if (opts.driverFactory === undefined && opts.workers === undefined && opts.address !== undefined) {
-    channel = createRawChannel(opts.address);
+    channel = createRawChannel(opts.address, opts.transport ? { transport: opts.transport } : {});
   }
   const send = channel ? channel.sender(bytes!) : makeSender(client, request);
   const monitor = opts.monitor === null ? undefined : (opts.monitor ?? (opts.sleep ? undefined : processClientMonitor()));

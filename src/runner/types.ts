@@ -138,3 +138,12 @@ export interface Launcher {
   release(variant: ModelVariant): Promise<void>;
   stop(): Promise<void>;
 }
+
+/**
+ * How the load generator sends ModelInfer: 'http2' (default) is the lean gRPC call written
+ * on node:http2 (h2-channel.ts, about half grpc-js's client CPU per request); 'grpc-js' is
+ * @grpc/grpc-js's generic client, kept for addresses only it understands (unix:, dns:) and
+ * as the reference the lean one is checked and benchmarked against.
+ */
+export const CLIENT_TRANSPORTS = ['http2', 'grpc-js'] as const;
+export type ClientTransport = (typeof CLIENT_TRANSPORTS)[number];

@@ -72,3 +72,10 @@ test('open loop on the embedded server sends from a worker thread by default; el
   assert.equal(resolvePlan({ model: 'm' }, {}, profile, cwd).load.workers, 0, 'closed loop: the main thread');
   assert.equal(resolvePlan({ model: 'm', load: 'rate', launch: 'remote', url: 'h:8001' }, {}, profile, cwd).load.workers, 0, 'a separate server: the main thread is free');
 });
+
+test('--client-transport: http2 by default, grpc-js when asked, anything else named with what is accepted', () => {
+  const profile = loadProfile('default');
+  assert.equal(resolvePlan({ model: 'm' }, {}, profile, cwd).load.transport, 'http2');
+  assert.equal(resolvePlan({ model: 'm', clientTransport: 'grpc-js' }, {}, profile, cwd).load.transport, 'grpc-js');
+  assert.match(problemsOf(() => resolvePlan({ model: 'm', clientTransport: 'h3' }, {}, profile, cwd)).join('\n'), /--client-transport: 'h3' is not one of http2, grpc-js/);
+});
