@@ -40,6 +40,18 @@ const MODEL_INFER = '/inference.GRPCInferenceService/ModelInfer';
 const { NGHTTP2_CANCEL, NGHTTP2_REFUSED_STREAM } = http2.constants;
 /** A session is replaced before its client stream ids (odd, below 2^31) run out. */
 const STREAMS_PER_SESSION = 1_000_000_000;
+/** Sends again of a stream the server refused unprocessed, per call. */
+const REFUSED_RETRIES = 5;
+
+/** gRPC's mapping of an HTTP status that came without a gRPC status. */
+function httpToGrpcStatus(http: number): number {
+  if (http === 400) return grpc.status.INTERNAL;
+  if (http === 401) return grpc.status.UNAUTHENTICATED;
+  if (http === 403) return grpc.status.PERMISSION_DENIED;
+  if (http === 404) return grpc.status.UNIMPLEMENTED;
+  if (http === 429 || http === 502 || http === 503 || http === 504) return grpc.status.UNAVAILABLE;
+  return grpc.status.UNKNOWN;
+}
 
 /** A gRPC timeout header value: at most 8 digits, in the finest unit that fits. */
 export function grpcTimeoutHeader(ms: number): string {
@@ -138,6 +150,77 @@ export function createH2Channel(address: string, opts: H2ChannelOptions = {}): H
     sweep.unref();
   };
 
+  /**
+   * One try of a call. A stream the server refused (REFUSED_STREAM: over its concurrent-stream
+   * limit, or sent before its SETTINGS arrived) was never processed, so it is sent again, as
+   * grpc-js's transparent retry does; its latency still counts from the first send.
+   */
+  const attempt = (frame: Buffer, deadline: number, retriesLeft: number, resolve: () => void, reject: (e: Error) => void): void => {
+    if (closed) {
+      reject(new ProtocolError('ModelInfer', 'CANCELLED', 'channel closed'));
+      return;
+    }
+    let stream: http2.ClientHttp2Stream;
+    try {
+      stream = current().request(headers, { endStream: false });
+      opened++;
+    } catch (err) {
+      session = null;
+      reject(new ProtocolError('ModelInfer', 'UNAVAILABLE', err instanceof Error ? err.message : String(err)));
+      return;
+    }
+    let status: number | null = null;
+    let message = '';
+    let transportError: Error | null = null;
+    let expired = false;
+    const entry: Pending = {
+      stream,
+      deadline,
+      expire: () => {
+        expired = true;
+        stream.close(NGHTTP2_CANCEL);
+      },
+    };
+    pending.add(entry);
+    startSweep();
+    const take = (h: http2.IncomingHttpHeaders): void => {
+      const s = h['grpc-status'];
+      if (s !== undefined) {
+        status = Number(s);
+        message = decodeMessage(h['grpc-message']);
+      }
+    };
+    stream.on('response', (h) => {
+      const http = Number(h[':status']);
+      if (http !== 200 && h['grpc-status'] === undefined) {
+        // Not a gRPC answer (a proxy's error page, say): the HTTP status decides, as gRPC's mapping says.
+        status = httpToGrpcStatus(http);
+        message = `HTTP status ${http}`;
+        return;
+      }
+      take(h);
+    });
+    stream.on('trailers', take);
+    stream.on('error', (err: Error) => {
+      transportError = err;
+    });
+    stream.on('close', () => {
+      pending.delete(entry);
+      const rst = stream.rstCode;
+      if (status === grpc.status.OK) resolve();
+      else if (status !== null) reject(new ProtocolError('ModelInfer', statusName(status), message));
+      else if (expired) reject(new ProtocolError('ModelInfer', 'DEADLINE_EXCEEDED', `no answer within ${deadlineMs} ms`));
+      else if (rst === NGHTTP2_REFUSED_STREAM && retriesLeft > 0 && Date.now() < deadline) attempt(frame, deadline, retriesLeft - 1, resolve, reject);
+      else {
+        const why = transportError?.message ?? (rst !== undefined && rst !== 0 ? `stream reset (HTTP/2 code ${rst})` : 'stream ended without a gRPC status');
+        reject(new ProtocolError('ModelInfer', rst === NGHTTP2_REFUSED_STREAM || transportError ? 'UNAVAILABLE' : 'INTERNAL', why));
+      }
+    });
+    // The answer's bytes are not needed: only its status and arrival time are.
+    stream.resume();
+    stream.end(frame);
+  };
+
   return {
     sender(requestBytes: Uint8Array): () => Promise<void> {
       // The gRPC message: flag 0 (uncompressed), 4-byte big-endian length, the bytes. Built once.
@@ -145,71 +228,7 @@ export function createH2Channel(address: string, opts: H2ChannelOptions = {}): H
       frame[0] = 0;
       frame.writeUInt32BE(requestBytes.byteLength, 1);
       frame.set(requestBytes, 5);
-      return () =>
-        new Promise<void>((resolve, reject) => {
-          if (closed) {
-            reject(new ProtocolError('ModelInfer', 'CANCELLED', 'channel closed'));
-            return;
-          }
-          let stream: http2.ClientHttp2Stream;
-          try {
-            stream = current().request(headers, { endStream: false });
-            opened++;
-          } catch (err) {
-            session = null;
-            reject(new ProtocolError('ModelInfer', 'UNAVAILABLE', err instanceof Error ? err.message : String(err)));
-            return;
-          }
-          let status: number | null = null;
-          let message = '';
-          let transportError: Error | null = null;
-          let expired = false;
-          const entry: Pending = {
-            stream,
-            deadline: Date.now() + deadlineMs,
-            expire: () => {
-              expired = true;
-              stream.close(NGHTTP2_CANCEL);
-            },
-          };
-          pending.add(entry);
-          startSweep();
-          const take = (h: http2.IncomingHttpHeaders): void => {
-            const s = h['grpc-status'];
-            if (s !== undefined) {
-              status = Number(s);
-              message = decodeMessage(h['grpc-message']);
-            }
-          };
-          stream.on('response', (h) => {
-            const http = Number(h[':status']);
-            if (http !== 200 && h['grpc-status'] === undefined) {
-              // Not a gRPC answer (a proxy's error page, say): the HTTP status decides, as gRPC's mapping says.
-              status = http === 400 ? grpc.status.INTERNAL : http === 401 ? grpc.status.UNAUTHENTICATED : http === 403 ? grpc.status.PERMISSION_DENIED : http === 404 ? grpc.status.UNIMPLEMENTED : http === 429 || http === 502 || http === 503 || http === 504 ? grpc.status.UNAVAILABLE : grpc.status.UNKNOWN;
-              message = `HTTP status ${http}`;
-              return;
-            }
-            take(h);
-          });
-          stream.on('trailers', take);
-          stream.on('error', (err: Error) => {
-            transportError = err;
-          });
-          stream.on('close', () => {
-            pending.delete(entry);
-            if (status === grpc.status.OK) resolve();
-            else if (status !== null) reject(new ProtocolError('ModelInfer', statusName(status), message));
-            else if (expired) reject(new ProtocolError('ModelInfer', 'DEADLINE_EXCEEDED', `no answer within ${deadlineMs} ms`));
-            else {
-              const rst = stream.rstCode;
-              const why = transportError?.message ?? (rst !== undefined && rst !== 0 ? `stream reset (HTTP/2 code ${rst})` : 'stream ended without a gRPC status');
-              reject(new ProtocolError('ModelInfer', rst === NGHTTP2_REFUSED_STREAM || transportError ? 'UNAVAILABLE' : 'INTERNAL', why));
-            }
-          });
-          // The answer's bytes are not needed: only its status and arrival time are.
-          stream.resume();
-          stream.end(frame);
-        });
+      return () => new Promise<void>((resolve, reject) => attempt(frame, Date.now() + deadlineMs, REFUSED_RETRIES, resolve, reject));
     },
 
     ready(timeoutMs = 10_000): Promise<void> {

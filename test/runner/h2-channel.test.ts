@@ -18,8 +18,8 @@ import { fromPackageRoot } from '../../src/util/package-root.js';
 type InferHandler = (call: grpc.ServerUnaryCall<ModelInferRequest, unknown>, cb: grpc.sendUnaryData<unknown>) => void;
 
 /** A scripted server: only ModelInfer is answered, by `handler`. */
-async function scripted(handler: InferHandler, port = 0): Promise<{ address: string; server: grpc.Server }> {
-  const server = new grpc.Server();
+async function scripted(handler: InferHandler, port = 0, options: grpc.ServerOptions = {}): Promise<{ address: string; server: grpc.Server }> {
+  const server = new grpc.Server(options);
   server.addService(inferenceServiceDefinition(), { ModelInfer: handler });
   const bound = await new Promise<number>((resolve, reject) =>
     server.bindAsync(`127.0.0.1:${port}`, grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
@@ -240,5 +240,30 @@ test('against a FAKE HTTP/2 server that is not gRPC: a silent one meets the clie
     silent.close();
     busy.close();
     await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+});
+
+test('a server that allows only 4 concurrent streams: 32 calls at once wait their turn, none fails', async () => {
+  let inHandler = 0;
+  let most = 0;
+  const { address, server } = await scripted(
+    (call, cb) => {
+      most = Math.max(most, ++inHandler);
+      setTimeout(() => {
+        inHandler--;
+        cb(null, { model_name: call.request.model_name, outputs: [], raw_output_contents: [] });
+      }, 10);
+    },
+    0,
+    { 'grpc.max_concurrent_streams': 4 },
+  );
+  const channel = createH2Channel(address);
+  try {
+    const send = channel.sender(Buffer.alloc(0));
+    await Promise.all(Array.from({ length: 32 }, () => send()));
+    assert.ok(most <= 4, `the server saw ${most} calls at once`);
+  } finally {
+    channel.close();
+    server.forceShutdown();
   }
 });
