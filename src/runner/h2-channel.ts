@@ -6,8 +6,8 @@
  * and read the grpc-status trailer. grpc-js wraps each call in metadata objects, a filter
  * stack, a deadline timer and status parsing; measured on the identity model
  * (`node dist/bench/loadgen.js`), that machinery costs the client about as much CPU again
- * as the HTTP/2 exchange itself (~115 against ~63 µs per request), and its garbage is what
- * makes an open-loop client send late. No maintained library offers a lean unary gRPC call
+ * as the HTTP/2 exchange itself (~115 against ~65 µs per request), and its garbage adds to
+ * the collector's pauses that make an open-loop client send late. No maintained library offers a lean unary gRPC call
  * over raw bytes; HTTP/2 itself (framing, flow control, HPACK) stays Node's. What is written
  * here is only gRPC's thin layer over it: the 5-byte message prefix, the request headers,
  * and reading grpc-status / grpc-message from the trailers (or from the headers of a
@@ -20,6 +20,7 @@
 import * as http2 from 'node:http2';
 import * as grpc from '@grpc/grpc-js';
 import { ProtocolError } from '../protocol/client.js';
+import type { RawChannel } from './types.js';
 
 export interface H2ChannelOptions {
   /** Deadline of each call (default 60 s). */
@@ -30,11 +31,6 @@ export interface H2ChannelOptions {
   path?: string;
 }
 
-export interface H2Channel {
-  sender(requestBytes: Uint8Array): () => Promise<void>;
-  ready(timeoutMs?: number): Promise<void>;
-  close(): void;
-}
 
 const MODEL_INFER = '/inference.GRPCInferenceService/ModelInfer';
 const { NGHTTP2_CANCEL, NGHTTP2_REFUSED_STREAM } = http2.constants;
@@ -89,7 +85,7 @@ interface Pending {
   expire: () => void;
 }
 
-export function createH2Channel(address: string, opts: H2ChannelOptions = {}): H2Channel {
+export function createH2Channel(address: string, opts: H2ChannelOptions = {}): RawChannel {
   const authority = h2Authority(address);
   if (authority === null) throw new Error(`the HTTP/2 load channel needs host:port, got ${JSON.stringify(address)}`);
   const deadlineMs = opts.deadlineMs ?? 60_000;

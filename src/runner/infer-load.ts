@@ -5,7 +5,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { ProtocolError } from '../protocol/client.js';
 import { createH2Channel, h2Authority } from './h2-channel.js';
-import type { ClientTransport } from './types.js';
+import type { ClientTransport, RawChannel } from './types.js';
 import { SERVICE_NAME, inferenceServiceDefinition } from '../protocol/service.js';
 import type { InferenceClient, ModelInferRequest, ModelMetadataResponse } from '../protocol/types.js';
 
@@ -190,13 +190,7 @@ export function serializeInferRequest(request: ModelInferRequest): Buffer {
   return inferenceServiceDefinition()['ModelInfer']!.requestSerialize(request);
 }
 
-export interface RawChannel {
-  /** A send of these pre-serialized request bytes; resolves when the server answers OK (the answer is not decoded). */
-  sender(requestBytes: Uint8Array): () => Promise<void>;
-  /** Resolves once the channel is connected (rejects after timeoutMs). */
-  ready(timeoutMs?: number): Promise<void>;
-  close(): void;
-}
+export type { RawChannel } from './types.js';
 
 const passBytes = (b: Buffer): Buffer => b;
 

@@ -147,3 +147,12 @@ export interface Launcher {
  */
 export const CLIENT_TRANSPORTS = ['http2', 'grpc-js'] as const;
 export type ClientTransport = (typeof CLIENT_TRANSPORTS)[number];
+
+/** A load channel: pre-serialized ModelInfer requests out, only the status back. */
+export interface RawChannel {
+  /** A send of these pre-serialized request bytes; resolves when the server answers OK (the answer is not decoded). */
+  sender(requestBytes: Uint8Array): () => Promise<void>;
+  /** Resolves once the channel is connected (rejects after timeoutMs). */
+  ready(timeoutMs?: number): Promise<void>;
+  close(): void;
+}
