@@ -67,8 +67,10 @@ test('batchPolicy and sessionOptions follow the config', () => {
     ...base,
     parameters: Object.fromEntries(Object.entries(p).map(([k, v]) => [k, { string_value: v }])),
   });
-  assert.deepEqual(sessionOptions(base), {});
+  const spinningStops = { extra: { session: { force_spinning_stop: '1' } } };
+  assert.deepEqual(sessionOptions(base), spinningStops);
   assert.deepEqual(sessionOptions(params({ intra_op_thread_count: '1', inter_op_thread_count: '2', execution_mode: '1' })), {
+    ...spinningStops,
     intraOpNumThreads: 1,
     interOpNumThreads: 2,
     executionMode: 'parallel',
