@@ -82,6 +82,56 @@ export function batchShape(requests: readonly ExecRequest[], input: string, batc
   return [requests.reduce((n, r) => n + r.batchSize, 0), ...first.shape.slice(1)];
 }
 
+/** A batch input as both instance kinds send it: ONNX Runtime's type name, the batch's shape, the requests' bytes in order. */
+export interface BatchInput {
+  name: string;
+  ortType: string;
+  shape: number[];
+  parts: Uint8Array[];
+}
+
+/** The batch's inputs: each request's bytes in request order, under the batch's shape (no copy). */
+export function batchInputs(requests: readonly ExecRequest[], batching: boolean): BatchInput[] {
+  return requests[0]!.inputs.map((t) => ({
+    name: t.name,
+    ortType: ortType(t.datatype)!,
+    shape: batchShape(requests, t.name, batching),
+    parts: requests.map((r) => r.inputs.find((x) => x.name === t.name)!.data),
+  }));
+}
+
+/** The batch's outputs, back per request (in request order); `wanted` (when given) keeps only those outputs. */
+export function splitOutputs(
+  outputs: readonly { name: string; ortType: string; shape: readonly number[]; data: Uint8Array }[],
+  requests: readonly ExecRequest[],
+  batching: boolean,
+  wanted?: readonly string[],
+): ExecTensor[][] {
+  const sizes = requests.map((r) => r.batchSize);
+  const perRequest: ExecTensor[][] = requests.map(() => []);
+  for (const t of outputs) {
+    if (wanted && !wanted.includes(t.name)) continue;
+    const datatype = apiFromOrtType(t.ortType);
+    if (!datatype) throw new Error(`output '${t.name}' has unsupported type ${t.ortType}`);
+    splitOutput(t.name, datatype, t.shape, t.data, sizes, batching).forEach((p, i) => perRequest[i]!.push(p));
+  }
+  return perRequest;
+}
+
+/** A run's outcome from the instance's stamps (taken up, inputs built, run done) and now, the reply's arrival. */
+export function batchOutcome(outputs: ExecTensor[][], startedNs: number, builtNs: number, ranNs: number): BatchOutcome {
+  const doneNs = hrNow();
+  return {
+    outputs,
+    startedNs,
+    times: {
+      computeInputNs: Math.max(0, builtNs - startedNs),
+      computeInferNs: Math.max(0, ranNs - builtNs),
+      computeOutputNs: Math.max(0, doneNs - ranNs),
+    },
+  };
+}
+
 /** Splits one batched output tensor into per-request tensors along dim 0. */
 export function splitOutput(
   name: string,
@@ -193,12 +243,7 @@ export class OrtProcessExecutor implements Executor {
   async run(requests: readonly ExecRequest[], startNs: number): Promise<BatchOutcome> {
     if (this.exited) throw this.exited;
     const batching = this.spec.batching;
-    const inputs: WireTensor[] = requests[0]!.inputs.map((t) => ({
-      name: t.name,
-      type: ortType(t.datatype)!,
-      shape: batchShape(requests, t.name, batching),
-      parts: requests.map((r) => r.inputs.find((x) => x.name === t.name)!.data),
-    }));
+    const inputs: WireTensor[] = batchInputs(requests, batching).map(({ ortType: type, ...t }) => ({ ...t, type }));
     const outputs = this.spec.outputs.length ? this.spec.outputs : this.io.outputs.map((o) => o.name);
     const id = this.nextId++;
     const reply = await new Promise<InstanceReply>((resolve, reject) => {
@@ -209,24 +254,8 @@ export class OrtProcessExecutor implements Executor {
       });
     });
     if (reply.op !== 'result') throw new Error(`unexpected reply '${reply.op}'`);
-    const sizes = requests.map((r) => r.batchSize);
-    const perRequest: ExecTensor[][] = requests.map(() => []);
-    for (const t of reply.outputs) {
-      const datatype = apiFromOrtType(t.type);
-      if (!datatype) throw new Error(`output '${t.name}' has unsupported type ${t.type}`);
-      const parts = splitOutput(t.name, datatype, t.shape, t.parts[0] ?? new Uint8Array(0), sizes, batching);
-      parts.forEach((p, i) => perRequest[i]!.push(p));
-    }
-    const doneNs = hrNow();
-    return {
-      outputs: perRequest,
-      startedNs: reply.startedNs,
-      times: {
-        computeInputNs: Math.max(0, reply.builtNs - reply.startedNs),
-        computeInferNs: Math.max(0, reply.ranNs - reply.builtNs),
-        computeOutputNs: Math.max(0, doneNs - reply.ranNs),
-      },
-    };
+    const results = reply.outputs.map((t) => ({ name: t.name, ortType: t.type, shape: t.shape, data: t.parts[0] ?? new Uint8Array(0) }));
+    return batchOutcome(splitOutputs(results, requests, batching), reply.startedNs, reply.builtNs, reply.ranNs);
   }
 
   async close(): Promise<void> {

@@ -27,9 +27,9 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ModelConfig, ModelTensor } from '../config/types.js';
-import { batchShape, splitOutput, type BatchOutcome, type ExecRequest, type ExecTensor, type Executor, type ExecutorSpec } from './executor.js';
+import { batchInputs, batchOutcome, splitOutputs, type BatchOutcome, type ExecRequest, type Executor, type ExecutorSpec } from './executor.js';
 import type { IoMeta } from './instance-protocol.js';
-import { apiFromConfigType, apiFromOrtType, ortType } from './tensors.js';
+import { apiFromConfigType, ortType } from './tensors.js';
 
 // ------------------------------------------------------------------ protocol
 
@@ -239,7 +239,6 @@ function optionsFromEnv(o: GpuWorkerOptions): Required<Omit<GpuWorkerOptions, 'l
   };
 }
 
-const hrNow = (): number => Number(process.hrtime.bigint());
 
 interface Waiter {
   resolve: (f: Frame) => void;
@@ -453,12 +452,7 @@ export class GpuWorkerExecutor implements Executor {
   async run(requests: readonly ExecRequest[], startNs: number): Promise<BatchOutcome> {
     if (this.fatal) throw this.fatal;
     const batching = this.spec.batching;
-    const tensors: FrameTensor[] = requests[0]!.inputs.map((t) => ({
-      name: t.name,
-      dtype: ortType(t.datatype)!,
-      shape: batchShape(requests, t.name, batching),
-      parts: requests.map((r) => r.inputs.find((x) => x.name === t.name)!.data),
-    }));
+    const tensors: FrameTensor[] = batchInputs(requests, batching).map(({ ortType: dtype, ...t }) => ({ ...t, dtype }));
     let w: WorkerProcess;
     let reply: Frame;
     for (;;) {
@@ -485,29 +479,13 @@ export class GpuWorkerExecutor implements Executor {
       throw err;
     }
     if (reply.type !== MsgType.RESULT) throw new Error(`GPU worker answered ${TYPE_NAMES.get(reply.type)} to RUN`);
-    const sizes = requests.map((r) => r.batchSize);
     const wanted = this.spec.outputs.length ? this.spec.outputs : this.io.outputs.map((o) => o.name);
-    const perRequest: ExecTensor[][] = requests.map(() => []);
-    for (const t of reply.tensors) {
-      if (!wanted.includes(t.name)) continue;
-      const datatype = apiFromOrtType(t.dtype);
-      if (!datatype) throw new Error(`output '${t.name}' has unsupported type ${t.dtype}`);
-      splitOutput(t.name, datatype, t.shape, t.data, sizes, batching).forEach((p, i) => perRequest[i]!.push(p));
-    }
+    const outputs = reply.tensors.map(({ dtype: ortType, ...t }) => ({ ...t, ortType }));
     // A worker without started_ns (older than staging) took the batch up when it was sent.
     const startedNs = Number(reply.meta['started_ns'] ?? startNs);
     const builtNs = Number(reply.meta['built_ns'] ?? startedNs);
     const ranNs = Number(reply.meta['ran_ns'] ?? builtNs);
-    const doneNs = hrNow();
-    return {
-      outputs: perRequest,
-      startedNs,
-      times: {
-        computeInputNs: Math.max(0, builtNs - startedNs),
-        computeInferNs: Math.max(0, ranNs - builtNs),
-        computeOutputNs: Math.max(0, doneNs - ranNs),
-      },
-    };
+    return batchOutcome(splitOutputs(outputs, requests, batching, wanted), startedNs, builtNs, ranNs);
   }
 
   async close(): Promise<void> {
