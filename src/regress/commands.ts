@@ -35,7 +35,7 @@ import {
   type BaselineDoc,
   type BaselineTrial,
 } from './doc.js';
-import { compare, DEFAULT_THRESHOLDS, exitCodeForVerdict, formatFigure, median, operatingConcurrency, throughputAtTarget, type Comparison, type Measured, type Thresholds } from './compare.js';
+import { compare, DEFAULT_THRESHOLDS, exitCodeForVerdict, formatFigure, median, operatingLoad, throughputAtTarget, type Comparison, type FixedLoad, type Measured, type Thresholds } from './compare.js';
 import { renderJUnit } from './junit.js';
 import { renderMarkdown } from './markdown.js';
 import { renderComparisonHtml } from './html.js';
@@ -315,8 +315,8 @@ export interface MeasureTarget {
   targetP99Ms: number;
   /** 0-based. */
   repeat: number;
-  /** The baseline's operating load: measuring this concurrency too makes the p99 check exact. */
-  fixedConcurrency: number | null;
+  /** The baseline's operating load (concurrency or offered rate): measuring it too makes the p99 check exact. */
+  fixedLoad: FixedLoad | null;
 }
 
 /** A load search's result, as measureConfiguration returns it (TrialResult plus why it stopped). */
@@ -379,7 +379,7 @@ export async function regress(opts: RegressOptions): Promise<RegressResult> {
   const baseline = measuredFromTrial(doc, baseTrial, 'baseline');
   const target = doc.run.target_p99_ms;
   const config = configFromJson(baseTrial.config);
-  const fixed = baseline.repeats.map((r) => operatingConcurrency(r, target)).find((c) => c !== null) ?? null;
+  const fixed = baseline.repeats.map((r) => operatingLoad(r, target)).find((c) => c !== null) ?? null;
   const repeats = Math.max(1, Math.floor(opts.repeats ?? 3));
 
   const measured: LoadPoint[][] = [];
@@ -389,7 +389,7 @@ export async function regress(opts: RegressOptions): Promise<RegressResult> {
     log(`[${i + 1}/${repeats}] measuring the baseline's configuration: ${describeConfig(config)}`);
     let res: MeasureResult;
     try {
-      res = await opts.measure({ config, pbtxt: baseTrial.pbtxt, variantName: baseTrial.variant_name, targetP99Ms: target, repeat: i, fixedConcurrency: fixed });
+      res = await opts.measure({ config, pbtxt: baseTrial.pbtxt, variantName: baseTrial.variant_name, targetP99Ms: target, repeat: i, fixedLoad: fixed });
     } catch (e) {
       infra = (e as Error)?.message ?? String(e);
       log(`  measurement failed: ${infra}`);
@@ -436,7 +436,7 @@ export async function regress(opts: RegressOptions): Promise<RegressResult> {
     candidate,
     candidateBest,
     ...(opts.thresholds ? { thresholds: opts.thresholds } : {}),
-    fixedConcurrency: fixed,
+    fixedLoad: fixed,
     infrastructureError: (infra !== null || failed !== null) && !bestMeasured ? (infra ?? failed) : null,
   });
   if (researchError && comparison.verdict !== 'infrastructure') {

@@ -8,13 +8,14 @@
  *   (exit 2), whatever else the checks say.
  * - `throughput_at_target`: the highest throughput whose p99 met the target, baseline against
  *   candidate; a regression when it fell by more than `maxThroughputDrop` plus the noise allowance.
- * - `p99_at_fixed_load`: p99 at the baseline's operating load (the concurrency of the baseline's
- *   best point within the target), baseline against candidate; a regression when it rose by more
- *   than `maxP99Rise` plus the noise allowance. When the candidate's load search did not measure
- *   that concurrency, p99 is interpolated linearly between the nearest lower and higher
- *   concurrencies it did measure; when it only measured lower ones, the p99 at the highest of
- *   those is a lower bound (p99 does not fall as load rises) and fails the check only if even
- *   that bound is over the allowance; otherwise the check is skipped.
+ * - `p99_at_fixed_load`: p99 at the baseline's operating load (the load of the baseline's best
+ *   point within the target: its concurrency in closed loop, its offered request rate in open
+ *   loop), baseline against candidate, compared only between points measured the same way; a
+ *   regression when it rose by more than `maxP99Rise` plus the noise allowance. When the
+ *   candidate's load search did not measure that load, p99 is interpolated linearly between
+ *   the nearest lower and higher loads it did measure; when it only measured lower ones, the
+ *   p99 at the highest of those is a lower bound (p99 does not fall as load rises) and fails
+ *   the check only if even that bound is over the allowance; otherwise the check is skipped.
  *
  * Noise allowance: a configuration may be measured several times (regress --repeats, or a
  * baseline that holds repeated measurements). For each figure, the noise of one side is half the
@@ -113,6 +114,9 @@ export interface Comparison {
   headline: string;
   model: string;
   targetP99Ms: number;
+  /** The load p99 is compared at; null when the baseline has no point within the target. */
+  fixedLoad: FixedLoad | null;
+  /** fixedLoad's concurrency in closed loop; null in open loop (kept for readers of the JSON and JUnit outputs). */
   fixedConcurrency: number | null;
   thresholds: Required<Thresholds>;
   baseline: SideSummary;
@@ -131,8 +135,8 @@ export interface CompareInput {
   /** The best configuration of a searched candidate (compare of runs; regress with re-search). */
   candidateBest?: Measured | null;
   thresholds?: Thresholds;
-  /** Load for the p99 check; default: the concurrency of the baseline's best point within the target. */
-  fixedConcurrency?: number | null;
+  /** Load for the p99 check; default: the load of the baseline's best point within the target. */
+  fixedLoad?: FixedLoad | null;
   /** Set when the candidate could not be measured at all (server would not start, ...). */
   infrastructureError?: string | null;
 }
@@ -175,39 +179,63 @@ export function throughputAtTarget(points: readonly LoadPoint[], targetP99Ms: nu
   return best;
 }
 
-/** The load (concurrency) of the best point within the target: highest throughput, then lower p99. */
-export function operatingConcurrency(points: readonly LoadPoint[], targetP99Ms: number): number | null {
+/**
+ * The load a point was measured at: its concurrency in closed loop; in open loop its offered
+ * request rate (its `concurrency` there is only the peak in flight, a result, not a setting).
+ */
+export interface FixedLoad {
+  mode: 'concurrency' | 'rate';
+  level: number;
+}
+
+export function loadOf(p: LoadPoint): FixedLoad {
+  return p.offeredRate !== undefined ? { mode: 'rate', level: p.offeredRate } : { mode: 'concurrency', level: p.concurrency };
+}
+
+/** 'concurrency 8' or '850 requests/s'. */
+export function describeLoad(load: FixedLoad): string {
+  if (load.mode === 'concurrency') return `concurrency ${load.level}`;
+  return `${load.level >= 100 ? load.level.toFixed(0) : Number(load.level.toPrecision(3))} requests/s`;
+}
+
+/** The load of the best point within the target: highest throughput, then lower p99. */
+export function operatingLoad(points: readonly LoadPoint[], targetP99Ms: number): FixedLoad | null {
   let best: LoadPoint | null = null;
   for (const p of points) {
     if (!meetsTarget(p, targetP99Ms) || !Number.isFinite(p.throughputIps)) continue;
     if (best === null || p.throughputIps > best.throughputIps || (p.throughputIps === best.throughputIps && p.p99Ms < best.p99Ms)) best = p;
   }
-  return best ? best.concurrency : null;
+  return best ? loadOf(best) : null;
 }
 
 export type P99AtLoad = { value: number; kind: 'measured' | 'interpolated' | 'lower-bound' } | null;
 
 /**
- * p99 at a concurrency: measured there (the later point if measured twice), interpolated
- * linearly between the nearest measured concurrencies around it, or, when only lower ones were
- * measured, the p99 at the highest of them as a lower bound. Null when only higher ones were.
- * Points whose requests failed, or whose figures are marked unreliable, are left out.
+ * p99 at a load, among the points measured the same way (closed or open loop): measured
+ * there (the later point if measured twice), interpolated linearly between the nearest
+ * measured loads around it, or, when only lower ones were measured, the p99 at the highest of
+ * them as a lower bound. Null when only higher ones were, or none the same way. Points whose
+ * requests failed, or whose figures are marked unreliable, are left out.
  */
-export function p99AtLoad(points: readonly LoadPoint[], concurrency: number): P99AtLoad {
-  const usable = points.filter((p) => Number.isFinite(p.p99Ms) && Number.isFinite(p.concurrency) && p.stopReason !== 'errors' && p.stopReason !== 'no-completions' && !p.unreliable);
-  const at = usable.filter((p) => p.concurrency === concurrency);
-  if (at.length) return { value: (at[at.length - 1] as LoadPoint).p99Ms, kind: 'measured' };
-  let lo: LoadPoint | null = null;
-  let hi: LoadPoint | null = null;
-  for (const p of usable) {
-    if (p.concurrency < concurrency && (lo === null || p.concurrency >= lo.concurrency)) lo = p;
-    if (p.concurrency > concurrency && (hi === null || p.concurrency <= hi.concurrency)) hi = p;
+export function p99AtLoad(points: readonly LoadPoint[], load: FixedLoad): P99AtLoad {
+  const usable = points
+    .filter((p) => Number.isFinite(p.p99Ms) && p.stopReason !== 'errors' && p.stopReason !== 'no-completions' && !p.unreliable)
+    .map((p) => ({ p99: p.p99Ms, load: loadOf(p) }))
+    .filter((x) => x.load.mode === load.mode && Number.isFinite(x.load.level));
+  const target = load.level;
+  const at = usable.filter((x) => x.load.level === target);
+  if (at.length) return { value: at[at.length - 1]!.p99, kind: 'measured' };
+  let lo: (typeof usable)[number] | null = null;
+  let hi: (typeof usable)[number] | null = null;
+  for (const x of usable) {
+    if (x.load.level < target && (lo === null || x.load.level >= lo.load.level)) lo = x;
+    if (x.load.level > target && (hi === null || x.load.level <= hi.load.level)) hi = x;
   }
   if (lo && hi) {
-    const f = (concurrency - lo.concurrency) / (hi.concurrency - lo.concurrency);
-    return { value: lo.p99Ms + f * (hi.p99Ms - lo.p99Ms), kind: 'interpolated' };
+    const f = (target - lo.load.level) / (hi.load.level - lo.load.level);
+    return { value: lo.p99 + f * (hi.p99 - lo.p99), kind: 'interpolated' };
   }
-  if (lo) return { value: lo.p99Ms, kind: 'lower-bound' };
+  if (lo) return { value: lo.p99, kind: 'lower-bound' };
   return null;
 }
 
@@ -246,7 +274,7 @@ export function checkSla(targetP99Ms: number, candidates: readonly (Measured | n
   if (measured.length === 0) return { ...base, status: 'skipped', message: 'The candidate has no measurements.' };
   let lowest: LoadPoint | null = null;
   for (const p of measured.flatMap((m) => m.repeats.flat())) if (Number.isFinite(p.p99Ms) && (lowest === null || p.p99Ms < lowest.p99Ms)) lowest = p;
-  const near = lowest ? ` (lowest p99 ${formatFigure(lowest.p99Ms, 'ms')}, at concurrency ${lowest.concurrency})` : '';
+  const near = lowest ? ` (lowest p99 ${formatFigure(lowest.p99Ms, 'ms')}, at ${describeLoad(loadOf(lowest))})` : '';
   return { ...base, status: 'fail', message: `No load point of the candidate met the ${targetText(targetP99Ms)} p99 target${near}.` };
 }
 
@@ -279,28 +307,34 @@ export function checkThroughput(targetP99Ms: number, baseline: Measured, candida
   return { ...common, status: fail ? 'fail' : 'pass', baseline: b, candidate: c, worse, withinNoise, message };
 }
 
-/** `p99_at_fixed_load`: p99 at `concurrency`, median over the repeats that reach it (see p99AtLoad). */
-export function checkP99AtLoad(concurrency: number | null, baseline: Measured, candidate: Measured, thresholds: Required<Thresholds>): Check {
-  const name = concurrency === null ? 'p99 at the baseline load' : `p99 at concurrency ${concurrency}`;
+/** `p99_at_fixed_load`: p99 at `load`, median over the repeats that reach it (see p99AtLoad). */
+export function checkP99AtLoad(load: FixedLoad | null, baseline: Measured, candidate: Measured, thresholds: Required<Thresholds>): Check {
+  const at = load === null ? 'the baseline load' : describeLoad(load);
+  const name = `p99 at ${at}`;
   const threshold = thresholds.maxP99Rise;
   const common = { id: 'p99_at_fixed_load' as const, name, unit: 'ms' as const, threshold };
   const none = (status: CheckStatus, message: string, b: number | null = null): Check => ({
     ...common, status, baseline: b, candidate: null, worse: null, noise: null, allowance: null, lowerBound: false, withinNoise: false, samples: { baseline: [], candidate: [] }, message,
   });
-  if (concurrency === null) return none('skipped', 'The baseline has no load point within the target, so there is no load to compare p99 at.');
-  const bAt = baseline.repeats.map((r) => p99AtLoad(r, concurrency)).filter((x): x is NonNullable<P99AtLoad> => x !== null && x.kind !== 'lower-bound');
-  if (bAt.length === 0) return none('skipped', `The baseline was not measured at concurrency ${concurrency}.`);
+  if (load === null) return none('skipped', 'The baseline has no load point within the target, so there is no load to compare p99 at.');
+  const bAt = baseline.repeats.map((r) => p99AtLoad(r, load)).filter((x): x is NonNullable<P99AtLoad> => x !== null && x.kind !== 'lower-bound');
+  if (bAt.length === 0) return none('skipped', `The baseline was not measured at ${at}.`);
   const bs = bAt.map((x) => x.value);
   const b = median(bs);
-  const cAt = candidate.repeats.map((r) => p99AtLoad(r, concurrency)).filter((x): x is NonNullable<P99AtLoad> => x !== null);
+  const candidatePoints = candidate.repeats.flat();
+  if (candidatePoints.length > 0 && !candidatePoints.some((p) => loadOf(p).mode === load.mode)) {
+    const how = (m: FixedLoad['mode']): string => (m === 'rate' ? 'open loop (--load rate)' : 'closed loop (--load concurrency)');
+    return none('skipped', `The baseline was measured in ${how(load.mode)} and the candidate in ${how(load.mode === 'rate' ? 'concurrency' : 'rate')}; p99 at a fixed load compares only loads applied the same way.`, b);
+  }
+  const cAt = candidate.repeats.map((r) => p99AtLoad(r, load)).filter((x): x is NonNullable<P99AtLoad> => x !== null);
   const known = cAt.filter((x) => x.kind !== 'lower-bound').map((x) => x.value);
   const bounds = cAt.filter((x) => x.kind === 'lower-bound').map((x) => x.value);
   const cs = known.length ? known : bounds;
-  if (cs.length === 0) return none('skipped', `The candidate was not measured at or below concurrency ${concurrency}.`, b);
+  if (cs.length === 0) return none('skipped', `The candidate was not measured at or below ${at}.`, b);
   const lowerBound = known.length === 0;
   const c = lowerBound ? Math.min(...bounds) : median(known);
   // Noise: the spread of repeats, or the p99 confidence interval of the points at that load where measured.
-  const atLoad = (r: readonly LoadPoint[]) => [...r].reverse().find((p) => p.concurrency === concurrency);
+  const atLoad = (r: readonly LoadPoint[]) => [...r].reverse().find((p) => { const l = loadOf(p); return l.mode === load.mode && l.level === load.level; });
   const ci = Math.max(0, ...baseline.repeats.map((r) => ciNoise(atLoad(r))), ...(lowerBound ? [] : candidate.repeats.map((r) => ciNoise(atLoad(r)))));
   const noise = Math.min(thresholds.maxNoise, Math.max(relativeNoise(bs), lowerBound ? 0 : relativeNoise(known), ci));
   const allowance = threshold + noise;
@@ -309,20 +343,20 @@ export function checkP99AtLoad(concurrency: number | null, baseline: Measured, c
   const figures = `${formatFigure(b, 'ms')} → ${lowerBound ? 'at least ' : ''}${formatFigure(c, 'ms')}`;
   const allowed = allowanceText(threshold, noise);
   const interpolated = !lowerBound && cAt.some((x) => x.kind === 'interpolated') ? ' (interpolated between the loads measured)' : '';
-  if (worse === null) return { ...common, status: 'error', baseline: b, candidate: c, worse, noise, allowance, lowerBound, withinNoise: false, samples, message: `The baseline's p99 at concurrency ${concurrency} is not positive.` };
+  if (worse === null) return { ...common, status: 'error', baseline: b, candidate: c, worse, noise, allowance, lowerBound, withinNoise: false, samples, message: `The baseline's p99 at ${at} is not positive.` };
   const fail = worse > allowance + EPS;
   if (lowerBound && !fail) {
     return {
       ...common, status: 'skipped', baseline: b, candidate: c, worse, noise, allowance, lowerBound, withinNoise: false, samples,
-      message: `The candidate's load search stopped below concurrency ${concurrency}; p99 there is at least ${formatFigure(c, 'ms')} (baseline ${formatFigure(b, 'ms')}), which does not decide the check.`,
+      message: `The candidate's load search stopped below ${at}; p99 there is at least ${formatFigure(c, 'ms')} (baseline ${formatFigure(b, 'ms')}), which does not decide the check.`,
     };
   }
   const withinNoise = !fail && worse > threshold + EPS;
   let message: string;
-  if (fail) message = `p99 at concurrency ${concurrency} rose ${lowerBound ? 'at least ' : ''}${pct(worse)} (${figures})${interpolated}, more than the ${allowed} allowed.`;
-  else if (withinNoise) message = `p99 at concurrency ${concurrency} rose ${pct(worse)} (${figures})${interpolated}: beyond the ${pct(threshold)} threshold but within the measured noise (${allowed} allowed).`;
-  else if (worse > 0) message = `p99 at concurrency ${concurrency} rose ${pct(worse)} (${figures})${interpolated}, within the ${allowed} allowed.`;
-  else message = `p99 at concurrency ${concurrency} ${worse < 0 ? `fell ${pct(-worse)}` : 'is unchanged'} (${figures})${interpolated}.`;
+  if (fail) message = `p99 at ${at} rose ${lowerBound ? 'at least ' : ''}${pct(worse)} (${figures})${interpolated}, more than the ${allowed} allowed.`;
+  else if (withinNoise) message = `p99 at ${at} rose ${pct(worse)} (${figures})${interpolated}: beyond the ${pct(threshold)} threshold but within the measured noise (${allowed} allowed).`;
+  else if (worse > 0) message = `p99 at ${at} rose ${pct(worse)} (${figures})${interpolated}, within the ${allowed} allowed.`;
+  else message = `p99 at ${at} ${worse < 0 ? `fell ${pct(-worse)}` : 'is unchanged'} (${figures})${interpolated}.`;
   return { ...common, status: fail ? 'fail' : 'pass', baseline: b, candidate: c, worse, noise, allowance, lowerBound, withinNoise, samples, message };
 }
 
@@ -360,7 +394,7 @@ export function compare(input: CompareInput): Comparison {
   const base = input.baseline;
   const cand = input.candidate;
   const best = input.candidateBest ?? null;
-  const fixed = input.fixedConcurrency ?? firstNonNull(base.repeats.map((r) => operatingConcurrency(r, target)));
+  const fixed = input.fixedLoad ?? firstNonNull(base.repeats.map((r) => operatingLoad(r, target)));
   const checks: Check[] = [];
 
   const failures = [cand, best].filter((m): m is Measured => !!m && m.state === 'FAILED');
@@ -392,7 +426,8 @@ export function compare(input: CompareInput): Comparison {
     headline: headline(verdict, checks),
     model: input.model,
     targetP99Ms: target,
-    fixedConcurrency: fixed,
+    fixedLoad: fixed,
+    fixedConcurrency: fixed?.mode === 'concurrency' ? fixed.level : null,
     thresholds,
     baseline: sideSummary(base, target),
     candidate: cand ? sideSummary(cand, target) : null,

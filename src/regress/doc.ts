@@ -20,7 +20,7 @@
  *               measurements: [ [ point, ... ], ... ] } ]  // one list of load points per
  *                                                          // measurement (repeats add more)
  * }
- * point: { concurrency, throughput_ips, p50_ms, p90_ms, p95_ms, p99_ms, requests, errors,
+ * point: { concurrency, offered_rate? (open loop), throughput_ips, p50_ms, p90_ms, p95_ms, p99_ms, requests, errors,
  *          windows, stable, stop_reason, duration_s, gpu_memory_mb? and mean_ms? (when measured),
  *          server: { requests, executions, queue_us, compute_input_us, compute_infer_us,
  *                    compute_output_us } | null }
@@ -47,6 +47,8 @@ export interface BaselineConfig {
 
 export interface BaselinePoint {
   concurrency: number;
+  /** Open loop: the scheduled request rate (requests/s); `concurrency` is then the peak in flight. Absent in closed loop. */
+  offered_rate?: number;
   throughput_ips: number | null;
   p50_ms: number | null;
   p90_ms: number | null;
@@ -158,6 +160,7 @@ export function pointToJson(p: LoadPoint & { gpuMemoryMb?: number | null; meanMs
     ...(p.unreliable !== undefined ? { unreliable: p.unreliable } : {}),
     ...(p.unreliableReason !== undefined ? { unreliable_reason: p.unreliableReason } : {}),
     concurrency: p.concurrency,
+    ...(p.offeredRate !== undefined ? { offered_rate: p.offeredRate } : {}),
     throughput_ips: fin(p.throughputIps),
     p50_ms: fin(p.p50Ms),
     p90_ms: fin(p.p90Ms),
@@ -194,6 +197,7 @@ export function pointFromJson(p: BaselinePoint): LoadPoint & { gpuMemoryMb?: num
     ...(p.unreliable !== undefined ? { unreliable: p.unreliable } : {}),
     ...(p.unreliable_reason !== undefined ? { unreliableReason: p.unreliable_reason } : {}),
     concurrency: p.concurrency,
+    ...(p.offered_rate !== undefined ? { mode: 'rate' as const, offeredRate: p.offered_rate } : {}),
     throughputIps: num(p.throughput_ips),
     p50Ms: num(p.p50_ms),
     p90Ms: num(p.p90_ms),
@@ -485,6 +489,7 @@ export function validateBaseline(json: Json, source: string): BaselineDoc {
             const pat = `${at}.measurements[${j}][${k}]`;
             if (!need(isObj(p), pat, 'a load point object', p) || !isObj(p)) return;
             need(isNum(p.concurrency), `${pat}.concurrency`, 'a number', p.concurrency);
+            need(p.offered_rate === undefined || (isNum(p.offered_rate) && (p.offered_rate as number) > 0), `${pat}.offered_rate`, 'a positive number of requests/s', p.offered_rate);
             for (const f of ['throughput_ips', 'p50_ms', 'p90_ms', 'p95_ms', 'p99_ms']) need(numOrNull(p[f]), `${pat}.${f}`, 'a number or null', p[f]);
             need(typeof p.stop_reason === 'string', `${pat}.stop_reason`, 'a string', p.stop_reason);
             need(p.server === null || p.server === undefined || isObj(p.server), `${pat}.server`, 'an object or null', p.server);

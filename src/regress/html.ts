@@ -7,7 +7,7 @@ import type { TopLevelSpec } from 'vega-lite';
 import { chartDiv, escapeHtml, renderPage, type VegaAssets } from '../report/html.js';
 import { describeConfig, formatNumber, targetRuleLayer, zoomParam } from '../report/specs.js';
 import type { Check, Comparison, Measured } from './compare.js';
-import { formatFigure } from './compare.js';
+import { describeLoad, formatFigure } from './compare.js';
 
 export interface ComparisonPageInput {
   comparison: Comparison;
@@ -164,7 +164,7 @@ function sidesTable(input: ComparisonPageInput): string {
   if (c.candidate) rows.push(['Candidate', side(c.candidate) + (input.candidateSource ? ` from ${input.candidateSource}` : '')]);
   if (c.candidateBest) rows.push(["Candidate's best configuration", side(c.candidateBest)]);
   rows.push(['p99 target', `${formatNumber(c.targetP99Ms)} ms`]);
-  rows.push(['p99 compared at', c.fixedConcurrency === null ? '—' : `concurrency ${c.fixedConcurrency}`]);
+  rows.push(['p99 compared at', c.fixedLoad === null ? '—' : describeLoad(c.fixedLoad)]);
   rows.push(['Thresholds', `throughput drop ≤ ${formatNumber(c.thresholds.maxThroughputDrop * 100)} %, p99 rise ≤ ${formatNumber(c.thresholds.maxP99Rise * 100)} %, plus the noise of repeated measurements (at most ${formatNumber(c.thresholds.maxNoise * 100)} %)`]);
   rows.push(['Exit code', String(c.exitCode)]);
   for (const [k, v] of Object.entries(input.environment ?? {})) rows.push([k, v]);

@@ -63,6 +63,7 @@ export function renderJUnit(c: Comparison, opts: JUnitOptions): string {
     exit_code: String(c.exitCode),
     target_p99_ms: String(c.targetP99Ms),
     fixed_concurrency: c.fixedConcurrency === null ? '' : String(c.fixedConcurrency),
+    fixed_rate: c.fixedLoad?.mode === 'rate' ? String(c.fixedLoad.level) : '',
     max_throughput_drop: String(c.thresholds.maxThroughputDrop),
     max_p99_rise: String(c.thresholds.maxP99Rise),
     max_noise: String(c.thresholds.maxNoise),

@@ -6,7 +6,7 @@
  */
 import { describeConfig } from '../report/specs.js';
 import type { Check, Comparison, SideSummary, Verdict } from './compare.js';
-import { formatFigure } from './compare.js';
+import { describeLoad, formatFigure } from './compare.js';
 
 /** Text safe in a Markdown table cell: HTML special characters as entities, Markdown punctuation escaped, one line. */
 export function mdText(s: string): string {
@@ -79,7 +79,7 @@ export function renderMarkdown(c: Comparison, opts: MarkdownOptions): string {
   if (c.candidate) lines.push(`- **Candidate:** ${side(c.candidate)}${opts.candidateSource ? ` from ${mdText(opts.candidateSource)}` : ''}`);
   if (c.candidateBest) lines.push(`- **Candidate's best configuration:** ${side(c.candidateBest)}`);
   lines.push(
-    `- **Target:** p99 ≤ ${Number(c.targetP99Ms.toFixed(3))} ms; p99 compared at concurrency ${c.fixedConcurrency ?? '—'}.`,
+    `- **Target:** p99 ≤ ${Number(c.targetP99Ms.toFixed(3))} ms; p99 compared at ${c.fixedLoad === null ? '—' : describeLoad(c.fixedLoad)}.`,
     `- **Thresholds:** throughput drop ≤ ${pctText(c.thresholds.maxThroughputDrop, false)}, p99 rise ≤ ${pctText(c.thresholds.maxP99Rise, false)}, plus the noise of repeated measurements (at most ${pctText(c.thresholds.maxNoise, false)}).`,
     `- **Exit code:** ${c.exitCode}`,
   );

@@ -187,8 +187,9 @@ export interface ComparisonSummary {
   headline: string;
   model: string;
   target_p99_ms: number;
-  /** The load (closed-loop concurrency) at which p99 is compared; null when unknown. */
+  /** The load at which p99 is compared: a closed-loop concurrency, or an open-loop rate (requests/s); both null when unknown. */
   fixed_concurrency: number | null;
+  fixed_rate: number | null;
   thresholds: { max_throughput_drop: number; max_p99_rise: number; max_noise: number };
   baseline: ComparedConfigSummary;
   candidate: ComparedConfigSummary | null;
@@ -234,6 +235,7 @@ export function summarizeComparison(c: Comparison, command: 'compare' | 'regress
     model: c.model,
     target_p99_ms: c.targetP99Ms,
     fixed_concurrency: c.fixedConcurrency,
+    fixed_rate: c.fixedLoad?.mode === 'rate' ? c.fixedLoad.level : null,
     thresholds: { max_throughput_drop: c.thresholds.maxThroughputDrop, max_p99_rise: c.thresholds.maxP99Rise, max_noise: c.thresholds.maxNoise },
     baseline: side(c.baseline) as ComparedConfigSummary,
     candidate: side(c.candidate),

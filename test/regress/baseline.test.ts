@@ -228,7 +228,8 @@ describe('regress: the measurement injected', () => {
     assert.equal(calls[0]!.pbtxt, rec.pbtxt);
     assert.equal(calls[0]!.variantName, rec.variant_name);
     assert.equal(calls[0]!.targetP99Ms, 50);
-    assert.equal(typeof calls[0]!.fixedConcurrency, 'number');
+    assert.equal(calls[0]!.fixedLoad?.mode, 'concurrency');
+    assert.equal(typeof calls[0]!.fixedLoad?.level, 'number');
     assert.equal(r.comparison.verdict, 'pass', r.comparison.headline);
     assert.equal(r.candidate.repeats.length, 3);
     const k = r.comparison.checks.find((c) => c.id === 'throughput_at_target')!;
@@ -328,3 +329,16 @@ function baselineJsonFixture(): BaselineDoc {
     store.close();
   }
 }
+
+test('a baseline keeps an open-loop point\'s offered rate, so regress compares p99 at that rate; a bad one is named', () => {
+  const point = pointFromJson(pointToJson({ concurrency: 12, mode: 'rate', offeredRate: 850, throughputIps: 840, p50Ms: 3, p90Ms: 4, p95Ms: 5, p99Ms: 6, requests: 900, errors: 0, windows: 3, stable: true, stopReason: 'stable', server: null, durationS: 1 }));
+  assert.equal(point.offeredRate, 850);
+  assert.equal(point.mode, 'rate');
+  const json = JSON.parse(JSON.stringify(pointToJson(point)));
+  assert.equal(json.offered_rate, 850);
+  assert.equal(pointToJson(pointFromJson(json)).offered_rate, 850);
+  assert.equal('offered_rate' in pointToJson({ ...point, mode: 'concurrency', offeredRate: undefined as unknown as number }), false);
+  const doc = JSON.parse(JSON.stringify(baselineJsonFixture()));
+  doc.trials[0].measurements[0][0].offered_rate = -3;
+  assert.throws(() => validateBaseline(doc, 'b.json'), /measurements\[0\]\[0\]\.offered_rate: expected a positive number of requests\/s/);
+});

@@ -94,11 +94,13 @@ describe('compare: noise allowance from repeated measurements', () => {
 
 describe('compare: p99 at the fixed load', () => {
   test('the fixed load is the concurrency of the baseline best point', () => {
-    assert.equal(run(side('candidate', [scaled(1)])).fixedConcurrency, 4);
+    const c = run(side('candidate', [scaled(1)]));
+    assert.deepEqual(c.fixedLoad, { mode: 'concurrency', level: 4 });
+    assert.equal(c.fixedConcurrency, 4);
   });
   test('interpolated between the loads the candidate measured', () => {
     const cand = [pt(1, 100, 5), pt(3, 250, 16), pt(5, 310, 28), pt(8, 320, 60)];
-    assert.deepEqual(p99AtLoad(cand, 4), { value: 22, kind: 'interpolated' });
+    assert.deepEqual(p99AtLoad(cand, { mode: 'concurrency', level: 4 }), { value: 22, kind: 'interpolated' });
     const c = run(side('candidate', [cand]));
     const k = c.checks.find((x) => x.id === 'p99_at_fixed_load')!;
     assert.equal(k.candidate, 22);
@@ -127,7 +129,42 @@ describe('compare: p99 at the fixed load', () => {
     assert.equal(k.withinNoise, true);
   });
   test('points with failed requests are not used', () => {
-    assert.equal(p99AtLoad([pt(4, 0, 1, { stopReason: 'errors' })], 4), null);
+    assert.equal(p99AtLoad([pt(4, 0, 1, { stopReason: 'errors' })], { mode: 'concurrency', level: 4 }), null);
+  });
+});
+
+describe('compare: p99 at the fixed load, open loop', () => {
+  /** An open-loop point: offered rate, peak in flight (its `concurrency`), throughput, p99. */
+  const rp = (rate: number, peak: number, ips: number, p99: number): LoadPoint => ({ ...pt(peak, ips, p99), mode: 'rate', offeredRate: rate });
+  // The baseline's rate search: best within 50 ms is 300 req/s (p99 20 ms); its peak in flight
+  // happens to be 7, which is a result of the load, not a load to compare at.
+  const BASE = [rp(100, 2, 100, 5), rp(200, 3, 200, 9), rp(300, 7, 300, 20), rp(450, 30, 410, 80)];
+  const runRate = (cand: LoadPoint[]) => compare({ model: 'm', targetP99Ms: TARGET, baseline: side('baseline', [BASE]), candidate: side('candidate', [cand]) });
+  const check = (c: ReturnType<typeof compare>) => c.checks.find((x) => x.id === 'p99_at_fixed_load')!;
+
+  test('the fixed load is the offered rate of the best point, not its peak in flight', () => {
+    const c = runRate(BASE);
+    assert.deepEqual(c.fixedLoad, { mode: 'rate', level: 300 });
+    assert.equal(c.fixedConcurrency, null);
+    assert.equal(check(c).name, 'p99 at 300 requests/s');
+    assert.equal(check(c).status, 'pass');
+  });
+  test('a p99 rise at the same rate fails even when the peaks in flight differ', () => {
+    const cand = [rp(100, 2, 100, 5), rp(200, 4, 200, 10), rp(300, 12, 300, 26), rp(450, 40, 380, 95)];
+    const k = check(runRate(cand));
+    assert.equal(k.status, 'fail', k.message);
+    assert.equal(k.candidate, 26);
+    assert.match(k.message, /^p99 at 300 requests\/s rose 30 %/);
+  });
+  test('interpolated between the rates the candidate measured', () => {
+    const cand = [rp(100, 2, 100, 5), rp(250, 5, 250, 14), rp(350, 9, 340, 24)];
+    assert.deepEqual(p99AtLoad(cand, { mode: 'rate', level: 300 }), { value: 19, kind: 'interpolated' });
+    assert.equal(check(runRate(cand)).status, 'pass');
+  });
+  test('a candidate measured in closed loop is not compared with an open-loop baseline', () => {
+    const k = check(runRate(BASE_POINTS));
+    assert.equal(k.status, 'skipped');
+    assert.match(k.message, /baseline was measured in open loop \(--load rate\) and the candidate in closed loop/);
   });
 });
 
