@@ -75,6 +75,8 @@ export function threadLoadSince(start: EventLoopUtilization, eld: IntervalHistog
 export interface ClientLimitRules {
   /** Open loop: more than this share of requests sent late means the client fell behind (default 0.01). */
   maxLateShare?: number;
+  /** Open loop: the lateness beyond which a send counted as late, for the message (ms). */
+  lateSlackMs?: number;
   /** Closed loop: a sending event loop at least this busy is saturated (default 0.95). */
   maxUtilization?: number;
   /** Event-loop delay p99 at least this share of the measured p99 latency distorts it (default 0.25)... */
@@ -120,7 +122,8 @@ export function judgeClientLimit(input: ClientLimitInput, rules: ClientLimitRule
     const share = input.late / input.sent;
     if (share > maxLate) {
       unreliable = true;
-      reasons.push(`the client fell behind its schedule: ${pct(share)} of ${input.sent} requests left late (more than ${pct(maxLate)})`);
+      const beyond = rules.lateSlackMs !== undefined ? ` (more than ${Number(rules.lateSlackMs.toFixed(1))} ms after their intended time)` : '';
+      reasons.push(`the client fell behind its schedule: ${pct(share)} of ${input.sent} requests left late${beyond}, more than ${pct(maxLate)}`);
     }
   }
   if (input.mode === 'concurrency' && input.eventLoopUtilization !== undefined && input.eventLoopUtilization >= maxUtil) {

@@ -37,7 +37,10 @@ async function handle(m: ToWorker): Promise<void> {
       if (driver) throw new Error('a load point is already running in this worker');
       const send = channel.sender(m.request);
       const stop = init.stopTimeoutMs !== undefined ? { stopTimeoutMs: init.stopTimeoutMs } : {};
-      driver = m.mode === 'rate' ? new OpenLoopDriver({ send, pacer: m.pacer ?? {}, ...init.openLoop, ...stop }) : new ClosedLoopDriver({ send, ...stop });
+      driver =
+        m.mode === 'rate'
+          ? new OpenLoopDriver({ send, pacer: m.pacer ?? {}, ...init.openLoop, ...(m.lateSlackNs !== undefined ? { lateSlackNs: m.lateSlackNs } : {}), ...stop })
+          : new ClosedLoopDriver({ send, ...stop });
       driver.start(m.level);
       post({ op: 'started', id: m.id });
       return;

@@ -28,7 +28,7 @@ export interface WorkerInit {
 }
 
 export type ToWorker =
-  | { op: 'start'; id: number; mode: LoadMode; level: number; request: Uint8Array; pacer?: Omit<PacerOptions, 'rate'> }
+  | { op: 'start'; id: number; mode: LoadMode; level: number; request: Uint8Array; pacer?: Omit<PacerOptions, 'rate'>; lateSlackNs?: number }
   | { op: 'startWindow' }
   | { op: 'endWindow'; id: number }
   | { op: 'stop'; id: number }
@@ -146,7 +146,7 @@ export class LoadWorkerPool {
    * as it goes; workers left without a loop stay idle) or open loop ('rate', the schedule
    * split with splitPacers). `request`: serializeInferRequest's bytes.
    */
-  driver(opts: { mode: LoadMode; request: Uint8Array; pacer?: Omit<PacerOptions, 'rate'> }): LoadDriver {
+  driver(opts: PoolDriverOptions): LoadDriver {
     if (this.closed) throw new Error('LoadWorkerPool: closed');
     return new PoolDriver(this.handles, opts);
   }
@@ -167,6 +167,14 @@ export class LoadWorkerPool {
   }
 }
 
+/** One load point over the pool; `lateSlackNs` (open loop) overrides the pool's openLoop setting for this point. */
+export interface PoolDriverOptions {
+  mode: LoadMode;
+  request: Uint8Array;
+  pacer?: Omit<PacerOptions, 'rate'>;
+  lateSlackNs?: number;
+}
+
 class PoolDriver implements LoadDriver {
   private active: WorkerHandle[] = [];
   private starts: Promise<unknown>[] = [];
@@ -174,7 +182,7 @@ class PoolDriver implements LoadDriver {
 
   constructor(
     private readonly handles: readonly WorkerHandle[],
-    private readonly opts: { mode: LoadMode; request: Uint8Array; pacer?: Omit<PacerOptions, 'rate'> },
+    private readonly opts: PoolDriverOptions,
   ) {}
 
   start(level: number): void {
@@ -195,7 +203,7 @@ class PoolDriver implements LoadDriver {
       this.handles.forEach((h, i) => {
         const { rate, ...pacer } = parts[i]!;
         this.active.push(h);
-        this.starts.push(h.ask({ op: 'start', mode: 'rate', level: rate, request: this.opts.request, pacer }));
+        this.starts.push(h.ask({ op: 'start', mode: 'rate', level: rate, request: this.opts.request, pacer, ...(this.opts.lateSlackNs !== undefined ? { lateSlackNs: this.opts.lateSlackNs } : {}) }));
       });
     }
     for (const s of this.starts) s.catch(() => undefined);

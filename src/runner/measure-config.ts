@@ -15,7 +15,7 @@ import { createRawChannel, makeInferRequest, makeSender, serializeInferRequest, 
 import { bestPoint, bestRatePoint, nextLoad, nextRate, roundRate } from './load-search.js';
 import type { LoadWorkerPool } from './load-workers.js';
 import { measureLoadPoint } from './measure.js';
-import { OpenLoopDriver, type OpenLoopOptions } from './open-loop.js';
+import { lateSlackNsFor, OpenLoopDriver, type OpenLoopOptions } from './open-loop.js';
 import { diffServerTimes, snapshotFromStatistics, type ServerSnapshot } from './server-stats.js';
 import type { Arrivals, ClientTransport, LoadMode, LoadPoint, TrialResult, WindowSettings } from './types.js';
 import type { NextRateOptions } from './load-search.js';
@@ -135,17 +135,19 @@ export async function measureConfiguration(opts: MeasureConfigurationOptions): P
   const monitor = opts.monitor === null ? undefined : (opts.monitor ?? (opts.sleep ? undefined : processClientMonitor()));
   const ownMonitor = opts.monitor === undefined && monitor !== undefined;
   const pacer = { arrivals: opts.arrivals ?? 'constant', seed };
+  // Open loop: a send counts as late beyond 10% of the target (at least 2 ms), unless set.
+  const lateSlackNs = opts.openLoop?.lateSlackNs ?? lateSlackNsFor(opts.targetP99Ms);
 
   const makeDriver = (m: LoadMode = mode): LoadDriver => {
     if (opts.driverFactory) return opts.driverFactory(m);
-    if (opts.workers) return opts.workers.driver(m === 'rate' ? { mode: m, request: bytes!, pacer } : { mode: m, request: bytes! });
+    if (opts.workers) return opts.workers.driver(m === 'rate' ? { mode: m, request: bytes!, pacer, lateSlackNs } : { mode: m, request: bytes! });
     const common = {
       send,
       ...(opts.clock ? { clock: opts.clock } : {}),
       ...(opts.sleep ? { sleep: opts.sleep } : {}),
       ...(opts.stopTimeoutMs !== undefined ? { stopTimeoutMs: opts.stopTimeoutMs } : {}),
     };
-    if (m === 'rate') return new OpenLoopDriver({ ...common, ...opts.openLoop, pacer, ...(opts.sleep ? { spinNs: 0 } : {}) });
+    if (m === 'rate') return new OpenLoopDriver({ ...common, ...opts.openLoop, lateSlackNs, pacer, ...(opts.sleep ? { spinNs: 0 } : {}) });
     return new ClosedLoopDriver(common);
   };
 
@@ -207,7 +209,7 @@ export async function measureConfiguration(opts: MeasureConfigurationOptions): P
         inferencesPerRequest: batchSize,
         targetP99Ms: opts.targetP99Ms,
         ...(monitor ? { monitor } : {}),
-        ...(opts.clientRules ? { clientRules: opts.clientRules } : {}),
+        ...(mode === 'rate' || opts.clientRules ? { clientRules: { lateSlackMs: lateSlackNs / 1e6, ...opts.clientRules } } : {}),
         ...(opts.maxErrorRate !== undefined ? { maxErrorRate: opts.maxErrorRate } : {}),
       });
       points.push(point);

@@ -4,7 +4,7 @@ import { judgeClientLimit, processClientMonitor, type ClientLimitInput } from '.
 
 const rows: { name: string; input: ClientLimitInput; limited: boolean; unreliable: boolean; reason?: RegExp }[] = [
   { name: 'open loop on schedule', input: { mode: 'rate', sent: 1000, late: 10, p99Ms: 5 }, limited: false, unreliable: false },
-  { name: 'open loop, 1.1% late', input: { mode: 'rate', sent: 1000, late: 11, p99Ms: 5 }, limited: true, unreliable: true, reason: /1\.1% of 1000 requests left late/ },
+  { name: 'open loop, 1.1% late', input: { mode: 'rate', sent: 1000, late: 11, p99Ms: 5 }, limited: true, unreliable: true, reason: /1\.1% of 1000 requests left late, more than 1%/ },
   { name: 'open loop: a busy pacing loop is not a verdict (it spins)', input: { mode: 'rate', sent: 1000, late: 0, eventLoopUtilization: 1, p99Ms: 5 }, limited: false, unreliable: false },
   { name: 'closed loop, event loop 96% busy', input: { mode: 'concurrency', eventLoopUtilization: 0.96, p99Ms: 5 }, limited: true, unreliable: false, reason: /96% busy/ },
   { name: 'closed loop, event loop 80% busy', input: { mode: 'concurrency', eventLoopUtilization: 0.8, p99Ms: 5 }, limited: false, unreliable: false },
@@ -41,4 +41,9 @@ test('processClientMonitor: a busy loop shows as utilisation and CPU', async () 
   assert.ok(s.eventLoopUtilization > 0.5, `utilisation ${s.eventLoopUtilization}`);
   assert.ok(s.cpuCores > 0.05, `cpu ${s.cpuCores}`); // loose: the machine may be shared
   assert.ok(s.eventLoopDelayP99Ms >= 0);
+});
+
+test('judgeClientLimit: the reason names the lateness slack when given', () => {
+  const v = judgeClientLimit({ mode: 'rate', sent: 200, late: 5, p99Ms: 30 }, { lateSlackMs: 5 });
+  assert.match(v.reason!, /2\.5% of 200 requests left late \(more than 5 ms after their intended time\), more than 1%/);
 });

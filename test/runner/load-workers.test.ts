@@ -36,7 +36,11 @@ test('worker-thread load against the embedded server: closed and open loop, hist
     assert.ok(open.requests > 20);
     assert.equal(open.windowHistogramsB64!.length, open.windows);
 
-    // The same channels serve the next point: a third driver still works after two stops.
+    // The lateness slack travels with the point: with none, every send counts as late.
+    const strict = await measureLoadPoint({ driver: pool.driver({ mode: 'rate', request: bytes, lateSlackNs: 0 }), rate: 200, settings: { ...settings, minWindows: 1, maxWindows: 1 }, sleep });
+    assert.ok(strict.late! > 0.9 * strict.sent!, `${strict.late} of ${strict.sent} late with no slack`);
+
+    // The same channels serve the next point: a further driver still works after the stops.
     const again = await measureLoadPoint({ driver: pool.driver({ mode: 'concurrency', request: bytes }), concurrency: 1, settings: { ...settings, minWindows: 1, maxWindows: 1 }, sleep });
     assert.ok(again.requests > 0);
   } finally {

@@ -191,3 +191,33 @@ test('rateSearchStart and probeConcurrencyFor: 80% of capacity within the range;
   assert.equal(probeConcurrencyFor({ instanceCount: 4, maxBatchSize: 32 }, 64), 64, 'bounded by --max-concurrency');
   assert.equal(probeConcurrencyFor({ instanceCount: 1, maxBatchSize: 0 }, 64), 2);
 });
+
+test('open loop on FAKE time with timers that fire 3 ms late: late beyond 10% of the target (at least 2 ms) marks the point unreliable', async () => {
+  const point = async (targetP99Ms: number) => {
+    const vt = new VirtualTime();
+    const client = new FakeQueueingClient(vt.sleep, 2, 0.5);
+    const lateTimers = (ms: number) => vt.sleep(ms + 3);
+    const result = await vt.run(() =>
+      measureConfiguration({
+        client,
+        modelName: 'm',
+        targetP99Ms,
+        settings: { windowMs: 200, minWindows: 3, maxWindows: 3, stabilityTolerance: 1, warmupMs: 50 },
+        maxConcurrency: 64,
+        load: 'rate',
+        startRate: 100,
+        maxPoints: 1,
+        sleep: lateTimers,
+        clock: vt.clock,
+      }),
+    );
+    return result.points[0]!;
+  };
+  const loose = await point(50); // slack 5 ms: 3 ms late is on schedule
+  assert.equal(loose.late, 0);
+  assert.notEqual(loose.unreliable, true);
+  const tight = await point(8); // slack 2 ms
+  assert.ok(tight.late! > 0.9 * tight.sent!, `${tight.late} of ${tight.sent} late`);
+  assert.equal(tight.unreliable, true);
+  assert.match(tight.unreliableReason!, /left late \(more than 2 ms after their intended time\)/);
+});

@@ -175,3 +175,12 @@ test('open loop with real timers: stop does not wait out a long gap between requ
   await driver.stop();
   assert.ok(Date.now() - t0 < 500, `stop took ${Date.now() - t0} ms`);
 });
+
+test('lateSlackNsFor: 10% of the p99 target, never under 2 ms', async () => {
+  const { lateSlackNsFor } = await import('../../src/runner/open-loop.js');
+  assert.equal(lateSlackNsFor(undefined), 2_000_000);
+  assert.equal(lateSlackNsFor(8), 2_000_000);
+  assert.equal(lateSlackNsFor(50), 5_000_000);
+  assert.equal(lateSlackNsFor(250), 25_000_000);
+  assert.equal(lateSlackNsFor(0), 2_000_000);
+});
