@@ -15,7 +15,7 @@ export interface Actions {
 }
 
 /** Run options a regress job also takes: where the model is and how load is measured. */
-const REGRESS_RUN_KEYS = ['modelRepository', 'profile', 'maxConcurrency', 'window', 'maxWindows', 'launch', 'port', 'outDir', 'quiet'];
+const REGRESS_RUN_KEYS = ['modelRepository', 'profile', 'maxConcurrency', 'window', 'maxWindows', 'load', 'arrivals', 'maxRate', 'loadWorkers', 'clientTransport', 'launch', 'url', 'port', 'outDir', 'quiet'];
 
 function optionFor(spec: { flags: string; description: string; defaultText?: string; env?: string }): Option {
   const extras = [spec.defaultText ? `default: ${spec.defaultText}` : '', spec.env ? `env ${spec.env}` : ''].filter(Boolean).join('; ');

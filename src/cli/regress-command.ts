@@ -13,9 +13,10 @@ import { createBuilderFor, createLauncherFor, measureVariant } from './serving.j
 import { modelFileForPrecision } from '../runner/search-loop.js';
 import { applyServingConfig } from '../config/variant.js';
 import { createInferenceClient } from '../protocol/client.js';
+import { LoadWorkerPool } from '../runner/load-workers.js';
 import { Store } from '../store/store.js';
 import { loadBaseline, exportBaseline } from '../regress/baseline.js';
-import { BaselineError } from '../regress/doc.js';
+import { BaselineError, baselineLoadMode } from '../regress/doc.js';
 import { finishRegress, regress, resolveComparisonSettings, type MeasureFn } from '../regress/commands.js';
 
 export async function regressCommand(flags: Record<string, unknown>, io: CliIO): Promise<number> {
@@ -30,10 +31,14 @@ export async function regressCommand(flags: Record<string, unknown>, io: CliIO):
     throw e;
   }
   const { doc, where } = loaded;
-  // The baseline fixes the model and the target; the profile and flags give the load and server settings.
-  const plan = resolvePlan({ ...flags, model: doc.run.model, p99: `${doc.run.target_p99_ms}ms` }, io.env, profile, io.cwd);
+  // The baseline fixes the model, the target and (unless --load is given) the load mode; the
+  // profile and flags give the other load and server settings.
+  const baselineMode = baselineLoadMode(doc);
+  const load = flags.load ?? baselineMode ?? undefined;
+  const plan = resolvePlan({ ...flags, model: doc.run.model, p99: `${doc.run.target_p99_ms}ms`, ...(load !== undefined ? { load } : {}) }, io.env, profile, io.cwd);
   const model = await findModel(plan);
   const log = settings.json ? () => {} : (line: string) => io.stderr(line + '\n');
+  if (flags.load === undefined && baselineMode === 'rate') log('the baseline was measured in open loop: measuring again with --load rate');
 
   const workDir = join(plan.outDir, `regress-${Date.now()}`);
   const variantRepo = join(workDir, 'model_repository');
@@ -47,14 +52,17 @@ export async function regressCommand(flags: Record<string, unknown>, io: CliIO):
     throw e instanceof InfrastructureError ? e : new InfrastructureError(`the server would not start: ${(e as Error).message}`);
   }
   const client = createInferenceClient(server.grpcAddress);
+  let pool: LoadWorkerPool | undefined;
   try {
+    // Load goes out as in a search run: the load generator's channel, or its worker threads.
+    if (plan.load.workers > 0) pool = await LoadWorkerPool.start({ address: server.grpcAddress, workers: plan.load.workers, transport: plan.load.transport });
     const measure: MeasureFn = async (t) => {
       // The baseline's knobs applied to the model as it is now, built the way a search builds
       // it: the stored config.pbtxt may name artifacts (an optimized model, an engine) of its run.
       const variantName = `${model.name}_regress_${t.repeat}`;
       const precisionFile = modelFileForPrecision(model, t.config.precision);
       const cfg = applyServingConfig(model.config, t.config, { name: variantName, ...(precisionFile ? { modelFileForPrecision: precisionFile } : {}) });
-      return measureVariant({ launcher, client, modelDir: model.dir, variantRepo, cfg, variantName, config: t.config, targetP99Ms: t.targetP99Ms, plan, builder, model });
+      return measureVariant({ launcher, client, modelDir: model.dir, variantRepo, cfg, variantName, config: t.config, targetP99Ms: t.targetP99Ms, plan, builder, model, address: server.grpcAddress, ...(pool ? { workers: pool } : {}) });
     };
     const research = settings.research
       ? async () => {
@@ -80,6 +88,7 @@ export async function regressCommand(flags: Record<string, unknown>, io: CliIO):
     });
     return await finishRegress(result, settings, io, where);
   } finally {
+    await pool?.close();
     client.close();
     await launcher.stop().catch(() => {});
   }

@@ -14,7 +14,7 @@ import { summarizeRun, formatRunSummary, type RunOutputs } from '../report/summa
 import { Store, StoreError, type RunRow } from '../store/store.js';
 import { changedSettings, hashModelDir, settingsHash, type ResumableSettings } from '../runner/fingerprint.js';
 import { strategyByName } from '../search/index.js';
-import { createBuilderFor, createLauncherFor } from './serving.js';
+import { createBuilderFor, createLauncherFor, loadOptionsFor } from './serving.js';
 import { installCleanupHooks, killAllChildrenSync } from '../runner/launchers/cleanup.js';
 import { modelFileForPrecision, runSearch, type RepoModel, type SearchContext } from '../runner/search-loop.js';
 import type { Launcher } from '../runner/types.js';
@@ -111,15 +111,7 @@ export async function runCommand(flags: Record<string, unknown>, io: CliIO): Pro
     const inferClient = client;
     if (!offline && plan.load.workers > 0) pool = await LoadWorkerPool.start({ address: server.grpcAddress, workers: plan.load.workers, transport: plan.load.transport });
     const scraper = metricsSourceOf(launcher);
-    const loadOptions = {
-      load: plan.load.mode,
-      arrivals: plan.load.arrivals,
-      maxRate: plan.load.maxRate,
-      seed: plan.seed,
-      address: server.grpcAddress,
-      transport: plan.load.transport,
-      ...(pool ? { workers: pool } : {}),
-    };
+    const loadOptions = loadOptionsFor(plan, server.grpcAddress, pool);
     const outcome = await runSearch({
       runId: run.id,
       model,

@@ -10,7 +10,8 @@ import { createLauncher } from '../runner/launchers/index.js';
 import { EmbeddedOrtBuilder, NoBuild, OrtTensorRtBuilder, TrtexecPlanBuilder, defaultBuilderKind, installArtifacts, type EngineBuilder } from '../runner/engines/builder.js';
 import { EngineCache } from '../runner/engines/cache.js';
 import { LocalToolRunner } from '../runner/engines/tools.js';
-import { measureConfiguration, type ConfigurationResult } from '../runner/measure-config.js';
+import { measureConfiguration, probeConcurrencyFor, type ConfigurationResult, type MeasureConfigurationOptions } from '../runner/measure-config.js';
+import type { LoadWorkerPool } from '../runner/load-workers.js';
 import type { RunPlan } from './plan.js';
 
 export function createLauncherFor(plan: RunPlan, where: { variantRepo: string; runId: string; runDir: string }, log?: (line: string) => void): Launcher {
@@ -61,6 +62,26 @@ export interface MeasureVariantArgs {
   /** The build step, as in a search run (the variant's model file may be a built artifact). */
   builder?: EngineBuilder;
   model?: { name: string; dir: string; config: ModelConfig; versions: string[] };
+  /** The server's gRPC address: load then goes as in a search run (loadOptionsFor), else through `client`. */
+  address?: string;
+  workers?: LoadWorkerPool;
+}
+
+/**
+ * How a run loads the server, the same for a search and for regress: the plan's load mode,
+ * arrivals, highest rate and seed; requests through the load generator's own channel to
+ * `address` (or from the worker pool's threads).
+ */
+export function loadOptionsFor(plan: RunPlan, address: string, pool?: LoadWorkerPool): Pick<MeasureConfigurationOptions, 'load' | 'arrivals' | 'maxRate' | 'seed' | 'address' | 'transport' | 'workers'> {
+  return {
+    load: plan.load.mode,
+    arrivals: plan.load.arrivals,
+    maxRate: plan.load.maxRate,
+    seed: plan.seed,
+    address,
+    transport: plan.load.transport,
+    ...(pool ? { workers: pool } : {}),
+  };
 }
 
 /** Writes the variant, loads it, runs the load search on it, and unloads it again. */
@@ -79,6 +100,7 @@ export async function measureVariant(a: MeasureVariantArgs): Promise<Configurati
       targetP99Ms: a.targetP99Ms,
       settings: a.plan.windows,
       maxConcurrency: a.plan.maxConcurrency,
+      ...(a.address ? { ...loadOptionsFor(a.plan, a.address, a.workers), probeConcurrency: probeConcurrencyFor(a.config, a.plan.maxConcurrency) } : {}),
       ...(a.onPoint ? { onPoint: a.onPoint } : {}),
     });
   } finally {

@@ -366,6 +366,18 @@ export function baselineRecommended(doc: BaselineDoc, source: string): BaselineT
 }
 
 /**
+ * How the baseline's recommended configuration was loaded: 'rate' when its points carry an
+ * offered rate (open loop), 'concurrency' when they do not, null with no points (or no
+ * recommendation). Regress measures the candidate the same way unless --load says otherwise,
+ * since p99 at a fixed load compares only loads applied alike.
+ */
+export function baselineLoadMode(doc: BaselineDoc): 'concurrency' | 'rate' | null {
+  const points = findTrial(doc, doc.recommended_index)?.measurements.flat() ?? [];
+  if (points.length === 0) return null;
+  return points.some((p) => p.offered_rate !== undefined) ? 'rate' : 'concurrency';
+}
+
+/**
  * Compares two runs (stored or exported): the candidate's best configuration against the
  * baseline's recommended one for throughput at the target, and the candidate's measurement of
  * the baseline's configuration (when it has one; else its best) for p99 at the baseline's load.

@@ -342,3 +342,13 @@ test('a baseline keeps an open-loop point\'s offered rate, so regress compares p
   doc.trials[0].measurements[0][0].offered_rate = -3;
   assert.throws(() => validateBaseline(doc, 'b.json'), /measurements\[0\]\[0\]\.offered_rate: expected a positive number of requests\/s/);
 });
+
+test('baselineLoadMode: the recommended configuration\'s points say how the baseline was loaded', async () => {
+  const { baselineLoadMode } = await import('../../src/regress/doc.js');
+  const doc = JSON.parse(JSON.stringify(baselineJsonFixture())) as BaselineDoc;
+  assert.equal(baselineLoadMode(doc), 'concurrency');
+  const rec = doc.trials.find((t) => t.index === doc.recommended_index)!;
+  for (const m of rec.measurements) for (const p of m) p.offered_rate = 100 * (p.concurrency + 1);
+  assert.equal(baselineLoadMode(doc), 'rate');
+  assert.equal(baselineLoadMode({ ...doc, recommended_index: null }), null);
+});
