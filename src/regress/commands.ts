@@ -35,7 +35,8 @@ import {
   type BaselineDoc,
   type BaselineTrial,
 } from './doc.js';
-import { compare, DEFAULT_THRESHOLDS, exitCodeForVerdict, formatFigure, median, operatingLoad, throughputAtTarget, type Comparison, type FixedLoad, type Measured, type Thresholds } from './compare.js';
+import { compare, DEFAULT_THRESHOLDS, exitCodeForVerdict, formatFigure, median, operatingLoad, throughputAtTarget, type Comparison, type Measured, type Thresholds } from './compare.js';
+import type { FixedLoad } from '../runner/load-search.js';
 import { renderJUnit } from './junit.js';
 import { renderMarkdown } from './markdown.js';
 import { renderComparisonHtml } from './html.js';

@@ -35,7 +35,7 @@
  * `sla-not-met` (2), `regression` (1), `pass` (0).
  */
 import { EXIT_CODES } from '../cli/errors.js';
-import { meetsTarget } from '../runner/load-search.js';
+import { describeLoad, loadOf, meetsTarget, type FixedLoad } from '../runner/load-search.js';
 import type { LoadPoint } from '../runner/types.js';
 import type { ServingConfig, TrialState } from '../search/types.js';
 
@@ -177,25 +177,6 @@ export function throughputAtTarget(points: readonly LoadPoint[], targetP99Ms: nu
     if (best === null || p.throughputIps > best) best = p.throughputIps;
   }
   return best;
-}
-
-/**
- * The load a point was measured at: its concurrency in closed loop; in open loop its offered
- * request rate (its `concurrency` there is only the peak in flight, a result, not a setting).
- */
-export interface FixedLoad {
-  mode: 'concurrency' | 'rate';
-  level: number;
-}
-
-export function loadOf(p: LoadPoint): FixedLoad {
-  return p.offeredRate !== undefined ? { mode: 'rate', level: p.offeredRate } : { mode: 'concurrency', level: p.concurrency };
-}
-
-/** 'concurrency 8' or '850 requests/s'. */
-export function describeLoad(load: FixedLoad): string {
-  if (load.mode === 'concurrency') return `concurrency ${load.level}`;
-  return `${load.level >= 100 ? load.level.toFixed(0) : Number(load.level.toPrecision(3))} requests/s`;
 }
 
 /** The load of the best point within the target: highest throughput, then lower p99. */

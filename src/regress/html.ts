@@ -7,7 +7,8 @@ import type { TopLevelSpec } from 'vega-lite';
 import { chartDiv, escapeHtml, renderPage, type VegaAssets } from '../report/html.js';
 import { describeConfig, formatNumber, targetRuleLayer, zoomParam } from '../report/specs.js';
 import type { Check, Comparison, Measured } from './compare.js';
-import { describeLoad, formatFigure } from './compare.js';
+import { formatFigure } from './compare.js';
+import { describeLoad } from '../runner/load-search.js';
 
 export interface ComparisonPageInput {
   comparison: Comparison;

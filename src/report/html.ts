@@ -4,6 +4,7 @@ import { dirname, join } from 'node:path';
 import { fromPackageRoot } from '../util/package-root.js';
 import { bestPoint, figurePoint, isFeasible, paretoFrontier } from './pareto.js';
 import { formatDiff, hasChanges, lineDiff } from './diff.js';
+import { describeLoad, loadOf } from '../runner/load-search.js';
 import {
   allSpecs,
   describeConfig,
@@ -289,11 +290,6 @@ function ciSuffixHtml(p: ReportPoint | null): string {
   return p && text ? ` <span class="note ci" title="${escapeHtml(ciTitle(p))}">(${escapeHtml(text)})</span>` : '';
 }
 
-/** Where a point was measured: its concurrency, or its offered rate in open loop. */
-function loadOf(p: ReportPoint): string {
-  return p.mode === 'rate' && typeof p.offeredRate === 'number' ? `${formatNumber(p.offeredRate)} requests/s` : `concurrency ${p.concurrency}`;
-}
-
 function flagTag(flag: PointFlag): string {
   return `<span class="tag ${flag.kind}" title="${escapeHtml(flag.reason)}">${flag.kind}</span>`;
 }
@@ -386,7 +382,7 @@ function flagsCell(t: ReportTrial, chosen: ReportPoint | null): string {
   const own = chosen ? pointFlag(chosen) : null;
   const others = t.points.filter((p) => p !== chosen).flatMap((p) => {
     const flag = pointFlag(p);
-    return flag ? [{ flag, line: `${loadOf(p)}: ${flag.kind}, ${flag.reason}` }] : [];
+    return flag ? [{ flag, line: `${describeLoad(loadOf(p))}: ${flag.kind}, ${flag.reason}` }] : [];
   });
   let cell = own ? flagTag(own) : '';
   if (others.length) {
