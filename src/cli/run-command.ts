@@ -30,7 +30,7 @@ import { EmbeddedLauncher } from '../runner/launchers/embedded.js';
 import type { LoadPoint } from '../runner/types.js';
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
-import { measureConfiguration, probeConcurrencyFor } from '../runner/measure-config.js';
+import { measureConfiguration } from '../runner/measure-config.js';
 import { createInferenceClient } from '../protocol/client.js';
 import { reportDataFromStore } from '../report/from-store.js';
 import { writeReport } from '../report/write.js';
@@ -111,7 +111,6 @@ export async function runCommand(flags: Record<string, unknown>, io: CliIO): Pro
     const inferClient = client;
     if (!offline && plan.load.workers > 0) pool = await LoadWorkerPool.start({ address: server.grpcAddress, workers: plan.load.workers, transport: plan.load.transport });
     const scraper = metricsSourceOf(launcher);
-    const loadOptions = loadOptionsFor(plan, server.grpcAddress, pool);
     const outcome = await runSearch({
       runId: run.id,
       model,
@@ -132,7 +131,7 @@ export async function runCommand(flags: Record<string, unknown>, io: CliIO): Pro
         ? offline.measure
         : (req) =>
             measureWithMetrics(scraper, req, async (onPoint) => {
-              const result = await measureConfiguration({ client: inferClient!, ...req, onPoint, ...loadOptions, probeConcurrency: probeConcurrencyFor(req.config, plan.maxConcurrency) });
+              const result = await measureConfiguration({ client: inferClient!, ...req, onPoint, ...loadOptionsFor(plan, server.grpcAddress, req.config, pool) });
               const probe = result.capacityProbe;
               if (probe) log(`  capacity probe: ${probe.requestsPerS.toFixed(0)} requests/s at concurrency ${probe.concurrency}; rate search started at ${probe.startRate} requests/s`);
               return result;

@@ -68,11 +68,17 @@ export interface MeasureVariantArgs {
 }
 
 /**
- * How a run loads the server, the same for a search and for regress: the plan's load mode,
- * arrivals, highest rate and seed; requests through the load generator's own channel to
- * `address` (or from the worker pool's threads).
+ * How a configuration is loaded, the same for a search and for regress: the plan's load
+ * mode, arrivals, highest rate and seed; requests through the load generator's own channel
+ * to `address` (or from the worker pool's threads); in open loop, a capacity probe sized to
+ * the configuration first.
  */
-export function loadOptionsFor(plan: RunPlan, address: string, pool?: LoadWorkerPool): Pick<MeasureConfigurationOptions, 'load' | 'arrivals' | 'maxRate' | 'seed' | 'address' | 'transport' | 'workers'> {
+export function loadOptionsFor(
+  plan: RunPlan,
+  address: string,
+  config: ServingConfig,
+  pool?: LoadWorkerPool,
+): Pick<MeasureConfigurationOptions, 'load' | 'arrivals' | 'maxRate' | 'seed' | 'address' | 'transport' | 'workers' | 'probeConcurrency'> {
   return {
     load: plan.load.mode,
     arrivals: plan.load.arrivals,
@@ -81,6 +87,7 @@ export function loadOptionsFor(plan: RunPlan, address: string, pool?: LoadWorker
     address,
     transport: plan.load.transport,
     ...(pool ? { workers: pool } : {}),
+    probeConcurrency: probeConcurrencyFor(config, plan.maxConcurrency),
   };
 }
 
@@ -100,7 +107,7 @@ export async function measureVariant(a: MeasureVariantArgs): Promise<Configurati
       targetP99Ms: a.targetP99Ms,
       settings: a.plan.windows,
       maxConcurrency: a.plan.maxConcurrency,
-      ...(a.address ? { ...loadOptionsFor(a.plan, a.address, a.workers), probeConcurrency: probeConcurrencyFor(a.config, a.plan.maxConcurrency) } : {}),
+      ...(a.address ? loadOptionsFor(a.plan, a.address, a.config, a.workers) : {}),
       ...(a.onPoint ? { onPoint: a.onPoint } : {}),
     });
   } finally {
