@@ -262,8 +262,7 @@ export class Batcher<T extends Batchable> {
   private schedule(): void {
     let retryAt: number | undefined;
     let now = this.clock.now();
-    for (;;) {
-      now = this.clock.now();
+    for (; ; now = this.clock.now()) {
       const free = this.free.length > 0;
       const instance = free ? this.free[0]! : this.staging ? this.stagingSlot() : undefined;
       if (instance === undefined) break;

@@ -239,7 +239,6 @@ function optionsFromEnv(o: GpuWorkerOptions): Required<Omit<GpuWorkerOptions, 'l
   };
 }
 
-
 interface Waiter {
   resolve: (f: Frame) => void;
   reject: (e: Error) => void;

@@ -260,9 +260,10 @@ export function batchPolicy(cfg: ModelConfig): BatchPolicy {
  * (session.force_spinning_stop). ONNX Runtime's threads otherwise spin-wait after each run
  * for the next one, taking the cores that the server's own thread needs right then to
  * return the answer and hand over the next batch (on 2 cores, an instance's reply took
- * ~450 µs to send, against ~8 µs for the same send in an idle process). With the stop, the server at batch 1 rose from 651 to 794
- * inferences/s (1.14-1.22x over two runs; 1.12-1.15x at batch 2), while ONNX Runtime
- * alone, running back to back, did not change (`node dist/bench/server.js --batches 1,2,4`).
+ * ~450 µs to send, against ~8 µs for the same send in an idle process). With the stop,
+ * the server at batch 1 rose from 651 to 794 inferences/s (1.14-1.22x over two runs;
+ * 1.12-1.15x at batch 2), while ONNX Runtime alone, running back to back, did not change
+ * (`node dist/bench/server.js --batches 1,2,4`).
  */
 export function sessionOptions(cfg: ModelConfig): Record<string, unknown> {
   const opts: Record<string, unknown> = { extra: { session: { force_spinning_stop: '1' } } };

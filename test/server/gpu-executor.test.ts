@@ -136,11 +136,14 @@ test('a batch runs on the (fake) worker and splits back per request', { skip }, 
   }
 });
 
-for (const [mode, reason, extra] of [
+/** The FAKE worker's ways to lose a batch, with the reason each must give. */
+const FAILURES = [
   ['crash-once', /exited with code 9/, {}],
   ['hang-once', /hung on a batch.*no answer within 0\.5 s.*replaced/, { runTimeoutMs: 500 }],
   ['oom-once', /CUDA out of memory/, {}],
-] as const) {
+] as const;
+
+for (const [mode, reason, extra] of FAILURES) {
   test(`FAKE worker ${mode}: the batch fails with a clear reason, the worker is replaced, the next batch runs`, { skip }, async () => {
     const { dir, start } = fake(mode, extra);
     const x = await start();
@@ -184,11 +187,7 @@ test('staged runs on the (fake) worker: run in order, the wait behind the first 
   }
 });
 
-for (const [mode, reason, extra] of [
-  ['crash-once', /exited with code 9/, {}],
-  ['hang-once', /hung on a batch.*no answer within 0\.5 s.*replaced/, { runTimeoutMs: 500 }],
-  ['oom-once', /CUDA out of memory/, {}],
-] as const) {
+for (const [mode, reason, extra] of FAILURES) {
   test(`FAKE worker ${mode} with a batch staged behind the failing one: that one fails, the staged one runs on the replacement`, { skip }, async () => {
     const { dir, start } = fake(mode, extra, ['--run-ms=50']);
     const x = await start();
