@@ -31,11 +31,12 @@ import * as grpc from '@grpc/grpc-js';
 import { createInferenceClient } from '../src/protocol/client.js';
 import { inferenceServiceDefinition } from '../src/protocol/service.js';
 import type { ModelInferRequest } from '../src/protocol/types.js';
-import { ClosedLoopDriver, type LoadDriver, type StopResult, type WindowResult } from '../src/runner/closed-loop.js';
-import { createRawChannel, makeInferRequest, MODEL_INFER_PATH, serializeInferRequest } from '../src/runner/infer-load.js';
-import { LoadWorkerPool } from '../src/runner/load-workers.js';
-import { OpenLoopDriver } from '../src/runner/open-loop.js';
-import { newLatencyHistogram, percentiles, recordLatencyNs } from '../src/runner/stats.js';
+import { ClosedLoopDriver } from '../src/load/closed-loop.js';
+import { type LoadDriver, type StopResult, type WindowResult } from '../src/domain/load.js';
+import { createRawChannel, makeInferRequest, MODEL_INFER_PATH, serializeInferRequest } from '../src/load/infer-requests.js';
+import { LoadWorkerPool } from '../src/load/workers.js';
+import { OpenLoopDriver } from '../src/load/open-loop.js';
+import { newLatencyHistogram, percentiles, recordLatencyNs } from '../src/measure/stats.js';
 import { startEmbeddedServer, type EmbeddedServer } from '../src/server/server.js';
 import { fromPackageRoot } from '../src/util/package-root.js';
 

@@ -30,8 +30,9 @@ import { chooseRecommended } from '../src/report/pareto.js';
 import { BayesianStrategy } from '../src/search/bayesian.js';
 import { STRATEGY_NAMES, strategyByName } from '../src/search/index.js';
 import { enumerateSpace } from '../src/search/space.js';
-import type { SearchSpace, ServingConfig, TrialRecord } from '../src/search/types.js';
-import { configKey } from '../src/search/types.js';
+import type { SearchSpace, ServingConfig } from '../src/domain/serving.js';
+import type { TrialRecord } from '../src/domain/trial.js';
+import { configKey } from '../src/domain/serving.js';
 
 interface Args {
   seeds: number;

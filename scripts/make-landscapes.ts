@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { formatLandscape } from '../src/landscape/csv.js';
 import { DEFAULT_SIM_PARAMS, simLandscape, type SimParams } from '../src/landscape/sim.js';
 import { spaceSize } from '../src/search/space.js';
-import type { SearchSpace } from '../src/search/types.js';
+import type { SearchSpace } from '../src/domain/serving.js';
 
 export interface LandscapeSpec {
   file: string;

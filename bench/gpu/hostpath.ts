@@ -21,10 +21,11 @@ import path from 'node:path';
 import { modelConfigToJson, parseModelConfig } from '../../src/config/pbtxt.js';
 import type { ModelConfig } from '../../src/config/types.js';
 import { createInferenceClient } from '../../src/protocol/client.js';
-import { ClosedLoopDriver, type LoadDriver } from '../../src/runner/closed-loop.js';
-import { createRawChannel, makeInferRequest, serializeInferRequest } from '../../src/runner/infer-load.js';
-import { LoadWorkerPool } from '../../src/runner/load-workers.js';
-import { percentiles } from '../../src/runner/stats.js';
+import { ClosedLoopDriver } from '../../src/load/closed-loop.js';
+import { type LoadDriver } from '../../src/domain/load.js';
+import { createRawChannel, makeInferRequest, serializeInferRequest } from '../../src/load/infer-requests.js';
+import { LoadWorkerPool } from '../../src/load/workers.js';
+import { percentiles } from '../../src/measure/stats.js';
 import { GpuWorkerExecutor } from '../../src/server/gpu-executor.js';
 import { startEmbeddedServer } from '../../src/server/server.js';
 

@@ -5,9 +5,10 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import type { Precision, SearchSpace } from '../search/types.js';
-import { PRECISIONS } from '../search/types.js';
-import { CLIENT_TRANSPORTS, type ClientTransport, type WindowSettings } from '../runner/types.js';
+import type { Precision, SearchSpace } from '../domain/serving.js';
+import { PRECISIONS } from '../domain/serving.js';
+import { CLIENT_TRANSPORTS, type ClientTransport } from '../domain/load.js';
+import { type WindowSettings } from '../domain/measurement.js';
 import { fromPackageRoot } from '../util/package-root.js';
 import { STRATEGY_NAMES, DEFAULT_STRATEGY } from '../search/index.js';
 import { parseSimParams, type SimParams } from '../landscape/sim.js';

@@ -4,14 +4,15 @@ import type { ModelConfig } from '../config/types.js';
 import { writeVariant } from '../config/variant.js';
 import { printModelConfig } from '../config/pbtxt.js';
 import type { InferenceClient } from '../protocol/types.js';
-import type { ServingConfig } from '../search/types.js';
-import type { Launcher, LoadPoint } from '../runner/types.js';
+import type { ServingConfig } from '../domain/serving.js';
+import type { Launcher } from '../domain/launcher.js';
+import type { LoadPoint } from '../domain/measurement.js';
 import { createLauncher } from '../runner/launchers/index.js';
 import { EmbeddedOrtBuilder, NoBuild, OrtTensorRtBuilder, TrtexecPlanBuilder, defaultBuilderKind, installArtifacts, type EngineBuilder } from '../runner/engines/builder.js';
 import { EngineCache } from '../runner/engines/cache.js';
 import { LocalToolRunner } from '../runner/engines/tools.js';
-import { measureConfiguration, probeConcurrencyFor, type ConfigurationResult, type MeasureConfigurationOptions } from '../runner/measure-config.js';
-import type { LoadWorkerPool } from '../runner/load-workers.js';
+import { measureConfiguration, probeConcurrencyFor, type ConfigurationResult, type MeasureConfigurationOptions } from '../measure/measure-config.js';
+import type { LoadWorkerPool } from '../load/workers.js';
 import type { RunPlan } from './plan.js';
 
 export function createLauncherFor(plan: RunPlan, where: { variantRepo: string; runId: string; runDir: string }, log?: (line: string) => void): Launcher {

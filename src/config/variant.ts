@@ -6,7 +6,7 @@
 import { cp, mkdir, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { ModelConfig, ModelDynamicBatching, ModelInstanceGroup } from './types.js';
-import type { Precision, ServingConfig } from '../search/types.js';
+import type { Precision, ServingConfig } from '../domain/serving.js';
 import { validateConfig } from '../search/space.js';
 import { normalizeModelConfig, parseModelConfig, printModelConfig } from './pbtxt.js';
 

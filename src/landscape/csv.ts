@@ -7,8 +7,8 @@
  * empty or -1 for it. `gpu_memory_mb` may be empty (unknown). Preferred batch sizes are
  * not a column: every configuration of a landscape has none.
  */
-import type { Precision, SearchSpace, ServingConfig } from '../search/types.js';
-import { PRECISIONS, configKey } from '../search/types.js';
+import type { Precision, SearchSpace, ServingConfig } from '../domain/serving.js';
+import { PRECISIONS, configKey } from '../domain/serving.js';
 
 export const LANDSCAPE_HEADER =
   'max_batch_size,max_queue_delay_us,instance_count,precision,concurrency,throughput_ips,p50_ms,p90_ms,p99_ms,gpu_memory_mb';

@@ -3,10 +3,10 @@
  * server; each measurement is answered from a table or a model), and the measure functions
  * that walk the same per-configuration load search as a real run.
  */
-import type { Launcher } from '../runner/types.js';
-import type { ServingConfig } from '../search/types.js';
-import type { LoadPoint, TrialResult } from '../runner/types.js';
-import { bestPoint, nextLoad } from '../runner/load-search.js';
+import type { Launcher } from '../domain/launcher.js';
+import type { ServingConfig } from '../domain/serving.js';
+import type { LoadPoint, TrialResult } from '../domain/measurement.js';
+import { bestPoint, nextLoad } from '../measure/load-search.js';
 import { simLoadPoint, type SimParams } from './sim.js';
 
 export class OfflineLauncher implements Launcher {

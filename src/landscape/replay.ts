@@ -13,12 +13,12 @@
  * z1, z2 standard normal draws seeded by (seed, configuration, concurrency): the same
  * point always gets the same noise, whatever the order of the measurements.
  */
-import { bestPoint, nextLoad, type NextLoadOptions } from '../runner/load-search.js';
-import type { LoadPoint, TrialResult } from '../runner/types.js';
+import { bestPoint, nextLoad, type NextLoadOptions } from '../measure/load-search.js';
+import type { LoadPoint, TrialResult } from '../domain/measurement.js';
 import { normal, seededRng } from '../search/rng.js';
 import { enumerateSpace } from '../search/space.js';
-import type { SearchSpace, ServingConfig } from '../search/types.js';
-import { configKey } from '../search/types.js';
+import type { SearchSpace, ServingConfig } from '../domain/serving.js';
+import { configKey } from '../domain/serving.js';
 import { describeConfig, landscapeIndex, type Landscape, type LandscapeRow } from './csv.js';
 
 export interface ReplayOptions {

@@ -18,8 +18,8 @@
  *   spread M/D/c-like: waits with probability ρ^(√(2(c+1))−1) (Sakasegawa), exponentially,
  *   so p99 explodes once the load passes the knee.
  */
-import type { LoadPoint } from '../runner/types.js';
-import type { Precision, SearchSpace, ServingConfig } from '../search/types.js';
+import type { LoadPoint } from '../domain/measurement.js';
+import type { Precision, SearchSpace, ServingConfig } from '../domain/serving.js';
 import { enumerateSpace } from '../search/space.js';
 import type { LandscapeRow } from './csv.js';
 

@@ -15,8 +15,8 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { existingDbPath, type CliIO } from '../cli/io.js';
 import { UsageError } from '../cli/errors.js';
 import { toolVersion } from '../cli/version.js';
-import type { LoadPoint } from '../runner/types.js';
-import type { ServingConfig } from '../search/types.js';
+import type { LoadPoint } from '../domain/measurement.js';
+import type { ServingConfig } from '../domain/serving.js';
 import { Store } from '../store/store.js';
 import { describeConfig } from '../report/specs.js';
 import { configSummary, summarizeComparison, SUMMARY_SCHEMA_VERSION, type BaselineExportSummary } from '../report/summary.js';
@@ -36,7 +36,7 @@ import {
   type BaselineTrial,
 } from './doc.js';
 import { compare, DEFAULT_THRESHOLDS, exitCodeForVerdict, formatFigure, median, operatingLoad, throughputAtTarget, type Comparison, type Measured, type Thresholds } from './compare.js';
-import type { FixedLoad } from '../runner/load-search.js';
+import type { FixedLoad } from '../measure/load-search.js';
 import { renderJUnit } from './junit.js';
 import { renderMarkdown } from './markdown.js';
 import { renderComparisonHtml } from './html.js';

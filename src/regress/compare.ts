@@ -35,9 +35,10 @@
  * `sla-not-met` (2), `regression` (1), `pass` (0).
  */
 import { EXIT_CODES } from '../cli/errors.js';
-import { describeLoad, loadOf, meetsTarget, type FixedLoad } from '../runner/load-search.js';
-import type { LoadPoint } from '../runner/types.js';
-import type { ServingConfig, TrialState } from '../search/types.js';
+import { describeLoad, loadOf, meetsTarget, type FixedLoad } from '../measure/load-search.js';
+import type { LoadPoint } from '../domain/measurement.js';
+import type { ServingConfig } from '../domain/serving.js';
+import type { TrialState } from '../domain/trial.js';
 
 export interface Thresholds {
   /** Largest accepted fall of throughput at the p99 target, as a fraction of the baseline (0.05 = 5 %). */

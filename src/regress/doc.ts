@@ -28,8 +28,9 @@
  * JSON has no NaN or Infinity: a non-finite figure is written as null and read back as NaN.
  * A reader accepts every schema_version up to its own and refuses newer ones by name.
  */
-import type { LoadPoint } from '../runner/types.js';
-import { PRECISIONS, type Precision, type ServingConfig, type TrialState } from '../search/types.js';
+import type { LoadPoint } from '../domain/measurement.js';
+import { PRECISIONS, type Precision, type ServingConfig } from '../domain/serving.js';
+import { type TrialState } from '../domain/trial.js';
 import { chooseRecommended } from '../report/pareto.js';
 import type { ReportData, ReportTrial } from '../report/types.js';
 import { compare, type Comparison, type Measured, type Thresholds } from './compare.js';

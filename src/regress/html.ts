@@ -8,7 +8,7 @@ import { chartDiv, escapeHtml, renderPage, type VegaAssets } from '../report/htm
 import { describeConfig, formatNumber, targetRuleLayer, zoomParam } from '../report/specs.js';
 import type { Check, Comparison, Measured } from './compare.js';
 import { formatFigure } from './compare.js';
-import { describeLoad } from '../runner/load-search.js';
+import { describeLoad } from '../measure/load-search.js';
 
 export interface ComparisonPageInput {
   comparison: Comparison;

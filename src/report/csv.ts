@@ -41,7 +41,7 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { meetsTarget } from '../runner/load-search.js';
+import { meetsTarget } from '../measure/load-search.js';
 import { figurePoint } from './pareto.js';
 import type { ReportData, ReportPoint, ReportTrial } from './types.js';
 

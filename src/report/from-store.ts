@@ -1,5 +1,5 @@
 /** Builds the report's input from the database alone, so any stored run can be re-rendered. */
-import type { LoadPoint } from '../runner/types.js';
+import type { LoadPoint } from '../domain/measurement.js';
 import type { Store } from '../store/store.js';
 import type { ReportData, ReportPoint, ReportTrial } from './types.js';
 import { chooseRecommended } from './pareto.js';

@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import { fromPackageRoot } from '../util/package-root.js';
 import { bestPoint, figurePoint, isFeasible, paretoFrontier } from './pareto.js';
 import { formatDiff, hasChanges, lineDiff } from './diff.js';
-import { describeLoad, loadOf } from '../runner/load-search.js';
+import { describeLoad, loadOf } from '../measure/load-search.js';
 import {
   allSpecs,
   describeConfig,

@@ -1,5 +1,6 @@
-import type { LoadPoint } from '../runner/types.js';
-import type { ServingConfig, TrialState } from '../search/types.js';
+import type { LoadPoint } from '../domain/measurement.js';
+import type { ServingConfig } from '../domain/serving.js';
+import type { TrialState } from '../domain/trial.js';
 
 /**
  * The items no other item dominates, maximizing throughput and minimizing p99, sorted by

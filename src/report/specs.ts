@@ -1,6 +1,6 @@
 import type { TopLevelSpec } from 'vega-lite';
-import type { LoadPoint } from '../runner/types.js';
-import type { ServingConfig } from '../search/types.js';
+import type { LoadPoint } from '../domain/measurement.js';
+import type { ServingConfig } from '../domain/serving.js';
 import { chosenPoint, isFeasible, paretoFrontier } from './pareto.js';
 import type { ReportData, ReportTrial } from './types.js';
 

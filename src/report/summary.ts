@@ -12,7 +12,7 @@
  *
  * Errors are not JSON: they go to stderr as text, and the exit code says what happened.
  */
-import type { ServingConfig } from '../search/types.js';
+import type { ServingConfig } from '../domain/serving.js';
 import type { Check, Comparison, Verdict } from '../regress/compare.js';
 import type { CsvPaths } from './csv.js';
 import { describeConfig } from './specs.js';

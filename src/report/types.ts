@@ -1,5 +1,6 @@
-import type { LoadPoint } from '../runner/types.js';
-import type { ServingConfig, TrialState } from '../search/types.js';
+import type { LoadPoint } from '../domain/measurement.js';
+import type { ServingConfig } from '../domain/serving.js';
+import type { TrialState } from '../domain/trial.js';
 
 /**
  * A load point as the report sees it: the stored LoadPoint, plus figures the store may hold

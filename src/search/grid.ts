@@ -5,8 +5,10 @@
  * strategy, redoes trials that were interrupted).
  */
 import { enumerateSpace, skippedConfigs, type SkippedConfig } from './space.js';
-import type { SearchSpace, ServingConfig, Strategy, TrialRecord } from './types.js';
-import { configKey } from './types.js';
+import type { SearchSpace, ServingConfig } from '../domain/serving.js';
+import type { Strategy } from './types.js';
+import type { TrialRecord } from '../domain/trial.js';
+import { configKey } from '../domain/serving.js';
 
 export class GridStrategy implements Strategy {
   readonly name = 'grid';

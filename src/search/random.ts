@@ -6,8 +6,10 @@
  */
 import { seededRng, shuffled } from './rng.js';
 import { enumerateSpace } from './space.js';
-import type { SearchSpace, ServingConfig, Strategy, TrialRecord } from './types.js';
-import { configKey } from './types.js';
+import type { SearchSpace, ServingConfig } from '../domain/serving.js';
+import type { Strategy } from './types.js';
+import type { TrialRecord } from '../domain/trial.js';
+import { configKey } from '../domain/serving.js';
 
 export class RandomStrategy implements Strategy {
   readonly name = 'random';

@@ -7,8 +7,8 @@
  * Combinations that validateConfig rejects are left out of enumerateSpace and listed,
  * with the reason, by skippedConfigs.
  */
-import type { Precision, SearchSpace, ServingConfig } from './types.js';
-import { PRECISIONS } from './types.js';
+import type { Precision, SearchSpace, ServingConfig } from '../domain/serving.js';
+import { PRECISIONS } from '../domain/serving.js';
 
 export interface SkippedConfig {
   config: ServingConfig;

@@ -18,9 +18,10 @@ import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
-import type { LoadPoint } from '../runner/types.js';
-import type { ServingConfig, TrialRecord, TrialState } from '../search/types.js';
-import { configKey } from '../search/types.js';
+import type { LoadPoint } from '../domain/measurement.js';
+import type { ServingConfig } from '../domain/serving.js';
+import type { TrialRecord, TrialState } from '../domain/trial.js';
+import { configKey } from '../domain/serving.js';
 import { MIGRATIONS, SCHEMA_VERSION, SCHEMA_VERSION_TABLE } from './schema.js';
 
 export type StoreErrorCode =

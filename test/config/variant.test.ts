@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { ConfigParseError, parseModelConfig, printModelConfig, type ModelConfig } from '../../src/config/pbtxt.js';
 import { applyServingConfig, precisionOfModelFile, readModelRepository, servingConfigOf, writeVariant } from '../../src/config/variant.js';
-import type { ServingConfig } from '../../src/search/types.js';
+import type { ServingConfig } from '../../src/domain/serving.js';
 
 const BASE_TEXT = `
 name: "resnet"

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { parseModelConfig, printModelConfig } from '../../src/config/pbtxt.js';
 import { applyServingConfig, writeVariant } from '../../src/config/variant.js';
 import type { ModelConfig } from '../../src/config/types.js';
-import type { ServingConfig } from '../../src/search/types.js';
+import type { ServingConfig } from '../../src/domain/serving.js';
 import { EngineCache } from '../../src/runner/engines/cache.js';
 import {
   EmbeddedOrtBuilder,

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { LANDSCAPE_HEADER, LandscapeError, formatLandscape, landscapeSpace, parseLandscape, type LandscapeRow } from '../../src/landscape/csv.js';
-import type { ServingConfig } from '../../src/search/types.js';
+import type { ServingConfig } from '../../src/domain/serving.js';
 
 const cfg = (mbs: number, delay: number | null, inst: number, precision: ServingConfig['precision']): ServingConfig => ({
   maxBatchSize: mbs, maxQueueDelayUs: delay, instanceCount: inst, precision, preferredBatchSizes: [],

@@ -3,8 +3,8 @@ import { describe, it } from 'node:test';
 import { landscapeSpace, type Landscape, type LandscapeRow } from '../../src/landscape/csv.js';
 import { MissingConfigError, configRows, missingConfigs, replayMeasure } from '../../src/landscape/replay.js';
 import { DEFAULT_SIM_PARAMS, simLandscape } from '../../src/landscape/sim.js';
-import { bestPoint, nextLoad } from '../../src/runner/load-search.js';
-import type { SearchSpace, ServingConfig } from '../../src/search/types.js';
+import { bestPoint, nextLoad } from '../../src/measure/load-search.js';
+import type { SearchSpace, ServingConfig } from '../../src/domain/serving.js';
 
 const space: SearchSpace = { maxBatchSizes: [4, 16], maxQueueDelaysUs: [0, 2000], instanceCounts: [1, 2], precisions: ['FP32', 'FP16'] };
 const ladder = [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128];

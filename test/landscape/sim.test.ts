@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { formatLandscape, parseLandscape } from '../../src/landscape/csv.js';
 import { DEFAULT_SIM_PARAMS, parseSimParams, simLandscape, simLoadPoint, simMeasure } from '../../src/landscape/sim.js';
 import { spaceSize } from '../../src/search/space.js';
-import type { SearchSpace, ServingConfig } from '../../src/search/types.js';
+import type { SearchSpace, ServingConfig } from '../../src/domain/serving.js';
 
 const P = DEFAULT_SIM_PARAMS;
 const cfg = (mbs: number, delay: number | null, inst: number, precision: ServingConfig['precision'] = 'FP32'): ServingConfig => ({

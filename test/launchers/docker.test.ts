@@ -23,7 +23,7 @@ import { killAllChildren } from '../../src/runner/launchers/cleanup.js';
 import { writeVariant } from '../../src/config/variant.js';
 import { parseModelConfig } from '../../src/config/pbtxt.js';
 import { createInferenceClient } from '../../src/protocol/client.js';
-import type { ModelVariant } from '../../src/runner/types.js';
+import type { ModelVariant } from '../../src/domain/launcher.js';
 import { fromPackageRoot } from '../../src/util/package-root.js';
 import { makeRepository } from '../server/helpers.js';
 import { startFakeDocker, type FakeDocker } from '../fakes/docker-api-fake.js';

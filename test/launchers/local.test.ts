@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { LocalTritonLauncher, checkExtraArgs, killAllChildren, tritonArgs } from '../../src/runner/launchers/local.js';
 import { LaunchError } from '../../src/runner/launchers/errors.js';
 import { liveResources } from '../../src/runner/launchers/cleanup.js';
-import type { ModelVariant } from '../../src/runner/types.js';
+import type { ModelVariant } from '../../src/domain/launcher.js';
 import { UsageError } from '../../src/cli/errors.js';
 import { createInferenceClient } from '../../src/protocol/client.js';
 import { makeRepository } from '../server/helpers.js';

@@ -13,8 +13,8 @@ import { startEmbeddedServer, type EmbeddedServer } from '../../src/server/serve
 import { createInferenceClient } from '../../src/protocol/client.js';
 import { parseModelConfig, printModelConfig } from '../../src/config/pbtxt.js';
 import { applyServingConfig } from '../../src/config/variant.js';
-import type { ServingConfig } from '../../src/search/types.js';
-import type { ModelVariant } from '../../src/runner/types.js';
+import type { ServingConfig } from '../../src/domain/serving.js';
+import type { ModelVariant } from '../../src/domain/launcher.js';
 import { makeRepository, rawRequest, range } from '../server/helpers.js';
 import { freePorts } from '../../src/runner/launchers/ports.js';
 

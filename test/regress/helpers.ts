@@ -1,5 +1,5 @@
-import type { LoadPoint } from '../../src/runner/types.js';
-import type { ServingConfig } from '../../src/search/types.js';
+import type { LoadPoint } from '../../src/domain/measurement.js';
+import type { ServingConfig } from '../../src/domain/serving.js';
 import { compare, type Measured } from '../../src/regress/compare.js';
 
 /** A load point: p50, p90, p95 follow from p99. */

@@ -1,7 +1,8 @@
 // A realistic ReportData for report tests: load points come from a small deterministic
 // queueing model (batches amortize a fixed cost; queue delay adds latency; instances share one GPU).
-import type { ServerTimes } from '../../src/runner/types.js';
-import type { ServingConfig, TrialState } from '../../src/search/types.js';
+import type { ServerTimes } from '../../src/domain/measurement.js';
+import type { ServingConfig } from '../../src/domain/serving.js';
+import type { TrialState } from '../../src/domain/trial.js';
 import { chooseRecommended } from '../../src/report/pareto.js';
 import type { ReportData, ReportPoint, ReportTrial } from '../../src/report/types.js';
 

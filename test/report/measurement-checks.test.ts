@@ -12,7 +12,7 @@ import { measurementNoteText, renderReportHtml, type VegaAssets } from '../../sr
 import { chosenPoint } from '../../src/report/pareto.js';
 import { allSpecs, pointRows } from '../../src/report/specs.js';
 import type { ReportData, ReportPoint } from '../../src/report/types.js';
-import type { LoadPoint } from '../../src/runner/types.js';
+import type { LoadPoint } from '../../src/domain/measurement.js';
 import { Store } from '../../src/store/store.js';
 import { buildFixtureDb, FIXTURE_RUN_ID, fixtureData } from './fixture-db.js';
 import { CHECK_REASONS, makeReportFixture } from './fixture.js';

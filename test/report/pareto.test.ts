@@ -1,8 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { bestPoint, chooseRecommended, chosenPoint, chosenPointIndex, figurePoint, paretoFrontier, type RankableTrial } from '../../src/report/pareto.js';
-import type { LoadPoint } from '../../src/runner/types.js';
-import type { ServingConfig, TrialState } from '../../src/search/types.js';
+import type { LoadPoint } from '../../src/domain/measurement.js';
+import type { ServingConfig } from '../../src/domain/serving.js';
+import type { TrialState } from '../../src/domain/trial.js';
 
 interface P {
   id: string;

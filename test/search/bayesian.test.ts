@@ -3,8 +3,9 @@ import { describe, it } from 'node:test';
 import { BayesianStrategy, designSize, inferTarget, initialDesign, makeEncoder, shouldStopEarly } from '../../src/search/bayesian.js';
 import { strategyByName } from '../../src/search/index.js';
 import { enumerateSpace } from '../../src/search/space.js';
-import type { SearchSpace, ServingConfig, TrialRecord } from '../../src/search/types.js';
-import { configKey } from '../../src/search/types.js';
+import type { SearchSpace, ServingConfig } from '../../src/domain/serving.js';
+import type { TrialRecord } from '../../src/domain/trial.js';
+import { configKey } from '../../src/domain/serving.js';
 import { strategyContract } from './strategy-contract.js';
 
 const space: SearchSpace = {

@@ -3,8 +3,9 @@ import { describe, it } from 'node:test';
 import { GridStrategy } from '../../src/search/grid.js';
 import { DEFAULT_STRATEGY, STRATEGY_NAMES, UnknownStrategyError, strategyByName } from '../../src/search/index.js';
 import { enumerateSpace } from '../../src/search/space.js';
-import type { SearchSpace, TrialRecord } from '../../src/search/types.js';
-import { configKey } from '../../src/search/types.js';
+import type { SearchSpace } from '../../src/domain/serving.js';
+import type { TrialRecord } from '../../src/domain/trial.js';
+import { configKey } from '../../src/domain/serving.js';
 
 const space: SearchSpace = { precisions: ['FP32'], instanceCounts: [1, 2], maxBatchSizes: [4, 8], maxQueueDelaysUs: [0], preferredBatchSizes: [[], [8]] };
 

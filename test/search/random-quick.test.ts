@@ -3,8 +3,9 @@ import { describe, it } from 'node:test';
 import { QuickStrategy, neighbours } from '../../src/search/quick.js';
 import { RandomStrategy } from '../../src/search/random.js';
 import { enumerateSpace } from '../../src/search/space.js';
-import type { SearchSpace, ServingConfig, TrialRecord } from '../../src/search/types.js';
-import { configKey } from '../../src/search/types.js';
+import type { SearchSpace, ServingConfig } from '../../src/domain/serving.js';
+import type { TrialRecord } from '../../src/domain/trial.js';
+import { configKey } from '../../src/domain/serving.js';
 
 const space: SearchSpace = { maxBatchSizes: [1, 4, 16, 64], maxQueueDelaysUs: [0, 1000, 10000], instanceCounts: [1, 2, 4], precisions: ['FP32', 'FP16'] };
 const all = enumerateSpace(space);

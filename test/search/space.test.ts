@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { enumerateSpace, parseSpace, skippedConfigs, spaceCombinations, spaceSize, validateConfig, validateSpace } from '../../src/search/space.js';
-import type { SearchSpace, ServingConfig } from '../../src/search/types.js';
-import { configKey } from '../../src/search/types.js';
+import type { SearchSpace, ServingConfig } from '../../src/domain/serving.js';
+import { configKey } from '../../src/domain/serving.js';
 
 const cfg = (over: Partial<ServingConfig> = {}): ServingConfig => ({
   maxBatchSize: 8, maxQueueDelayUs: 100, instanceCount: 1, precision: 'FP32', preferredBatchSizes: [], ...over,

@@ -6,8 +6,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { enumerateSpace, spaceSize, validateConfig } from '../../src/search/space.js';
-import type { SearchSpace, ServingConfig, Strategy, TrialRecord, TrialState } from '../../src/search/types.js';
-import { configKey } from '../../src/search/types.js';
+import type { SearchSpace, ServingConfig } from '../../src/domain/serving.js';
+import type { Strategy } from '../../src/search/types.js';
+import type { TrialRecord, TrialState } from '../../src/domain/trial.js';
+import { configKey } from '../../src/domain/serving.js';
 
 export const CONTRACT_SPACES: Record<string, SearchSpace> = {
   small: { precisions: ['FP32', 'FP16'], instanceCounts: [1, 2], maxBatchSizes: [4, 8], maxQueueDelaysUs: [0, 500] },

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path, { join } from 'node:path';
-import { gpuGauges, MetricsScraper, parsePrometheusText } from '../../src/runner/metrics.js';
+import { gpuGauges, MetricsScraper, parsePrometheusText } from '../../src/measure/metrics.js';
 import { gpuMetricsText, NvidiaSmiMonitor, parseNvidiaSmiLine } from '../../src/server/gpu-monitor.js';
 import type { Executor, ExecutorSpec } from '../../src/server/executor.js';
 import { setGpuExecutorFactory } from '../../src/server/model.js';

@@ -5,8 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
-import type { LoadPoint } from '../../src/runner/types.js';
-import type { ServingConfig } from '../../src/search/types.js';
+import type { LoadPoint } from '../../src/domain/measurement.js';
+import type { ServingConfig } from '../../src/domain/serving.js';
 import { SCHEMA_VERSION } from '../../src/store/schema.js';
 import { type NewRun, Store, StoreError } from '../../src/store/store.js';
 

@@ -19,7 +19,7 @@ import { cp, mkdir, rm, symlink } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ModelConfig } from '../../config/types.js';
-import type { Precision, ServingConfig } from '../../search/types.js';
+import type { Precision, ServingConfig } from '../../domain/serving.js';
 import { cacheKey, hashFile, type EngineCache } from './cache.js';
 import { buildOrtOptimizedModel, cpuDevice, onnxRuntimeVersion, type OrtOptimizationLevel } from './embedded.js';
 import { withOrtTensorRtPrecision, type OrtTensorRtOptions } from './onnxruntime.js';

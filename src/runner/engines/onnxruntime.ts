@@ -16,7 +16,7 @@
  * the engine cache path). Pure functions on the plain ModelConfig.
  */
 import type { ModelConfig } from '../../config/types.js';
-import type { Precision } from '../../search/types.js';
+import type { Precision } from '../../domain/serving.js';
 
 export interface OrtTensorRtOptions {
   /** max_workspace_size_bytes (the backend's default is 1 GiB). */

@@ -12,7 +12,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { ModelConfig } from '../../config/types.js';
-import type { Precision } from '../../search/types.js';
+import type { Precision } from '../../domain/serving.js';
 import { tailLines } from '../launchers/errors.js';
 import type { ToolRunner } from './tools.js';
 

@@ -26,7 +26,7 @@ import { dirname, resolve } from 'node:path';
 import Docker from 'dockerode';
 import { createInferenceClient } from '../../protocol/client.js';
 import type { InferenceClient } from '../../protocol/types.js';
-import type { Launcher, ModelVariant } from '../types.js';
+import type { Launcher, ModelVariant } from '../../domain/launcher.js';
 import { register } from './cleanup.js';
 import { LaunchError, mentionsPortInUse, tailFile } from './errors.js';
 import { checkExtraArgs, tritonArgs } from './local.js';

@@ -3,7 +3,7 @@
  * repository with ONNX Runtime on the CPU, in explicit model-control mode like the
  * remote Triton path. A configuration change is a model reload, never a restart.
  */
-import type { Launcher, ModelVariant } from '../types.js';
+import type { Launcher, ModelVariant } from '../../domain/launcher.js';
 import type { InferenceClient } from '../../protocol/types.js';
 import { createInferenceClient } from '../../protocol/client.js';
 import { startEmbeddedServer, type EmbeddedServer } from '../../server/server.js';

@@ -5,7 +5,7 @@
  */
 import { join } from 'node:path';
 import { UsageError } from '../../cli/errors.js';
-import type { Launcher } from '../types.js';
+import type { Launcher } from '../../domain/launcher.js';
 import { DockerTritonLauncher } from './docker.js';
 import { EmbeddedLauncher } from './embedded.js';
 import { LocalTritonLauncher } from './local.js';

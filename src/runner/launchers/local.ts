@@ -14,7 +14,7 @@ import { delimiter, dirname, isAbsolute, join, resolve } from 'node:path';
 import { UsageError } from '../../cli/errors.js';
 import { createInferenceClient } from '../../protocol/client.js';
 import type { InferenceClient } from '../../protocol/types.js';
-import type { Launcher, ModelVariant } from '../types.js';
+import type { Launcher, ModelVariant } from '../../domain/launcher.js';
 import { register, type Resource } from './cleanup.js';
 import { LaunchError, mentionsPortInUse, tailFile } from './errors.js';
 import { freePorts, portInUse } from './ports.js';

@@ -31,7 +31,7 @@ import { join } from 'node:path';
 import { modelConfigToJson, parseModelConfig } from '../../config/pbtxt.js';
 import { createInferenceClient, ProtocolError } from '../../protocol/client.js';
 import type { InferenceClient } from '../../protocol/types.js';
-import type { Launcher, ModelVariant } from '../types.js';
+import type { Launcher, ModelVariant } from '../../domain/launcher.js';
 import { LaunchError } from './errors.js';
 import { waitForModelReady } from './ready.js';
 import { grpcTarget } from './server-control.js';

@@ -1,0 +1,197 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { bestPoint, meetsTarget, nextLoad, type NextLoadOptions, type SearchPoint } from '../../src/measure/load-search.js';
+import { mulberry32 as seededRandom } from '../../src/util/random.js';
+
+type Curve = (c: number) => Omit<SearchPoint, 'concurrency'>;
+
+/** Runs the search against a synthetic curve; returns the measured concurrencies and the outcome. */
+function simulate(curve: Curve, opts: NextLoadOptions) {
+  const points: SearchPoint[] = [];
+  for (let guard = 0; guard < 100; guard++) {
+    const next = nextLoad(points, opts);
+    if ('done' in next) {
+      const best = bestPoint(points, opts.targetP99Ms);
+      return {
+        order: points.map((p) => p.concurrency),
+        kind: next.kind,
+        reason: next.reason,
+        best: best === null ? null : points[best]!.concurrency,
+      };
+    }
+    assert.ok(next.concurrency >= (opts.minConcurrency ?? 1) && next.concurrency <= opts.maxConcurrency, `in range: ${next.concurrency}`);
+    assert.ok(!points.some((p) => p.concurrency === next.concurrency), `not measured twice: ${next.concurrency}`);
+    points.push({ concurrency: next.concurrency, ...curve(next.concurrency) });
+  }
+  throw new Error('search did not end');
+}
+
+/** Latency grows linearly with load (base + k·c), throughput c / latency: saturates at 1/k. */
+const linear = (baseMs: number, kMs: number): Curve => (c) => {
+  const p99Ms = baseMs + kMs * c;
+  return { p99Ms, throughputIps: (c / p99Ms) * 1000, stable: true };
+};
+
+/** Throughput capped at `cap`; latency flat until the cap, then queueing. */
+const capped = (perLoop: number, cap: number, latencyMs: number): Curve => (c) => {
+  const tput = Math.min(c * perLoop, cap);
+  return { throughputIps: tput, p99Ms: latencyMs * Math.max(1, (c * perLoop) / cap), stable: true };
+};
+
+const noisy = (curve: Curve, amplitude: number, seed: number): Curve => {
+  const rand = seededRandom(seed);
+  return (c) => {
+    const p = curve(c);
+    const n = () => 1 + amplitude * (2 * rand() - 1);
+    return { ...p, p99Ms: p.p99Ms * n(), throughputIps: p.throughputIps * n(), stable: false };
+  };
+};
+
+const rows: {
+  name: string;
+  curve: Curve;
+  opts: NextLoadOptions;
+  order?: number[];
+  maxPoints?: number;
+  kind: string;
+  best: number | null | [number, number];
+}[] = [
+  {
+    name: 'monotone: double, then bisect to within 10%',
+    curve: linear(2, 0.5), // p99 ≤ 12.5 up to c = 21
+    opts: { targetP99Ms: 12.5, maxConcurrency: 1024 },
+    order: [1, 2, 4, 8, 16, 32, 24, 20, 22],
+    kind: 'bracketed',
+    best: 20,
+  },
+  {
+    name: 'monotone, adjacent bracket at small concurrency',
+    curve: linear(1, 1), // p99 ≤ 6.5 up to c = 5
+    opts: { targetP99Ms: 6.5, maxConcurrency: 64 },
+    order: [1, 2, 4, 8, 6, 5],
+    kind: 'bracketed',
+    best: 5,
+  },
+  {
+    name: 'large concurrency: stop within 10% rather than adjacent',
+    curve: linear(1, 0.01), // p99 ≤ 3 up to c = 200
+    opts: { targetP99Ms: 3, maxConcurrency: 4096 },
+    order: [1, 2, 4, 8, 16, 32, 64, 128, 256, 192, 224, 208],
+    kind: 'bracketed',
+    best: 192,
+  },
+  {
+    name: 'saturating: stop doubling once throughput stops growing',
+    curve: capped(100, 800, 5),
+    opts: { targetP99Ms: 1000, maxConcurrency: 1024 },
+    order: [1, 2, 4, 8, 16],
+    kind: 'saturated',
+    best: 8,
+  },
+  {
+    name: 'infeasible at concurrency 1',
+    curve: linear(20, 1),
+    opts: { targetP99Ms: 10, maxConcurrency: 64 },
+    order: [1],
+    kind: 'infeasible',
+    best: null,
+  },
+  {
+    name: 'feasible up to the maximum concurrency',
+    curve: linear(1, 0.001),
+    opts: { targetP99Ms: 100, maxConcurrency: 50 },
+    order: [1, 2, 4, 8, 16, 32, 50],
+    kind: 'max-concurrency',
+    best: 50,
+  },
+  {
+    name: 'maximum passes at once when it is the minimum',
+    curve: linear(1, 0.001),
+    opts: { targetP99Ms: 100, maxConcurrency: 1 },
+    order: [1],
+    kind: 'max-concurrency',
+    best: 1,
+  },
+  {
+    name: 'target missed just above the clamp to the maximum',
+    curve: linear(1, 0.1), // p99 ≤ 9 up to c = 80
+    opts: { targetP99Ms: 9, maxConcurrency: 100 },
+    order: [1, 2, 4, 8, 16, 32, 64, 100, 82, 73, 77], // 77..82 is within 10%
+    kind: 'bracketed',
+    best: 77,
+  },
+  {
+    name: 'minConcurrency above 1',
+    curve: linear(2, 0.5),
+    opts: { targetP99Ms: 12.5, minConcurrency: 3, maxConcurrency: 1024 },
+    order: [3, 6, 12, 24, 18, 21, 22],
+    kind: 'bracketed',
+    best: 21,
+  },
+  {
+    name: 'noisy (±4%): ends near the true boundary in few points',
+    curve: noisy(linear(2, 0.5), 0.04, 11),
+    opts: { targetP99Ms: 12.5, maxConcurrency: 1024 },
+    maxPoints: 11,
+    kind: 'bracketed',
+    best: [17, 22],
+  },
+  {
+    name: 'point budget',
+    curve: linear(1, 0.0001),
+    opts: { targetP99Ms: 100, maxConcurrency: 1 << 20, maxPoints: 5 },
+    order: [1, 2, 4, 8, 16],
+    kind: 'budget',
+    best: 16,
+  },
+];
+
+for (const row of rows) {
+  test(`load search: ${row.name}`, () => {
+    const r = simulate(row.curve, row.opts);
+    if (row.order) assert.deepEqual(r.order, row.order);
+    if (row.maxPoints !== undefined) assert.ok(r.order.length <= row.maxPoints, `${r.order.length} points: ${r.order.join(',')}`);
+    assert.equal(r.kind, row.kind, r.reason);
+    assert.ok(r.reason.startsWith(`${row.kind}: `));
+    if (Array.isArray(row.best)) {
+      assert.ok(r.best !== null && r.best >= row.best[0] && r.best <= row.best[1], `best ${r.best} in ${row.best.join('..')} (${r.order.join(',')})`);
+    } else {
+      assert.equal(r.best, row.best);
+    }
+  });
+}
+
+test('load search: a point that stopped on errors counts as a miss', () => {
+  const pts: SearchPoint[] = [1, 2, 4, 8].map((c) => ({ concurrency: c, ...linear(1, 0.1)(c) }));
+  pts.push({ concurrency: 16, throughputIps: 9000, p99Ms: 1, stable: false, stopReason: 'errors' });
+  assert.deepEqual(nextLoad(pts, { targetP99Ms: 100, maxConcurrency: 64 }), { concurrency: 12 });
+  const first: SearchPoint[] = [{ concurrency: 1, throughputIps: 0, p99Ms: 0, stable: false, stopReason: 'errors' }];
+  const d = nextLoad(first, { targetP99Ms: 100, maxConcurrency: 64 });
+  assert.ok('done' in d && d.kind === 'infeasible' && /requests failed/.test(d.reason));
+});
+
+test('load search: starts at the minimum and proposes it again if a resume lost it', () => {
+  assert.deepEqual(nextLoad([], { targetP99Ms: 10, maxConcurrency: 8 }), { concurrency: 1 });
+  const pts: SearchPoint[] = [{ concurrency: 4, throughputIps: 10, p99Ms: 50, stable: true }];
+  assert.deepEqual(nextLoad(pts, { targetP99Ms: 10, maxConcurrency: 8 }), { concurrency: 1 });
+});
+
+test('meetsTarget: errors and no-completions never meet it', () => {
+  assert.equal(meetsTarget({ p99Ms: 5 }, 10), true);
+  assert.equal(meetsTarget({ p99Ms: 10 }, 10), true);
+  assert.equal(meetsTarget({ p99Ms: 10.01 }, 10), false);
+  assert.equal(meetsTarget({ p99Ms: Number.NaN }, 10), false);
+  assert.equal(meetsTarget({ p99Ms: 1, stopReason: 'errors' }, 10), false);
+  assert.equal(meetsTarget({ p99Ms: 1, stopReason: 'no-completions' }, 10), false);
+  assert.equal(meetsTarget({ p99Ms: 1, stopReason: 'max-windows' }, 10), true);
+});
+
+test('bestPoint: max throughput under the target, ties to lower p99 then lower concurrency', () => {
+  const p = (concurrency: number, throughputIps: number, p99Ms: number, stopReason?: string) => ({ concurrency, throughputIps, p99Ms, ...(stopReason ? { stopReason } : {}) });
+  assert.equal(bestPoint([], 10), null);
+  assert.equal(bestPoint([p(1, 100, 20)], 10), null);
+  assert.equal(bestPoint([p(1, 100, 5), p(2, 180, 8), p(4, 250, 12)], 10), 1);
+  assert.equal(bestPoint([p(1, 100, 5), p(2, 180, 9), p(4, 180, 7)], 10), 2);
+  assert.equal(bestPoint([p(4, 180, 7), p(2, 180, 7)], 10), 1);
+  assert.equal(bestPoint([p(1, 100, 5), p(2, 900, 1, 'errors')], 10), 0);
+});
