@@ -2,7 +2,8 @@
 import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { existingDbPath, type CliIO } from './io.js';
-import { EXIT_CODES, UsageError } from './errors.js';
+import { EXIT_CODES } from '../domain/exit-codes.js';
+import { UsageError } from '../domain/errors.js';
 import { Store, StoreError } from '../store/store.js';
 import { formatLandscape, type LandscapeRow } from '../landscape/csv.js';
 

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { UsageError } from './errors.js';
+import { UsageError } from '../domain/errors.js';
 
 /** The process-facing things a command needs; tests pass their own. */
 export interface CliIO {

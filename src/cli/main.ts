@@ -1,7 +1,8 @@
 /** Process entry: parse, dispatch, map errors to exit codes in one place. */
 import { CommanderError } from 'commander';
 import { buildProgram } from './program.js';
-import { EXIT_CODES, exitCodeFor, formatError } from './errors.js';
+import { EXIT_CODES, exitCodeFor } from '../domain/exit-codes.js';
+import { formatError } from './errors.js';
 import { runCommand } from './run-command.js';
 import { reportCommand } from './report-command.js';
 import { regressCommand } from './regress-command.js';

@@ -13,7 +13,7 @@ import { fromPackageRoot } from '../util/package-root.js';
 import { STRATEGY_NAMES, DEFAULT_STRATEGY } from '../search/index.js';
 import { parseSimParams, type SimParams } from '../landscape/sim.js';
 import { defaultEngineCacheDir } from '../runner/engines/cache.js';
-import { UsageError } from './errors.js';
+import { UsageError } from '../domain/errors.js';
 import { RUN_OPTIONS, type RawOptions } from './options.js';
 import { REGRESS_OPTIONS } from '../regress/commands.js';
 import { DURATION_FORMS, LATENCY_FORMS, parseDurationMs, parseIntList, parseIntStrict, parseLatencyMs } from './units.js';

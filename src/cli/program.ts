@@ -2,7 +2,7 @@
 import { Command, Option } from 'commander';
 import { RUN_OPTIONS } from './options.js';
 import { REGRESS_OPTIONS } from '../regress/commands.js';
-import { EXIT_CODE_DOCS } from './errors.js';
+import { EXIT_CODE_DOCS } from '../domain/exit-codes.js';
 import { toolVersion } from './version.js';
 
 export interface Actions {

@@ -5,7 +5,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CliIO } from './io.js';
-import { InfrastructureError, UsageError } from './errors.js';
+import { InfrastructureError, UsageError } from '../domain/errors.js';
 import { loadProfile, resolvePlan } from './plan.js';
 import { toolVersion } from './version.js';
 import { findModel, hardwareDescription, runCommand } from './run-command.js';

@@ -20,13 +20,14 @@ import textformat from 'protobufjs/ext/textformat.js';
 import protojson from 'protobufjs/ext/protojson.js';
 import { fromPackageRoot } from '../util/package-root.js';
 import type { ModelConfig } from './types.js';
+import { TanalyzeError } from '../domain/errors.js';
 
 export type { ModelConfig } from './types.js';
 
 type Plain = Record<string, unknown>;
 
 /** Malformed config.pbtxt text; position is 1-based. */
-export class ConfigParseError extends Error {
+export class ConfigParseError extends TanalyzeError {
   constructor(
     readonly file: string,
     readonly line: number,
@@ -35,16 +36,14 @@ export class ConfigParseError extends Error {
     readonly expected: string,
     detail: string,
   ) {
-    super(`${file}:${line}:${column}: ${detail}`);
-    this.name = 'ConfigParseError';
+    super('usage', `${file}:${line}:${column}: ${detail}`);
   }
 }
 
 /** A plain ModelConfig (or JSON) that does not fit the message: wrong field, type or value. */
-export class ConfigValueError extends Error {
+export class ConfigValueError extends TanalyzeError {
   constructor(readonly source: string, readonly field: string, detail: string) {
-    super(`${source}: ${field}: ${detail}`);
-    this.name = 'ConfigValueError';
+    super('usage', `${source}: ${field}: ${detail}`);
   }
 }
 

@@ -9,6 +9,7 @@
  */
 import type { Precision, SearchSpace, ServingConfig } from '../domain/serving.js';
 import { PRECISIONS, configKey } from '../domain/serving.js';
+import { TanalyzeError } from '../domain/errors.js';
 
 export const LANDSCAPE_HEADER =
   'max_batch_size,max_queue_delay_us,instance_count,precision,concurrency,throughput_ips,p50_ms,p90_ms,p99_ms,gpu_memory_mb';
@@ -31,10 +32,9 @@ export interface Landscape {
   rows: LandscapeRow[];
 }
 
-export class LandscapeError extends Error {
+export class LandscapeError extends TanalyzeError {
   constructor(readonly file: string, readonly line: number, detail: string) {
-    super(`${file}:${line}: ${detail}`);
-    this.name = 'LandscapeError';
+    super('usage', `${file}:${line}: ${detail}`);
   }
 }
 

@@ -20,6 +20,7 @@ import { enumerateSpace } from '../search/space.js';
 import type { SearchSpace, ServingConfig } from '../domain/serving.js';
 import { configKey } from '../domain/serving.js';
 import { describeConfig, landscapeIndex, type Landscape, type LandscapeRow } from './csv.js';
+import { TanalyzeError } from '../domain/errors.js';
 
 export interface ReplayOptions {
   targetP99Ms: number;
@@ -32,10 +33,9 @@ export interface ReplayOptions {
   maxPoints?: NextLoadOptions['maxPoints'];
 }
 
-export class MissingConfigError extends Error {
+export class MissingConfigError extends TanalyzeError {
   constructor(readonly config: ServingConfig, source: string) {
-    super(`${source}: the landscape has no rows for ${describeConfig(config)}`);
-    this.name = 'MissingConfigError';
+    super('configuration', `${source}: the landscape has no rows for ${describeConfig(config)}`);
   }
 }
 

@@ -14,6 +14,7 @@
  * Per-model series may carry more labels than model and version (gpu_uuid, namespace,
  * model tags): a model's counter is the sum of every series with its `model` label.
  */
+import { TanalyzeError } from '../domain/errors.js';
 
 export type MetricType = 'counter' | 'gauge' | 'histogram' | 'summary' | 'untyped';
 
@@ -326,10 +327,9 @@ export function scrapeDelta(before: MetricsSnapshot, after: MetricsSnapshot, mod
 
 // ---------------------------------------------------------------- scraping
 
-export class MetricsScrapeError extends Error {
+export class MetricsScrapeError extends TanalyzeError {
   constructor(readonly source: string, detail: string) {
-    super(`metrics from ${source}: ${detail}`);
-    this.name = 'MetricsScrapeError';
+    super('infrastructure', `metrics from ${source}: ${detail}`);
   }
 }
 

@@ -14,17 +14,17 @@ import type {
   ModelStatistics,
   RepositoryIndexEntry,
 } from './types.js';
+import { TanalyzeError } from '../domain/errors.js';
 
 /** A failed call: `code` is the gRPC status name (NOT_FOUND, UNAVAILABLE, DEADLINE_EXCEEDED, ...). */
-export class ProtocolError extends Error {
+export class ProtocolError extends TanalyzeError {
   constructor(
     readonly method: string,
     readonly code: string,
     /** The server's message (or the transport's). */
     readonly details: string,
   ) {
-    super(`${method}: ${code}: ${details}`);
-    this.name = 'ProtocolError';
+    super('infrastructure', `${method}: ${code}: ${details}`);
   }
 }
 

@@ -13,7 +13,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
 import { existingDbPath, type CliIO } from '../cli/io.js';
-import { UsageError } from '../cli/errors.js';
+import { UsageError } from '../domain/errors.js';
 import { toolVersion } from '../cli/version.js';
 import type { LoadPoint } from '../domain/measurement.js';
 import type { ServingConfig } from '../domain/serving.js';

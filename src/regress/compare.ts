@@ -34,7 +34,7 @@
  * measured: the server would not start or load the configuration, every request failed),
  * `sla-not-met` (2), `regression` (1), `pass` (0).
  */
-import { EXIT_CODES } from '../cli/errors.js';
+import { EXIT_CODES } from '../domain/exit-codes.js';
 import { describeLoad, loadOf, meetsTarget, type FixedLoad } from '../measure/load-search.js';
 import type { LoadPoint } from '../domain/measurement.js';
 import type { ServingConfig } from '../domain/serving.js';

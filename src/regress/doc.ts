@@ -34,6 +34,7 @@ import { type TrialState } from '../domain/trial.js';
 import { chooseRecommended } from '../report/pareto.js';
 import type { ReportData, ReportTrial } from '../report/types.js';
 import { compare, type Comparison, type Measured, type Thresholds } from './compare.js';
+import { TanalyzeError } from '../domain/errors.js';
 
 export const BASELINE_SCHEMA = 'tanalyze-baseline';
 export const BASELINE_SCHEMA_VERSION = 1;
@@ -431,10 +432,9 @@ export function compareDocs(
 }
 
 /** A baseline that cannot be used: names the source, what is wrong and what is accepted. */
-export class BaselineError extends Error {
+export class BaselineError extends TanalyzeError {
   constructor(message: string) {
-    super(message);
-    this.name = 'BaselineError';
+    super('usage', message);
   }
 }
 

@@ -4,6 +4,7 @@ import { GridStrategy } from './grid.js';
 import { QuickStrategy } from './quick.js';
 import { RandomStrategy } from './random.js';
 import type { Strategy, StrategyOptions } from './types.js';
+import { TanalyzeError } from '../domain/errors.js';
 
 const FACTORIES: Record<string, (opts: StrategyOptions) => Strategy> = {
   grid: () => new GridStrategy(),
@@ -18,10 +19,9 @@ export const STRATEGY_NAMES: readonly string[] = Object.keys(FACTORIES);
 /** The strategy a run uses when none is named. */
 export const DEFAULT_STRATEGY = 'bayesian';
 
-export class UnknownStrategyError extends Error {
+export class UnknownStrategyError extends TanalyzeError {
   constructor(readonly value: string, readonly accepted: readonly string[]) {
-    super(`search strategy '${value}' is not one of ${accepted.join(', ')}`);
-    this.name = 'UnknownStrategyError';
+    super('usage', `search strategy '${value}' is not one of ${accepted.join(', ')}`);
   }
 }
 

@@ -30,6 +30,7 @@ import type { ModelConfig, ModelTensor } from '../config/types.js';
 import { batchInputs, batchOutcome, splitOutputs, type BatchOutcome, type ExecRequest, type Executor, type ExecutorSpec } from './executor.js';
 import type { IoMeta } from './instance-protocol.js';
 import { apiFromConfigType, ortType } from './tensors.js';
+import { TanalyzeError } from '../domain/errors.js';
 
 // ------------------------------------------------------------------ protocol
 
@@ -61,7 +62,11 @@ export interface Frame {
   tensors: { name: string; dtype: string; shape: number[]; data: Uint8Array }[];
 }
 
-export class GpuProtocolError extends Error {}
+export class GpuProtocolError extends TanalyzeError {
+  constructor(message: string) {
+    super('infrastructure', message);
+  }
+}
 
 /** One frame as buffers to write back to back (no tensor data is copied). */
 export function encodeFrame(type: MsgTypeCode, id: number, meta: Record<string, unknown>, tensors: readonly FrameTensor[] = []): Uint8Array[] {
@@ -248,7 +253,11 @@ interface Waiter {
 }
 
 /** The worker was lost before it started this request (it waited behind the one that failed). */
-class NotStartedError extends Error {}
+class NotStartedError extends TanalyzeError {
+  constructor(message: string) {
+    super('infrastructure', message);
+  }
+}
 
 /** One worker process and its pipe. */
 class WorkerProcess {

@@ -14,9 +14,15 @@ import {
   splitBytesElements,
   type ApiDatatype,
 } from './tensors.js';
+import { TanalyzeError } from '../domain/errors.js';
 
 /** A request the server must refuse with INVALID_ARGUMENT. */
-export class InvalidRequestError extends Error {}
+/** A request the server cannot run (wrong inputs): the client's mistake, answered INVALID_ARGUMENT. */
+export class InvalidRequestError extends TanalyzeError {
+  constructor(message: string) {
+    super('usage', message);
+  }
+}
 
 /** The fields of ModelInferRequest the server reads (proto-loader's plain object). */
 export interface InferRequestIn {

@@ -11,12 +11,12 @@ import type { ModelConfig, ModelTensor } from '../config/types.js';
 import type { BatchPolicy } from './batcher.js';
 import type { IoMeta } from './instance-protocol.js';
 import { apiFromConfigType, apiFromOrtType, type ApiDatatype } from './tensors.js';
+import { TanalyzeError } from '../domain/errors.js';
 
 /** A model that cannot be loaded; the message is what RepositoryIndex reports as reason. */
-export class ModelLoadError extends Error {
+export class ModelLoadError extends TanalyzeError {
   constructor(model: string, detail: string) {
-    super(`failed to load '${model}': ${detail}`);
-    this.name = 'ModelLoadError';
+    super('configuration', `failed to load '${model}': ${detail}`);
   }
 }
 

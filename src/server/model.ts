@@ -10,6 +10,7 @@ import { gpuExecutorFactory, isTorchModel } from './gpu-executor.js';
 import type { IoMeta } from './instance-protocol.js';
 import { ModelLoadError, batchPolicy, completeConfig, instanceCount, sessionOptions, type ModelSource } from './model-repository.js';
 import { ModelStatsRecorder } from './statistics.js';
+import { TanalyzeError } from '../domain/errors.js';
 
 /** A request waiting in the batcher. */
 interface Pending {
@@ -21,7 +22,11 @@ interface Pending {
   reject: (e: Error) => void;
 }
 
-export class ModelUnavailableError extends Error {}
+export class ModelUnavailableError extends TanalyzeError {
+  constructor(message: string) {
+    super('configuration', message);
+  }
+}
 
 let gpuFactoryOverride: ExecutorFactory | undefined;
 /** Tests: the factory for pytorch_libtorch models (undefined: the real GPU workers). */

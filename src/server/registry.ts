@@ -8,17 +8,17 @@ import path from 'node:path';
 import type { ExecutorFactory } from './executor.js';
 import { LoadedModel } from './model.js';
 import { ModelLoadError, listModelNames, resolveModelSource, type LoadOverride, type ModelSource } from './model-repository.js';
+import { TanalyzeError } from '../domain/errors.js';
 
-export type ErrorKind = 'NOT_FOUND' | 'UNAVAILABLE' | 'INVALID_ARGUMENT' | 'UNIMPLEMENTED' | 'INTERNAL';
+export type GrpcStatusName = 'NOT_FOUND' | 'UNAVAILABLE' | 'INVALID_ARGUMENT' | 'UNIMPLEMENTED' | 'INTERNAL';
 
 /** An error with the gRPC status it should be answered with. */
-export class ServerError extends Error {
+export class ServerError extends TanalyzeError {
   constructor(
-    readonly kind: ErrorKind,
+    readonly status: GrpcStatusName,
     message: string,
   ) {
-    super(message);
-    this.name = 'ServerError';
+    super('configuration', message);
   }
 }
 

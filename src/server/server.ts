@@ -15,7 +15,7 @@ import { listModelNames, type LoadOverride } from './model-repository.js';
 import { metricsText } from './prometheus.js';
 import { gpuMetricsText, NvidiaSmiMonitor, type GpuMonitorOptions } from './gpu-monitor.js';
 import { isTorchModel } from './gpu-executor.js';
-import { ModelRegistry, ServerError, type ErrorKind } from './registry.js';
+import { ModelRegistry, ServerError, type GrpcStatusName } from './registry.js';
 import { apiFromConfigType } from './tensors.js';
 
 export const SERVER_NAME = 'tanalyze-embedded';
@@ -83,7 +83,7 @@ export interface EmbeddedServer {
   stop(): Promise<void>;
 }
 
-const GRPC_CODE: Record<ErrorKind, grpc.status> = {
+const GRPC_CODE: Record<GrpcStatusName, grpc.status> = {
   NOT_FOUND: grpc.status.NOT_FOUND,
   UNAVAILABLE: grpc.status.UNAVAILABLE,
   INVALID_ARGUMENT: grpc.status.INVALID_ARGUMENT,
@@ -94,7 +94,7 @@ const GRPC_CODE: Record<ErrorKind, grpc.status> = {
 function toServiceError(e: unknown): Partial<grpc.ServiceError> {
   const err = e as Error;
   let code = grpc.status.INTERNAL;
-  if (e instanceof ServerError) code = GRPC_CODE[e.kind];
+  if (e instanceof ServerError) code = GRPC_CODE[e.status];
   else if (e instanceof InvalidRequestError) code = grpc.status.INVALID_ARGUMENT;
   else if (e instanceof ModelUnavailableError) code = grpc.status.UNAVAILABLE;
   return { code, details: err?.message ?? String(e), metadata: new grpc.Metadata() };

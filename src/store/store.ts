@@ -23,6 +23,7 @@ import type { ServingConfig } from '../domain/serving.js';
 import type { TrialRecord, TrialState } from '../domain/trial.js';
 import { configKey } from '../domain/serving.js';
 import { MIGRATIONS, SCHEMA_VERSION, SCHEMA_VERSION_TABLE } from './schema.js';
+import { TanalyzeError } from '../domain/errors.js';
 
 export type StoreErrorCode =
   | 'open' // the file cannot be created, opened, or is not a database
@@ -34,10 +35,9 @@ export type StoreErrorCode =
   | 'io'; // any other SQLite / disk failure
 
 /** Every failure of the store; the message always names the database file. */
-export class StoreError extends Error {
+export class StoreError extends TanalyzeError {
   constructor(readonly code: StoreErrorCode, readonly file: string, message: string, options?: { cause?: unknown }) {
-    super(message.includes(file) ? message : `${message} (results database ${file})`, options);
-    this.name = 'StoreError';
+    super('infrastructure', message.includes(file) ? message : `${message} (results database ${file})`, undefined, options);
   }
 }
 

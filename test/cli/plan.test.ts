@@ -4,7 +4,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { listProfiles, loadProfile, resolvePlan } from '../../src/cli/plan.js';
-import { UsageError } from '../../src/cli/errors.js';
+import { UsageError } from '../../src/domain/errors.js';
 
 const cwd = '/tmp';
 

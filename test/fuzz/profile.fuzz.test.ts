@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { loadProfile, resolvePlan } from '../../src/cli/plan.js';
-import { UsageError } from '../../src/cli/errors.js';
+import { UsageError } from '../../src/domain/errors.js';
 import { fromPackageRoot } from '../../src/util/package-root.js';
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 1500);

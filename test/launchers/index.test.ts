@@ -6,7 +6,7 @@ import { DockerTritonLauncher } from '../../src/runner/launchers/docker.js';
 import { EmbeddedLauncher } from '../../src/runner/launchers/embedded.js';
 import { LocalTritonLauncher } from '../../src/runner/launchers/local.js';
 import { RemoteTritonLauncher } from '../../src/runner/launchers/remote.js';
-import { UsageError } from '../../src/cli/errors.js';
+import { UsageError } from '../../src/domain/errors.js';
 
 const base = { repository: '/tmp/variants', runId: 'r1', runDir: '/tmp/run' };
 

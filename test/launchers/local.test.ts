@@ -14,7 +14,7 @@ import { LocalTritonLauncher, checkExtraArgs, killAllChildren, tritonArgs } from
 import { LaunchError } from '../../src/runner/launchers/errors.js';
 import { liveResources } from '../../src/runner/launchers/cleanup.js';
 import type { ModelVariant } from '../../src/domain/launcher.js';
-import { UsageError } from '../../src/cli/errors.js';
+import { UsageError } from '../../src/domain/errors.js';
 import { createInferenceClient } from '../../src/protocol/client.js';
 import { makeRepository } from '../server/helpers.js';
 import { compiledServerModule, installFakes, isAlive, readRecords, waitFor, type FakeBin } from '../fakes/fake-bin.js';

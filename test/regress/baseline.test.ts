@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { UsageError } from '../../src/cli/errors.js';
+import { UsageError } from '../../src/domain/errors.js';
 import type { CliIO } from '../../src/cli/io.js';
 import { Store } from '../../src/store/store.js';
 import { reportDataFromStore } from '../../src/report/from-store.js';

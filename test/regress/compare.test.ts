@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import type { LoadPoint } from '../../src/domain/measurement.js';
 import { pt } from './helpers.js';
 import type { ServingConfig } from '../../src/domain/serving.js';
-import { UsageError } from '../../src/cli/errors.js';
+import { UsageError } from '../../src/domain/errors.js';
 import { compare, median, p99AtLoad, relativeNoise, throughputAtTarget, type Measured, type Thresholds } from '../../src/regress/compare.js';
 import { parseFraction, resolveComparisonSettings } from '../../src/regress/commands.js';
 

@@ -17,6 +17,7 @@
  */
 import type { ModelConfig } from '../../config/types.js';
 import type { Precision } from '../../domain/serving.js';
+import { TanalyzeError } from '../../domain/errors.js';
 
 export interface OrtTensorRtOptions {
   /** max_workspace_size_bytes (the backend's default is 1 GiB). */
@@ -41,7 +42,11 @@ const isOrtModel = (cfg: ModelConfig): boolean => cfg.backend === 'onnxruntime' 
  * tensorrt entry is replaced. Throws for a model that is not an ONNX Runtime one.
  */
 /** A precision the build step cannot make for this model or server: the trial is skipped, not failed. */
-export class PrecisionUnavailableError extends Error {}
+export class PrecisionUnavailableError extends TanalyzeError {
+  constructor(message: string) {
+    super('configuration', message);
+  }
+}
 
 export function withOrtTensorRtPrecision(cfg: ModelConfig, precision: Precision, opts: OrtTensorRtOptions = {}): ModelConfig {
   if (!isOrtModel(cfg)) {

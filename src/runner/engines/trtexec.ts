@@ -15,24 +15,23 @@ import type { ModelConfig } from '../../config/types.js';
 import type { Precision } from '../../domain/serving.js';
 import { tailLines } from '../launchers/errors.js';
 import type { ToolRunner } from './tools.js';
+import { TanalyzeError } from '../../domain/errors.js';
 
 /** A failed engine build: the trial fails with this message (it ends with the log's last lines). */
-export class EngineBuildError extends Error {
+export class EngineBuildError extends TanalyzeError {
   constructor(
     message: string,
     readonly logTail: string[],
     readonly logFile?: string,
   ) {
-    super(logTail.length ? `${message}\nlast lines of the build log${logFile ? ` (${logFile})` : ''}:\n${logTail.map((l) => `  | ${l}`).join('\n')}` : message);
-    this.name = 'EngineBuildError';
+    super('configuration', logTail.length ? `${message}\nlast lines of the build log${logFile ? ` (${logFile})` : ''}:\n${logTail.map((l) => `  | ${l}`).join('\n')}` : message);
   }
 }
 
 /** The model cannot be built as asked (variable dims without shapes, ...): a configuration problem. */
-export class EngineConfigError extends Error {
+export class EngineConfigError extends TanalyzeError {
   constructor(message: string) {
-    super(message);
-    this.name = 'EngineConfigError';
+    super('configuration', message);
   }
 }
 

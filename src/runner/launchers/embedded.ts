@@ -7,7 +7,7 @@ import type { Launcher, ModelVariant } from '../../domain/launcher.js';
 import type { InferenceClient } from '../../protocol/types.js';
 import { createInferenceClient } from '../../protocol/client.js';
 import { startEmbeddedServer, type EmbeddedServer } from '../../server/server.js';
-import { InfrastructureError } from '../../cli/errors.js';
+import { InfrastructureError } from '../../domain/errors.js';
 import { waitForModelReady } from './ready.js';
 
 export class EmbeddedLauncher implements Launcher {

@@ -4,7 +4,7 @@
  * InfrastructureError, so it maps to exit code 3 in the CLI's one place.
  */
 import { readFileSync, statSync, openSync, readSync, closeSync } from 'node:fs';
-import { InfrastructureError } from '../../cli/errors.js';
+import { InfrastructureError } from '../../domain/errors.js';
 
 export type LaunchFailure =
   /** The tritonserver (or trtexec) binary is not there or not executable. */
@@ -37,7 +37,6 @@ export class LaunchError extends InfrastructureError {
     readonly logFile?: string,
   ) {
     super(LaunchError.compose(message, logTail, logFile), hint);
-    this.name = 'LaunchError';
   }
 
   private static compose(message: string, tail: string[], logFile?: string): string {

@@ -4,7 +4,7 @@
  * interface; the Triton ones also say where their Prometheus endpoint is.
  */
 import { join } from 'node:path';
-import { UsageError } from '../../cli/errors.js';
+import { UsageError } from '../../domain/errors.js';
 import type { Launcher } from '../../domain/launcher.js';
 import { DockerTritonLauncher } from './docker.js';
 import { EmbeddedLauncher } from './embedded.js';

@@ -11,7 +11,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, closeSync, constants, mkdirSync, openSync, statSync, writeSync } from 'node:fs';
 import { delimiter, dirname, isAbsolute, join, resolve } from 'node:path';
-import { UsageError } from '../../cli/errors.js';
+import { UsageError } from '../../domain/errors.js';
 import { createInferenceClient } from '../../protocol/client.js';
 import type { InferenceClient } from '../../protocol/types.js';
 import type { Launcher, ModelVariant } from '../../domain/launcher.js';
