@@ -4,7 +4,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { buildProgram } from '../src/cli/program.js';
-import { EXIT_CODE_DOCS } from '../src/cli/errors.js';
+import { EXIT_CODE_DOCS } from '../src/domain/exit-codes.js';
 import { fromPackageRoot } from '../src/util/package-root.js';
 
 export function helpText(): string {
