@@ -198,10 +198,3 @@ export function quantileInterval(h: LatencyHistogram, q = 0.99, level = 0.95): [
   const { lo, hi } = quantileRankInterval(n, q, level);
   return [valueAtRank(h, lo), valueAtRank(h, hi)];
 }
-
-/** Where a target lies against an interval: at or above its top meets, below its bottom misses. */
-export function verdictAgainst(ci: readonly [number, number], target: number): 'meets' | 'misses' | 'inconclusive' {
-  if (ci[1] <= target) return 'meets';
-  if (ci[0] > target) return 'misses';
-  return 'inconclusive';
-}
