@@ -43,7 +43,8 @@
  * Format: RFC 4180 (comma separated, `"` quoted when needed, CRLF line ends), UTF-8 without a
  * byte-order mark; numbers in plain decimal, empty for no value (and for NaN/Infinity).
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
+import { writeFileAtomic } from '../util/atomic-write.js';
 import { join } from 'node:path';
 import { ciTargetVerdict, pointMeetsTarget, trialFeasible } from '../domain/target.js';
 import { figurePoint } from './pareto.js';
@@ -268,7 +269,7 @@ export async function writeCsvTables(dir: string, data: ReportData, opts: CsvOpt
   await mkdir(dir, { recursive: true });
   const measurements = join(dir, MEASUREMENTS_CSV);
   const configurations = join(dir, CONFIGURATIONS_CSV);
-  await writeFile(measurements, measurementsCsv(data, opts), 'utf8');
-  await writeFile(configurations, configurationsCsv(data, opts), 'utf8');
+  await writeFileAtomic(measurements, measurementsCsv(data, opts));
+  await writeFileAtomic(configurations, configurationsCsv(data, opts));
   return { measurements, configurations };
 }
