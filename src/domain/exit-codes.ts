@@ -33,6 +33,21 @@ export const EXIT_CODE_DOCS: readonly { code: number; meaning: string }[] = [
   { code: EXIT_CODES.interrupted, meaning: 'interrupted (Ctrl-C or SIGTERM); what was measured is saved and reported' },
 ];
 
+/** A comparison's outcome (compare, regress), the most severe last. */
+export type Verdict = 'pass' | 'regression' | 'sla-not-met' | 'infrastructure';
+
+const VERDICT_EXIT_CODES: Record<Verdict, number> = {
+  pass: EXIT_CODES.ok,
+  regression: EXIT_CODES.regression,
+  'sla-not-met': EXIT_CODES.targetNotMet,
+  infrastructure: EXIT_CODES.infrastructure,
+};
+
+/** The exit code of compare and regress for their verdict. */
+export function exitCodeForVerdict(v: Verdict): number {
+  return VERDICT_EXIT_CODES[v];
+}
+
 const KIND_EXIT_CODES: Record<ErrorKind, number> = {
   usage: EXIT_CODES.usage,
   infrastructure: EXIT_CODES.infrastructure,

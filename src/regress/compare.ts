@@ -34,7 +34,7 @@
  * measured: the server would not start or load the configuration, every request failed),
  * `sla-not-met` (2), `regression` (1), `pass` (0).
  */
-import { EXIT_CODES } from '../domain/exit-codes.js';
+import { exitCodeForVerdict, type Verdict } from '../domain/exit-codes.js';
 import { describeLoad, loadOf, meetsTarget, type FixedLoad } from '../measure/load-search.js';
 import type { LoadPoint } from '../domain/measurement.js';
 import type { ServingConfig } from '../domain/serving.js';
@@ -93,7 +93,7 @@ export interface Check {
   message: string;
 }
 
-export type Verdict = 'pass' | 'regression' | 'sla-not-met' | 'infrastructure';
+export type { Verdict };
 
 export interface SideSummary {
   label: string;
@@ -356,17 +356,6 @@ function sideSummary(m: Measured, targetP99Ms: number): SideSummary {
     measurements: m.repeats.length,
     throughputIps: ok.length ? median(tps.map((x) => x ?? 0)) : null,
   };
-}
-
-const EXIT_BY_VERDICT: Record<Verdict, number> = {
-  pass: EXIT_CODES.ok,
-  regression: EXIT_CODES.regression,
-  'sla-not-met': EXIT_CODES.targetNotMet,
-  infrastructure: EXIT_CODES.infrastructure,
-};
-
-export function exitCodeForVerdict(v: Verdict): number {
-  return EXIT_BY_VERDICT[v];
 }
 
 /** Every check, the verdict and the headline. Pure. */
