@@ -23,8 +23,8 @@ import type { ReportData } from '../../report/types.js';
 
 /** `tanalyze [flags]`: a search; with --resume, a stored run goes on with its stored settings. */
 export async function runCommand(flags: Record<string, unknown>, io: CliIO): Promise<number> {
-  const { plan } = await resolveRunPlan(flags, io);
-  return (await executeRun(plan, { resume: typeof flags.resume === 'string' ? flags.resume : null, fresh: flags.fresh === true }, io)).exitCode;
+  const { plan, resumed } = await resolveRunPlan(flags, io);
+  return (await executeRun(plan, { resume: resumed?.id ?? null, fresh: flags.fresh === true }, io)).exitCode;
 }
 
 export interface RunResult {
