@@ -14,7 +14,7 @@ import { STRATEGY_NAMES } from '../search/index.js';
 import { parseSimParams, type SimParams } from '../landscape/sim.js';
 import { defaultEngineCacheDir } from '../runner/engines/cache.js';
 import { UsageError } from '../domain/errors.js';
-import { OPTIONS, defaultOf, flagName, optionSpec, type RawOptions } from './options.js';
+import { OPTIONS, defaultOf, flagName, formatMs, optionSpec, type RawOptions } from './options.js';
 import { DURATION_FORMS, LATENCY_FORMS, parseDurationMs, parseIntList, parseIntStrict, parseLatencyMs } from './units.js';
 
 export const STRATEGIES = STRATEGY_NAMES;
@@ -176,6 +176,7 @@ export function resolvePlanSourced(flags: RawOptions, env: Record<string, string
     sources[key] = s ? { source: s.source, where: s.source === 'profile' ? s.from : s.from.replace(' (environment)', ''), value: s.value } : { source: 'default', where: 'default', value: optionSpec(key).default ?? null };
     return s;
   };
+  for (const key of ['json', 'quiet']) sources[key] = flags[key] === true ? { source: 'flag', where: `--${key}`, value: true } : { source: 'default', where: 'default', value: false };
   sources['profile'] = flags['profile'] !== undefined ? { source: 'flag', where: '--profile', value: profile.name } : env['TANALYZE_PROFILE'] ? { source: 'env', where: 'TANALYZE_PROFILE', value: profile.name } : { source: 'default', where: 'default', value: profile.name };
 
   const str = (key: string, fallback: string = defaultOf<string>(key)): string => {
@@ -449,6 +450,17 @@ const PLAN_VALUES: Record<string, (p: RunPlan) => unknown> = {
 
 /** The keys of the option table that a plan holds a value for, in the table's order. */
 export const PLAN_KEYS: readonly string[] = OPTIONS.map((o) => o.key).filter((k) => k in PLAN_VALUES);
+
+/** A plan value as a person reads it (and could give it): 500ms, 50ms, 10%, 4,8,16; '-' for none. */
+export function formatPlanValue(key: string, v: unknown): string {
+  if (v === null || v === undefined) return '-';
+  if (Array.isArray(v)) return v.length ? v.join(',') : '[]';
+  const spec = optionSpec(key);
+  if (typeof v === 'number' && (spec.unit === 'ms' || key === 'timeBudget')) return formatMs(v);
+  if (typeof v === 'number' && key === 'p99') return `${v}ms`;
+  if (typeof v === 'number' && spec.unit === 'fraction') return `${+(v * 100).toFixed(4)}%`;
+  return String(v);
+}
 
 /** An option's value in a plan (undefined for options a plan does not hold, such as --resume). */
 export function planValue(key: string, plan: RunPlan): unknown {

@@ -70,7 +70,7 @@ export function buildProgram(actions: Actions, setExit: (code: number) => void):
     .argument('<run>', "run id, or 'latest'")
     .action(async (run: string, flags: Flags) => setExit(await actions.exportLandscape(run, flags)));
 
-  sub('regress', 'regress', "measure a baseline's recommended configuration again, on any launch mode, and compare (nightly jobs); exit 1 on regression")
+  sub('regress', 'regress', "measure a baseline's recommended configuration again, on any launch mode, and compare (nightly jobs); the load and server settings come from the nightly profile unless --profile names another; exit 1 on regression")
     .action(async (flags: Flags) => setExit(await actions.regress(flags)));
   return program;
 }

@@ -8,7 +8,7 @@ import type { CliIO } from './io.js';
 import { UsageError } from '../domain/errors.js';
 import { Store, StoreError, type RunRow } from '../store/store.js';
 import { defaultOf, flagName, optionSpec, OPTIONS, type CommandName } from './options.js';
-import { loadProfile, planValue, PLAN_KEYS, resolvePlanSourced, type Profile, type RunPlan, type SettingSource } from './plan.js';
+import { formatPlanValue, loadProfile, planValue, PLAN_KEYS, resolvePlanSourced, type Profile, type RunPlan, type SettingSource } from './plan.js';
 
 /**
  * Settings a resumed run may take from the flags given beside --resume: they do not change
@@ -52,9 +52,6 @@ function stableJson(v: unknown): string {
   return JSON.stringify(v ?? null);
 }
 
-function shown(v: unknown): string {
-  return Array.isArray(v) ? v.join(',') : v === null || v === undefined ? '(none)' : String(v);
-}
 
 async function resumePlan(ref: string, flags: Record<string, unknown>, io: CliIO): Promise<ResolvedRunPlan> {
   const db = resolve(io.cwd, (flags.db as string | undefined) ?? (io.env.TANALYZE_DB || undefined) ?? defaultOf<string>('db'));
@@ -95,7 +92,8 @@ async function resumePlan(ref: string, flags: Record<string, unknown>, io: CliIO
     const before = planValue(key, stored);
     const now = planValue(key, resolved.plan);
     if (before === undefined || stableJson(before) === stableJson(now)) continue;
-    contradictions.push(`${flagName(optionSpec(key))}: '${shown(flags[key])}' contradicts run ${run.id}'s stored setting '${shown(before)}'; accepted: leave it out (the stored value is used) or '${shown(before)}'`);
+    const was = formatPlanValue(key, before);
+    contradictions.push(`${flagName(optionSpec(key))}: '${String(flags[key])}' contradicts run ${run.id}'s stored setting '${was}'; accepted: leave it out (the stored value is used) or '${was}'`);
   }
   if (contradictions.length) throw new UsageError(contradictions, 'A resumed run keeps the settings it was started with; start a new run with --fresh to change them.');
 
@@ -120,8 +118,12 @@ async function resumePlan(ref: string, flags: Record<string, unknown>, io: CliIO
   };
   const sources: Record<string, SettingSource> = {};
   for (const key of PLAN_KEYS) {
-    const fromNow = takeGiven(key) || key === 'json' || key === 'quiet' || key.startsWith('gpu') || key === 'nvidiaSmi';
-    sources[key] = fromNow ? resolved.sources[key] ?? { source: 'flag', where: flagName(optionSpec(key)), value: flags[key] } : { source: 'stored', where: `run ${run.id}`, value: planValue(key, stored) };
+    if (key === 'json' || key === 'quiet') {
+      sources[key] = flags[key] === true ? { source: 'flag', where: flagName(optionSpec(key)), value: true } : { source: 'default', where: 'default', value: false };
+      continue;
+    }
+    const fromNow = takeGiven(key) || key.startsWith('gpu') || key === 'nvidiaSmi';
+    sources[key] = fromNow && resolved.sources[key] ? resolved.sources[key]! : { source: 'stored', where: `run ${run.id}`, value: planValue(key, stored) };
   }
   return { plan, sources, resumed: run };
 }

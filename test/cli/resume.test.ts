@@ -57,7 +57,7 @@ test('flags beside --resume that contradict the stored settings are one usage er
     assert.ok(e instanceof UsageError);
     assert.equal(e.problems.length, 3, e.problems.join('\n'));
     const text = e.problems.join('\n');
-    assert.match(text, /--p99: '20ms' contradicts run \S+'s stored setting '15'/);
+    assert.match(text, /--p99: '20ms' contradicts run \S+'s stored setting '15ms'/);
     assert.match(text, /--seed: '9' contradicts run \S+'s stored setting '5'/);
     assert.match(text, /--search: 'grid' contradicts run \S+'s stored setting 'random'/);
     assert.match(e.hint ?? '', /--fresh/);

@@ -9,7 +9,7 @@ import type { SearchSpace } from '../../domain/serving.js';
 import { spaceCombinations, spaceSize } from '../../search/space.js';
 import { defaultBuilderKind, type BuilderKind } from '../../runner/engines/builder.js';
 import { flagName, formatMs, optionSpec } from '../options.js';
-import { PLAN_KEYS, planValue, type RunPlan, type SettingSource } from '../plan.js';
+import { formatPlanValue, PLAN_KEYS, planValue, type RunPlan, type SettingSource } from '../plan.js';
 import { resolveRunPlan } from '../resume.js';
 import { openModel } from '../serving.js';
 
@@ -175,26 +175,16 @@ export function formatDuration(s: number): string {
   return `${(s / 3600).toFixed(1)} h`;
 }
 
-function formatValue(key: string, v: unknown): string {
-  if (v === null || v === undefined) return '-';
-  if (Array.isArray(v)) return v.length ? v.join(',') : '[]';
-  const spec = optionSpec(key);
-  if (typeof v === 'number' && (spec.unit === 'ms' || key === 'timeBudget')) return formatMs(v);
-  if (typeof v === 'number' && key === 'p99') return `${v}ms`;
-  if (typeof v === 'number' && spec.unit === 'fraction') return `${+(v * 100).toFixed(4)}%`;
-  return String(v);
-}
-
 const SOURCE_TEXT: Record<SettingSource['source'], string> = { default: 'default', profile: 'profile', env: 'environment', flag: 'flag', stored: 'stored run' };
 
 /** The report as text for people. */
 export function formatPlanReport(r: PlanReport): string {
   const nameWidth = Math.max(...r.settings.map((s) => s.name.length));
-  const valueWidth = Math.min(40, Math.max(...r.settings.map((s) => formatValue(s.key, s.value).length)));
+  const valueWidth = Math.min(40, Math.max(...r.settings.map((s) => formatPlanValue(s.key, s.value).length)));
   const lines = [`Plan for model '${r.model}'${r.resumedRun ? ` (resuming run ${r.resumedRun} with its stored settings)` : ''}; nothing is started.`, '', 'Settings (value, and where it came from):'];
   for (const s of r.settings) {
     const where = s.source === 'default' || s.source === 'flag' ? SOURCE_TEXT[s.source] : `${SOURCE_TEXT[s.source]} ${s.where}`;
-    lines.push(`  ${s.name.padEnd(nameWidth)}  ${formatValue(s.key, s.value).padEnd(valueWidth)}  ${where}`);
+    lines.push(`  ${s.name.padEnd(nameWidth)}  ${formatPlanValue(s.key, s.value).padEnd(valueWidth)}  ${where}`);
   }
   const sp = r.space.values;
   const delays = sp.maxQueueDelaysUs.map((d) => (d === null ? 'none' : String(d))).join(',');
