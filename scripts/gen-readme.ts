@@ -1,20 +1,40 @@
 /**
- * Writes the generated sections of README.md (the --help text and the exit codes) from
- * the option table and EXIT_CODE_DOCS. test/cli/readme.test.ts fails when they differ.
+ * Writes the generated sections of README.md from the option table and EXIT_CODE_DOCS: every
+ * command's --help, the environment variables, and the exit codes. test/cli/readme.test.ts
+ * fails when they differ: after changing an option, run `node dist/scripts/gen-readme.js`.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-import { buildProgram } from '../src/cli/program.js';
+import { buildProgram, commandHelps, type Actions } from '../src/cli/program.js';
 import { EXIT_CODE_DOCS } from '../src/domain/exit-codes.js';
+import { OPTIONS, defaultShown, flagName } from '../src/cli/options.js';
 import { fromPackageRoot } from '../src/util/package-root.js';
 
-export function helpText(): string {
+function program() {
   const noop = async () => 0;
-  return buildProgram({ run: noop, report: noop, compare: noop, exportBaseline: noop, regress: noop, exportLandscape: noop }, () => {}).helpInformation();
+  const actions: Actions = { run: noop, plan: noop, report: noop, compare: noop, exportBaseline: noop, regress: noop, exportLandscape: noop };
+  return buildProgram(actions, () => {});
+}
+
+/** `tanalyze --help`. */
+export function helpText(): string {
+  return program().helpInformation();
+}
+
+/** Every command's --help: `tanalyze --help`, `tanalyze regress --help`, ... */
+export function allHelpTexts(): { name: string; text: string }[] {
+  return commandHelps(program());
 }
 
 export function readmeSections(): Record<string, string> {
+  const helps = allHelpTexts();
+  const envRows = OPTIONS.filter((o) => o.env).map((o) => {
+    const shown = defaultShown(o);
+    return `| \`${o.env}\` | ${o.flags ? `\`${flagName(o)}\`` : '—'} | ${o.description.replace(/\|/g, '\\|')} | ${shown ? `\`${shown}\`` : '—'} |`;
+  });
   return {
-    help: ['```text', helpText().trimEnd(), '```'].join('\n'),
+    help: ['```text', helps[0]!.text.trimEnd(), '```'].join('\n'),
+    'command-help': helps.slice(1).flatMap((h) => [`**\`${h.name}\`**`, '', '```text', h.text.trimEnd(), '```', '']).join('\n').trimEnd(),
+    env: ['| variable | flag | what it sets | default |', '| --- | --- | --- | --- |', ...envRows].join('\n'),
     'exit-codes': ['| code | meaning |', '| --- | --- |', ...EXIT_CODE_DOCS.map((d) => `| ${d.code} | ${d.meaning} |`)].join('\n'),
   };
 }
@@ -24,7 +44,7 @@ export function renderReadme(readme: string): string {
   for (const [name, body] of Object.entries(readmeSections())) {
     const re = new RegExp(`(<!-- ${name}:start -->)[\\s\\S]*?(<!-- ${name}:end -->)`);
     if (!re.test(out)) throw new Error(`README.md has no <!-- ${name}:start --> ... <!-- ${name}:end --> markers`);
-    out = out.replace(re, `$1\n${body}\n$2`);
+    out = out.replace(re, () => `<!-- ${name}:start -->\n${body}\n<!-- ${name}:end -->`);
   }
   return out;
 }
@@ -32,5 +52,5 @@ export function renderReadme(readme: string): string {
 if (import.meta.url === `file://${process.argv[1]}`) {
   const file = fromPackageRoot('README.md');
   writeFileSync(file, renderReadme(readFileSync(file, 'utf8')));
-  console.log('README.md: help and exit-code sections written');
+  console.log('README.md: help, command help, environment and exit-code sections written');
 }

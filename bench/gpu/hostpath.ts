@@ -28,6 +28,7 @@ import { LoadWorkerPool } from '../../src/load/workers.js';
 import { percentiles } from '../../src/measure/stats.js';
 import { GpuWorkerExecutor } from '../../src/server/gpu-executor.js';
 import { startEmbeddedServer } from '../../src/server/server.js';
+import { gpuWorkerOptionsFromEnv } from '../../src/cli/serving.js';
 
 interface Args {
   repository: string;
@@ -79,10 +80,12 @@ async function main(): Promise<void> {
     instance_group: [{ kind: 'KIND_GPU', count: args.instances }],
   } as ModelConfig;
   const rows: { path: string; ips: number; batch: number; p50: number; p99: number }[] = [];
+  // The TANALYZE_GPU_* variables, read through the CLI's option table as a run reads them.
+  const gpuWorkers = gpuWorkerOptionsFromEnv(process.env, (l) => process.stderr.write(`${l}\n`));
 
   // Worker alone: full batches back to back, one request of max_batch images.
   {
-    const x = await GpuWorkerExecutor.start({ modelName: args.model, modelPath: path.join(dir, '1', file), sessionOptions: {}, batching: true, outputs: [], config: cfg });
+    const x = await GpuWorkerExecutor.start({ modelName: args.model, modelPath: path.join(dir, '1', file), sessionOptions: {}, batching: true, outputs: [], config: cfg }, gpuWorkers);
     const input = cfg.input![0]!;
     const dims = (input.dims ?? []).map(Number);
     const n = args.maxBatch * dims.reduce((p, d) => p * d, 1);
@@ -101,7 +104,7 @@ async function main(): Promise<void> {
   }
 
   for (const window of args.windows) {
-    const server = await startEmbeddedServer({ repository: args.repository, modelControl: 'explicit', receiveWindowBytes: window });
+    const server = await startEmbeddedServer({ repository: args.repository, modelControl: 'explicit', receiveWindowBytes: window, gpuWorkers });
     const client = createInferenceClient(server.address, { deadlineMs: 120_000 });
     const windowLabel = window >= 1 << 20 ? `${window / (1 << 20)} MiB` : `${Math.round(window / 1024)} KB`;
     try {

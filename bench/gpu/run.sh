@@ -90,7 +90,7 @@ const cfg = { name: 'resnet50', platform: 'pytorch_libtorch', max_batch_size: 32
 const dir = '/tmp/tzr/models/resnet50/1/';
 for (const [file, bs] of [['model.pt', 32], ['model.fp16.pt', 32], ['model.bf16.pt', 8], ['model.fp16.pt', 32]]) {
   const t0 = Date.now();
-  const x = await GpuWorkerExecutor.start({ modelName: 'resnet50', modelPath: dir + file, sessionOptions: {}, batching: true, outputs: [], config: cfg });
+  const x = await GpuWorkerExecutor.start({ modelName: 'resnet50', modelPath: dir + file, sessionOptions: {}, batching: true, outputs: [], config: cfg }, { cacheDir: process.env.TANALYZE_GPU_CACHE });
   const loadMs = Date.now() - t0;
   const data = new Uint8Array(new Float32Array(bs * 3 * 224 * 224).fill(0.5).buffer);
   const req = [{ batchSize: bs, inputs: [{ name: 'INPUT__0', datatype: 'FP32', shape: [bs, 3, 224, 224], data }] }];

@@ -3,11 +3,13 @@ import { CommanderError } from 'commander';
 import { buildProgram } from './program.js';
 import { EXIT_CODES, exitCodeFor } from '../domain/exit-codes.js';
 import { formatError } from './errors.js';
-import { runCommand } from './run-command.js';
-import { reportCommand } from './report-command.js';
-import { regressCommand } from './regress-command.js';
-import { exportLandscapeCommand } from './export-landscape-command.js';
-import { compareCommand, exportBaselineCommand } from '../regress/commands.js';
+import { runCommand } from './commands/run.js';
+import { planCommand } from './commands/plan.js';
+import { reportCommand } from './commands/report.js';
+import { regressCommand } from './commands/regress.js';
+import { exportLandscapeCommand } from './commands/export-landscape.js';
+import { compareCommand } from './commands/compare.js';
+import { exportBaselineCommand } from './commands/baseline-export.js';
 
 async function main(argv: string[]): Promise<number> {
   let code = EXIT_CODES.ok as number;
@@ -15,6 +17,7 @@ async function main(argv: string[]): Promise<number> {
   const program = buildProgram(
     {
       run: (flags) => runCommand(flags, io),
+      plan: (flags) => planCommand(flags, io),
       report: (run, flags) => reportCommand(run, flags, io),
       compare: (b, c, flags) => compareCommand(b, c, flags, io),
       exportBaseline: (run, flags) => exportBaselineCommand(run, flags, io),

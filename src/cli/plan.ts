@@ -10,12 +10,11 @@ import { PRECISIONS } from '../domain/serving.js';
 import { CLIENT_TRANSPORTS, type ClientTransport } from '../domain/load.js';
 import { type WindowSettings } from '../domain/measurement.js';
 import { fromPackageRoot } from '../util/package-root.js';
-import { STRATEGY_NAMES, DEFAULT_STRATEGY } from '../search/index.js';
+import { STRATEGY_NAMES } from '../search/index.js';
 import { parseSimParams, type SimParams } from '../landscape/sim.js';
 import { defaultEngineCacheDir } from '../runner/engines/cache.js';
 import { UsageError } from '../domain/errors.js';
-import { RUN_OPTIONS, type RawOptions } from './options.js';
-import { REGRESS_OPTIONS } from '../regress/commands.js';
+import { OPTIONS, defaultOf, flagName, formatMs, optionSpec, type RawOptions } from './options.js';
 import { DURATION_FORMS, LATENCY_FORMS, parseDurationMs, parseIntList, parseIntStrict, parseLatencyMs } from './units.js';
 
 export const STRATEGIES = STRATEGY_NAMES;
@@ -48,6 +47,11 @@ export interface RunPlan {
     args: string[];
   };
   engine: { target: (typeof ENGINE_TARGETS)[number]; cache: string };
+  /**
+   * The embedded server's GPU workers (TorchScript models) and GPU gauges: read here, once,
+   * from the environment, and passed down to the server. Null: the package's own default.
+   */
+  gpu: GpuSettings;
   /** Wall-clock budget for the search, ms; null = none. */
   timeBudgetMs: number | null;
   /** replay: the landscape CSV and the noise to add. */
@@ -61,6 +65,26 @@ export interface RunPlan {
   quiet: boolean;
 }
 
+export interface GpuSettings {
+  python: string;
+  script: string | null;
+  cacheDir: string | null;
+  runTimeoutMs: number;
+  cudaGraphs: boolean;
+  device: number;
+  log: boolean;
+  nvidiaSmi: string;
+}
+
+/** Where a setting's value came from, for `tanalyze plan`. */
+export interface SettingSource {
+  source: 'default' | 'profile' | 'env' | 'flag' | 'stored';
+  /** The flag, the environment variable, or `<profile file>: <key>`; for a default, 'default'. */
+  where: string;
+  /** The value as given (a default: its typed value). */
+  value: unknown;
+}
+
 export interface Profile {
   name: string;
   file: string;
@@ -68,12 +92,7 @@ export interface Profile {
   values: Record<string, unknown>;
 }
 
-const PROFILE_KEYS = new Set([
-  'description',
-  ...RUN_OPTIONS.flatMap((o) => (o.profileKey ? [o.profileKey] : [])),
-  'load.min_windows', 'load.stability', 'load.warmup', 'load.max_extra_windows', 'server.args',
-  ...REGRESS_OPTIONS.flatMap((o) => (o.profileKey ? [o.profileKey] : [])),
-]);
+const PROFILE_KEYS = new Set(['description', ...OPTIONS.flatMap((o) => (o.profileKey ? [o.profileKey] : []))]);
 
 export function profilesDir(): string {
   return fromPackageRoot('profiles');
@@ -133,35 +152,46 @@ function unflatten(flat: Record<string, unknown>): Record<string, unknown> | und
 }
 
 /** Where each option's value came from, for messages: `--budget` or `profiles/x.yaml: search.budget`. */
-type Sourced = { value: unknown; from: string };
+type Sourced = { value: unknown; from: string; source: SettingSource['source'] };
 
 function pick(key: string, flags: RawOptions, env: Record<string, string | undefined>, profile: Profile): Sourced | undefined {
-  const spec = RUN_OPTIONS.find((o) => o.key === key);
-  const flagName = spec ? spec.flags.split(' ')[0]! : key;
-  if (flags[key] !== undefined) return { value: flags[key], from: flagName };
-  if (spec?.env && env[spec.env] !== undefined && env[spec.env] !== '') return { value: env[spec.env], from: `${spec.env} (environment)` };
-  const pk = spec?.profileKey ?? key;
-  if (profile.values[pk] !== undefined) return { value: profile.values[pk], from: `${profile.file}: ${pk}` };
+  const spec = optionSpec(key);
+  if (spec.flags && flags[key] !== undefined) return { value: flags[key], from: flagName(spec), source: 'flag' };
+  if (spec.env && env[spec.env] !== undefined && env[spec.env] !== '') return { value: env[spec.env], from: `${spec.env} (environment)`, source: 'env' };
+  if (spec.profileKey && profile.values[spec.profileKey] !== undefined) return { value: profile.values[spec.profileKey], from: `${profile.file}: ${spec.profileKey}`, source: 'profile' };
   return undefined;
 }
 
 /** Validates everything and returns the plan, or throws one UsageError listing every problem. */
-export function resolvePlan(flags: RawOptions, env: Record<string, string | undefined>, profile: Profile, cwd = process.cwd()): RunPlan {
-  const problems: string[] = [];
-  const get = (key: string) => pick(key, flags, env, profile);
+export function resolvePlan(flags: RawOptions, env: Record<string, string | undefined>, profile: Profile, cwd: string): RunPlan {
+  return resolvePlanSourced(flags, env, profile, cwd).plan;
+}
 
-  const str = (key: string, fallback: string): string => {
+/** As resolvePlan, and where each setting came from (key of the option table → source). */
+export function resolvePlanSourced(flags: RawOptions, env: Record<string, string | undefined>, profile: Profile, cwd: string): { plan: RunPlan; sources: Record<string, SettingSource> } {
+  const problems: string[] = [];
+  const sources: Record<string, SettingSource> = {};
+  const get = (key: string): Sourced | undefined => {
+    const s = pick(key, flags, env, profile);
+    sources[key] = s ? { source: s.source, where: s.source === 'profile' ? s.from : s.from.replace(' (environment)', ''), value: s.value } : { source: 'default', where: 'default', value: optionSpec(key).default ?? null };
+    return s;
+  };
+  for (const key of ['json', 'quiet']) sources[key] = flags[key] === true ? { source: 'flag', where: `--${key}`, value: true } : { source: 'default', where: 'default', value: false };
+  sources['profile'] = flags['profile'] !== undefined ? { source: 'flag', where: '--profile', value: profile.name } : env['TANALYZE_PROFILE'] ? { source: 'env', where: 'TANALYZE_PROFILE', value: profile.name } : { source: 'default', where: 'default', value: profile.name };
+
+  const str = (key: string, fallback: string = defaultOf<string>(key)): string => {
     const s = get(key);
     return s === undefined ? fallback : String(s.value);
   };
-  const int = (key: string, fallback: number, min: number): number => {
+  const int = (key: string, min: number, fallback: number = defaultOf<number>(key)): number => {
     const s = get(key);
     if (s === undefined) return fallback;
     const n = typeof s.value === 'number' ? (Number.isSafeInteger(s.value) && s.value >= min ? s.value : null) : parseIntStrict(String(s.value), min);
     if (n === null) problems.push(`${s.from}: '${String(s.value)}' is not an integer ≥ ${min}`);
     return n ?? fallback;
   };
-  const intList = (key: string, fallback: number[], min: number, what: string): number[] => {
+  const intList = (key: string, min: number, what: string): number[] => {
+    const fallback = [...defaultOf<readonly number[]>(key)];
     const s = get(key);
     if (s === undefined) return fallback;
     const v = s.value;
@@ -175,7 +205,7 @@ export function resolvePlan(flags: RawOptions, env: Record<string, string | unde
     }
     return [...new Set(list)].sort((a, b) => a - b);
   };
-  const duration = (key: string, fallbackMs: number): number => {
+  const duration = (key: string, fallbackMs: number = defaultOf<number>(key)): number => {
     const s = get(key);
     if (s === undefined) return fallbackMs;
     const ms = parseDurationMs(String(s.value));
@@ -197,16 +227,16 @@ export function resolvePlan(flags: RawOptions, env: Record<string, string | unde
     else targetP99Ms = ms;
   }
 
-  const oneOf = (key: string, fallback: string, accepted: readonly string[]): string => {
+  const oneOf = (key: string, accepted: readonly string[], fallback: string = defaultOf<string>(key)): string => {
     const s = get(key);
     if (s === undefined) return fallback;
     const v = String(s.value);
     if (!accepted.includes(v)) problems.push(`${s.from}: '${v}' is not one of ${accepted.join(', ')}`);
     return v;
   };
-  const strategy = oneOf('search', DEFAULT_STRATEGY, STRATEGIES);
-  const launch = oneOf('launch', 'embedded', LAUNCH_MODES);
-  const engineTarget = oneOf('engineTarget', 'onnxruntime', ENGINE_TARGETS);
+  const strategy = oneOf('search', STRATEGIES);
+  const launch = oneOf('launch', LAUNCH_MODES);
+  const engineTarget = oneOf('engineTarget', ENGINE_TARGETS);
   const optional = (key: string): string | null => {
     const s = get(key);
     return s === undefined ? null : String(s.value);
@@ -216,7 +246,7 @@ export function resolvePlan(flags: RawOptions, env: Record<string, string | unde
   const landscape = optional('landscape');
   if (launch === 'replay' && landscape === null) problems.push('--landscape: required with --launch replay; a CSV of measured points (tanalyze export-landscape writes one)');
   const noiseSrc = get('replayNoise');
-  let replayNoise = 0;
+  let replayNoise = defaultOf<number>('replayNoise');
   if (noiseSrc !== undefined) {
     const n = Number(noiseSrc.value);
     if (!(n >= 0 && n < 1) || String(noiseSrc.value).trim() === '') problems.push(`${noiseSrc.from}: '${String(noiseSrc.value)}' is not a noise level; accepted: a fraction from 0 to below 1, e.g. 0.05`);
@@ -235,15 +265,16 @@ export function resolvePlan(flags: RawOptions, env: Record<string, string | unde
     if (parsed.params === null) problems.push(...parsed.errors);
     else sim = parsed.params;
   }
-  const argsSrc = profile.values['server.args'];
-  let serverArgs: string[] = [];
+  const argsSrc = get('serverArgs');
+  let serverArgs: string[] = [...defaultOf<readonly string[]>('serverArgs')];
   if (argsSrc !== undefined) {
-    if (Array.isArray(argsSrc) && argsSrc.every((a) => typeof a === 'string')) serverArgs = argsSrc as string[];
-    else problems.push(`${profile.file}: server.args: '${String(argsSrc)}' is not a list of strings; accepted: e.g. ["--log-verbose=1"]`);
+    const v = argsSrc.value;
+    if (Array.isArray(v) && v.every((a) => typeof a === 'string')) serverArgs = v as string[];
+    else problems.push(`${argsSrc.from}: '${String(v)}' is not a list of strings; accepted: e.g. ["--log-verbose=1"]`);
   }
 
   const precisionSrc = get('precisions');
-  let precisions: Precision[] = ['FP32'];
+  let precisions = [...defaultOf<readonly string[]>('precisions')] as Precision[];
   if (precisionSrc !== undefined) {
     const v = precisionSrc.value;
     const items = (Array.isArray(v) ? v.map(String) : String(v).split(',')).map((p) => p.trim().toUpperCase()).filter(Boolean);
@@ -252,40 +283,26 @@ export function resolvePlan(flags: RawOptions, env: Record<string, string | unde
     else precisions = [...new Set(items)] as Precision[];
   }
 
-  const stabilitySrc = profile.values['load.stability'];
-  let stability = 0.1;
+  const stabilitySrc = get('stability');
+  let stability = defaultOf<number>('stability');
   if (stabilitySrc !== undefined) {
-    if (typeof stabilitySrc === 'number' && stabilitySrc > 0 && stabilitySrc < 1) stability = stabilitySrc;
-    else problems.push(`${profile.file}: load.stability: '${String(stabilitySrc)}' is not a fraction between 0 and 1 (e.g. 0.10)`);
+    const v = stabilitySrc.value;
+    if (typeof v === 'number' && v > 0 && v < 1) stability = v;
+    else problems.push(`${stabilitySrc.from}: '${String(v)}' is not a fraction between 0 and 1 (e.g. 0.10)`);
   }
-  const minWindowsSrc = profile.values['load.min_windows'];
-  let minWindows = 3;
-  if (minWindowsSrc !== undefined) {
-    if (Number.isSafeInteger(minWindowsSrc) && (minWindowsSrc as number) >= 2) minWindows = minWindowsSrc as number;
-    else problems.push(`${profile.file}: load.min_windows: '${String(minWindowsSrc)}' is not an integer ≥ 2`);
-  }
-  const warmupSrc = profile.values['load.warmup'];
-  let warmupMs = 300;
-  if (warmupSrc !== undefined) {
-    const ms = parseDurationMs(String(warmupSrc));
-    if (ms === null) problems.push(`${profile.file}: load.warmup: '${String(warmupSrc)}' is not a duration; accepted: ${DURATION_FORMS}`);
-    else warmupMs = ms;
-  }
+  const minWindows = int('minWindows', 2);
+  const warmupMs = duration('warmup');
 
-  const maxWindows = int('maxWindows', 10, 1);
-  const loadMode = oneOf('load', 'concurrency', ['concurrency', 'rate']) as RunPlan['load']['mode'];
-  const arrivals = oneOf('arrivals', 'constant', ['constant', 'poisson']) as RunPlan['load']['arrivals'];
-  const transport = oneOf('clientTransport', 'http2', [...CLIENT_TRANSPORTS]) as ClientTransport;
-  const extraSrc = profile.values['load.max_extra_windows'];
-  let maxExtraWindows = 4;
-  if (extraSrc !== undefined) {
-    if (Number.isSafeInteger(extraSrc) && (extraSrc as number) >= 0) maxExtraWindows = extraSrc as number;
-    else problems.push(`${profile.file}: load.max_extra_windows: '${String(extraSrc)}' is not an integer ≥ 0`);
-  }
+  const maxWindows = int('maxWindows', 1);
+  const loadMode = oneOf('load', ['concurrency', 'rate']) as RunPlan['load']['mode'];
+  const arrivals = oneOf('arrivals', ['constant', 'poisson']) as RunPlan['load']['arrivals'];
+  const transport = oneOf('clientTransport', [...CLIENT_TRANSPORTS]) as ClientTransport;
+  const maxExtraWindows = int('maxExtraWindows', 0);
   if (maxWindows < minWindows) {
     const from = get('maxWindows')?.from ?? 'max_windows (default)';
-    problems.push(`${from}: ${maxWindows} is below the ${minWindows} windows a stable measurement needs (${profile.file}: load.min_windows); accepted: at least ${minWindows}`);
+    problems.push(`${from}: ${maxWindows} is below the ${minWindows} windows a stable measurement needs (load.min_windows); accepted: at least ${minWindows}`);
   }
+  const gpu = gpuSettings(get, problems);
 
   const plan: RunPlan = {
     model: model === undefined ? (launch === 'replay' && landscape ? basename(landscape).replace(/\.csv$/, '') : launch) : String(model.value).trim(),
@@ -293,41 +310,159 @@ export function resolvePlan(flags: RawOptions, env: Record<string, string | unde
     targetP99Ms,
     profile: { name: profile.name, file: profile.file },
     strategy,
-    budget: int('budget', 20, 1),
-    seed: int('seed', 1, 0),
+    budget: int('budget', 1),
+    seed: int('seed', 0),
     space: {
-      maxBatchSizes: intList('maxBatchSizes', [4, 8, 16], 1, 'max_batch_size values'),
-      maxQueueDelaysUs: intList('queueDelays', [0, 2000, 8000], 0, 'queue delays in microseconds'),
-      instanceCounts: intList('instanceCounts', [1, 2], 1, 'instance counts'),
+      maxBatchSizes: intList('maxBatchSizes', 1, 'max_batch_size values'),
+      maxQueueDelaysUs: intList('queueDelays', 0, 'queue delays in microseconds'),
+      instanceCounts: intList('instanceCounts', 1, 'instance counts'),
       precisions,
     },
-    maxConcurrency: int('maxConcurrency', 64, 1),
-    windows: { windowMs: duration('window', 500), minWindows, maxWindows, stabilityTolerance: stability, warmupMs, warmupRequests: int('warmupRequests', 0, 0), maxExtraWindows, minWindowRequests: int('windowRequests', 200, 0) },
+    maxConcurrency: int('maxConcurrency', 1),
+    windows: { windowMs: duration('window'), minWindows, maxWindows, stabilityTolerance: stability, warmupMs, warmupRequests: int('warmupRequests', 0), maxExtraWindows, minWindowRequests: int('windowRequests', 0) },
     // Open loop against the embedded server: the pacer gets a thread of its own, since the
     // server's work in the main thread would otherwise make it send late.
-    load: { mode: loadMode, arrivals, maxRate: int('maxRate', 100_000, 1), workers: int('loadWorkers', loadMode === 'rate' && launch === 'embedded' ? 1 : 0, 0), transport },
+    load: { mode: loadMode, arrivals, maxRate: int('maxRate', 1), workers: int('loadWorkers', 0, loadMode === 'rate' && launch === 'embedded' ? 1 : 0), transport },
     launch: launch as RunPlan['launch'],
-    port: int('port', 0, 0),
+    port: int('port', 0),
     server: {
       tritonPath: optional('tritonPath'),
-      tritonImage: optional('tritonImage'),
-      gpus: optional('gpus'),
+      tritonImage: str('tritonImage'),
+      gpus: str('gpus'),
       dockerSocket: optional('dockerSocket'),
       url,
       metricsUrl: optional('metricsUrl'),
       args: serverArgs,
     },
     engine: { target: engineTarget as RunPlan['engine']['target'], cache: resolve(cwd, optional('engineCache') ?? defaultEngineCacheDir(env)) },
+    gpu,
     timeBudgetMs,
     landscape: landscape === null ? null : resolve(cwd, landscape),
     replayNoise,
     sim,
-    db: resolve(cwd, str('db', join('reports', 'tanalyze.db'))),
-    outDir: resolve(cwd, str('outDir', 'reports')),
+    db: resolve(cwd, str('db')),
+    outDir: resolve(cwd, str('outDir')),
     json: flags.json === true,
     quiet: flags.quiet === true,
   };
   if (plan.port > 65535) problems.push(`--port: ${plan.port} is not a port; accepted: 0 to 65535`);
   if (problems.length) throw new UsageError(problems, 'Run `tanalyze --help` for the flags and their forms.');
-  return plan;
+  return { plan, sources };
+}
+
+/** The GPU workers' settings from the environment alone (benchmarks that start the server themselves). */
+export function gpuSettingsFromEnv(env: Record<string, string | undefined>): GpuSettings {
+  const problems: string[] = [];
+  const none: Profile = { name: 'none', file: 'none', values: {} };
+  const settings = gpuSettings((key) => pick(key, {}, env, none), problems);
+  if (problems.length) throw new UsageError(problems);
+  return settings;
+}
+
+/** The GPU workers' settings, from the environment variables of the option table. */
+function gpuSettings(get: (key: string) => Sourced | undefined, problems: string[]): GpuSettings {
+  const text = (key: string): string | null => {
+    const s = get(key);
+    return s === undefined ? null : String(s.value);
+  };
+  const int = (key: string, min: number): number => {
+    const s = get(key);
+    if (s === undefined) return defaultOf<number>(key);
+    const n = parseIntStrict(String(s.value), min);
+    if (n === null) problems.push(`${s.from}: '${String(s.value)}' is not an integer ≥ ${min}`);
+    return n ?? defaultOf<number>(key);
+  };
+  const onOff = (key: string): boolean => {
+    const s = get(key);
+    if (s === undefined) return defaultOf<boolean>(key);
+    const v = String(s.value).trim().toLowerCase();
+    if (['1', 'true', 'on', 'yes'].includes(v)) return true;
+    if (['0', 'false', 'off', 'no'].includes(v)) return false;
+    problems.push(`${s.from}: '${String(s.value)}' is not on or off; accepted: 1 or 0`);
+    return defaultOf<boolean>(key);
+  };
+  return {
+    python: text('gpuPython') ?? defaultOf<string>('gpuPython'),
+    script: text('gpuWorker'),
+    cacheDir: text('gpuCache'),
+    runTimeoutMs: int('gpuRunTimeoutMs', 1),
+    cudaGraphs: onOff('gpuCudaGraphs'),
+    device: int('gpuDevice', 0),
+    log: onOff('gpuLog'),
+    nvidiaSmi: text('nvidiaSmi') ?? defaultOf<string>('nvidiaSmi'),
+  };
+}
+
+/** Each option's value as the plan holds it, for `tanalyze plan` and for comparing a resumed run's flags with its stored plan. */
+const PLAN_VALUES: Record<string, (p: RunPlan) => unknown> = {
+  model: (p) => p.model,
+  p99: (p) => p.targetP99Ms,
+  modelRepository: (p) => p.modelRepository,
+  profile: (p) => p.profile.name,
+  search: (p) => p.strategy,
+  budget: (p) => p.budget,
+  timeBudget: (p) => p.timeBudgetMs,
+  seed: (p) => p.seed,
+  maxBatchSizes: (p) => p.space.maxBatchSizes,
+  queueDelays: (p) => p.space.maxQueueDelaysUs,
+  instanceCounts: (p) => p.space.instanceCounts,
+  precisions: (p) => p.space.precisions,
+  maxConcurrency: (p) => p.maxConcurrency,
+  window: (p) => p.windows.windowMs,
+  load: (p) => p.load.mode,
+  arrivals: (p) => p.load.arrivals,
+  maxRate: (p) => p.load.maxRate,
+  windowRequests: (p) => p.windows.minWindowRequests,
+  warmupRequests: (p) => p.windows.warmupRequests,
+  loadWorkers: (p) => p.load.workers,
+  clientTransport: (p) => p.load.transport,
+  maxWindows: (p) => p.windows.maxWindows,
+  minWindows: (p) => p.windows.minWindows,
+  stability: (p) => p.windows.stabilityTolerance,
+  warmup: (p) => p.windows.warmupMs,
+  maxExtraWindows: (p) => p.windows.maxExtraWindows,
+  launch: (p) => p.launch,
+  port: (p) => p.port,
+  tritonPath: (p) => p.server.tritonPath,
+  tritonImage: (p) => p.server.tritonImage,
+  gpus: (p) => p.server.gpus,
+  dockerSocket: (p) => p.server.dockerSocket,
+  url: (p) => p.server.url,
+  metricsUrl: (p) => p.server.metricsUrl,
+  serverArgs: (p) => p.server.args,
+  landscape: (p) => p.landscape,
+  replayNoise: (p) => p.replayNoise,
+  engineTarget: (p) => p.engine.target,
+  engineCache: (p) => p.engine.cache,
+  gpuPython: (p) => p.gpu?.python,
+  gpuWorker: (p) => p.gpu?.script,
+  gpuCache: (p) => p.gpu?.cacheDir,
+  gpuRunTimeoutMs: (p) => p.gpu?.runTimeoutMs,
+  gpuCudaGraphs: (p) => p.gpu?.cudaGraphs,
+  gpuDevice: (p) => p.gpu?.device,
+  gpuLog: (p) => p.gpu?.log,
+  nvidiaSmi: (p) => p.gpu?.nvidiaSmi,
+  db: (p) => p.db,
+  outDir: (p) => p.outDir,
+  json: (p) => p.json,
+  quiet: (p) => p.quiet,
+};
+
+/** The keys of the option table that a plan holds a value for, in the table's order. */
+export const PLAN_KEYS: readonly string[] = OPTIONS.map((o) => o.key).filter((k) => k in PLAN_VALUES);
+
+/** A plan value as a person reads it (and could give it): 500ms, 50ms, 10%, 4,8,16; '-' for none. */
+export function formatPlanValue(key: string, v: unknown): string {
+  if (v === null || v === undefined) return '-';
+  if (Array.isArray(v)) return v.length ? v.join(',') : '[]';
+  const spec = optionSpec(key);
+  if (typeof v === 'number' && (spec.unit === 'ms' || key === 'timeBudget')) return formatMs(v);
+  if (typeof v === 'number' && key === 'p99') return `${v}ms`;
+  if (typeof v === 'number' && spec.unit === 'fraction') return `${+(v * 100).toFixed(4)}%`;
+  return String(v);
+}
+
+/** An option's value in a plan (undefined for options a plan does not hold, such as --resume). */
+export function planValue(key: string, plan: RunPlan): unknown {
+  return PLAN_VALUES[key]?.(plan);
 }

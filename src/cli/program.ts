@@ -1,25 +1,25 @@
-/** commander wiring: options come from the table in options.ts; actions live in commands/. */
+/** commander wiring: every command's options come from the one table in options.ts; actions live in commands/. */
 import { Command, Option } from 'commander';
-import { RUN_OPTIONS } from './options.js';
-import { REGRESS_OPTIONS } from '../regress/commands.js';
+import { helpDescription, optionsFor, type CommandName } from './options.js';
 import { EXIT_CODE_DOCS } from '../domain/exit-codes.js';
 import { toolVersion } from './version.js';
 
+export type Flags = Record<string, unknown>;
+
 export interface Actions {
-  run(flags: Record<string, unknown>): Promise<number>;
-  report(run: string, flags: Record<string, unknown>): Promise<number>;
-  compare(baseline: string, candidate: string, flags: Record<string, unknown>): Promise<number>;
-  exportBaseline(run: string, flags: Record<string, unknown>): Promise<number>;
-  regress(flags: Record<string, unknown>): Promise<number>;
-  exportLandscape(run: string, flags: Record<string, unknown>): Promise<number>;
+  run(flags: Flags): Promise<number>;
+  plan(flags: Flags): Promise<number>;
+  report(run: string, flags: Flags): Promise<number>;
+  compare(baseline: string, candidate: string, flags: Flags): Promise<number>;
+  exportBaseline(run: string, flags: Flags): Promise<number>;
+  regress(flags: Flags): Promise<number>;
+  exportLandscape(run: string, flags: Flags): Promise<number>;
 }
 
-/** Run options a regress job also takes: where the model is and how load is measured. */
-const REGRESS_RUN_KEYS = ['modelRepository', 'profile', 'maxConcurrency', 'window', 'maxWindows', 'load', 'arrivals', 'maxRate', 'loadWorkers', 'clientTransport', 'launch', 'url', 'port', 'outDir', 'quiet'];
-
-function optionFor(spec: { flags: string; description: string; defaultText?: string; env?: string }): Option {
-  const extras = [spec.defaultText ? `default: ${spec.defaultText}` : '', spec.env ? `env ${spec.env}` : ''].filter(Boolean).join('; ');
-  return new Option(spec.flags, extras ? `${spec.description} (${extras})` : spec.description);
+/** Registers every option of the table that `command` takes (settings without a flag are environment or profile only). */
+function addOptions(cmd: Command, command: CommandName): Command {
+  for (const spec of optionsFor(command)) if (spec.flags) cmd.addOption(new Option(spec.flags, helpDescription(spec, command)));
+  return cmd;
 }
 
 export function buildProgram(actions: Actions, setExit: (code: number) => void): Command {
@@ -32,7 +32,7 @@ export function buildProgram(actions: Actions, setExit: (code: number) => void):
 
   // Subcommands parse their own options (`tanalyze report latest --db F` is report's --db).
   program.enablePositionalOptions();
-  for (const spec of RUN_OPTIONS) program.addOption(optionFor(spec));
+  addOptions(program, 'run');
   program.addHelpText(
     'after',
     [
@@ -44,50 +44,47 @@ export function buildProgram(actions: Actions, setExit: (code: number) => void):
       '  tanalyze --model tiny_resnet --p99 50ms',
     ].join('\n'),
   );
-  program.action(async (flags: Record<string, unknown>) => setExit(await actions.run(flags)));
+  program.action(async (flags: Flags) => setExit(await actions.run(flags)));
 
-  program
-    .command('report')
-    .description('write the HTML report of a stored run again, from the database alone')
+  const sub = (name: string, command: CommandName, description: string, parent: Command = program): Command =>
+    addOptions(parent.command(name).description(description).exitOverride(), command);
+
+  sub('plan', 'plan', 'print what a run with these flags would do (settings and where each came from, the space, strategy, budget, engine builds, an estimate of the wall time) and start nothing')
+    .action(async (flags: Flags) => setExit(await actions.plan(flags)));
+
+  sub('report', 'report', 'write the HTML report of a stored run again, from the database alone')
     .argument('<run>', "run id, or 'latest'")
-    .option('--db <file>', 'SQLite database of runs (default: reports/tanalyze.db)')
-    .option('--out <file>', 'where to write the HTML (default: reports/<run-id>/index.html)')
-    .option('--json', 'print a JSON summary on stdout')
-    .action(async (run: string, flags: Record<string, unknown>) => setExit(await actions.report(run, flags)));
+    .action(async (run: string, flags: Flags) => setExit(await actions.report(run, flags)));
 
-  const compare = program
-    .command('compare')
-    .description('compare a candidate run with a baseline (runs in the database or baseline JSON files); exit 1 on regression')
+  sub('compare', 'compare', 'compare a candidate run with a baseline (runs in the database or baseline JSON files); exit 1 on regression')
     .argument('<baseline>', "baseline: a baseline JSON file, or a run id ('latest')")
-    .argument('<candidate>', 'candidate: a baseline JSON file, or a run id');
-  for (const spec of REGRESS_OPTIONS.filter((o) => o.commands.includes('compare'))) compare.addOption(optionFor(spec));
-  compare.action(async (b: string, c: string, flags: Record<string, unknown>) => setExit(await actions.compare(b, c, flags)));
+    .argument('<candidate>', 'candidate: a baseline JSON file, or a run id')
+    .action(async (b: string, c: string, flags: Flags) => setExit(await actions.compare(b, c, flags)));
 
-  program
-    .command('baseline')
-    .description('baselines for regression jobs')
-    .command('export')
-    .description('write a stored run as a baseline JSON file')
+  const baseline = program.command('baseline').description('baselines for regression jobs');
+  sub('export', 'baseline export', 'write a stored run as a baseline JSON file', baseline)
     .argument('<run>', "run id, or 'latest'")
-    .option('--db <file>', 'SQLite database of runs (default: reports/tanalyze.db)')
-    .option('--out <file>', 'where to write the baseline (default: stdout)')
-    .option('--json', 'print a JSON summary on stdout')
-    .action(async (run: string, flags: Record<string, unknown>) => setExit(await actions.exportBaseline(run, flags)));
+    .action(async (run: string, flags: Flags) => setExit(await actions.exportBaseline(run, flags)));
 
-  program
-    .command('export-landscape')
-    .description("write a stored run's measurements as a landscape CSV that --launch replay answers from")
+  sub('export-landscape', 'export-landscape', "write a stored run's measurements as a landscape CSV that --launch replay answers from")
     .argument('<run>', "run id, or 'latest'")
-    .option('--db <file>', 'SQLite database of runs (default: reports/tanalyze.db)')
-    .option('--out <file>', 'where to write the CSV (default: stdout)')
-    .option('--json', 'print a JSON summary on stdout (with --out)')
-    .action(async (run: string, flags: Record<string, unknown>) => setExit(await actions.exportLandscape(run, flags)));
+    .action(async (run: string, flags: Flags) => setExit(await actions.exportLandscape(run, flags)));
 
-  const regress = program
-    .command('regress')
-    .description("measure a baseline's recommended configuration again and compare (nightly jobs); exit 1 on regression");
-  for (const spec of REGRESS_OPTIONS.filter((o) => o.commands.includes('regress'))) regress.addOption(optionFor(spec));
-  for (const key of REGRESS_RUN_KEYS) regress.addOption(optionFor(RUN_OPTIONS.find((o) => o.key === key)!));
-  regress.action(async (flags: Record<string, unknown>) => setExit(await actions.regress(flags)));
+  sub('regress', 'regress', "measure a baseline's recommended configuration again, on any launch mode, and compare (nightly jobs); the load and server settings come from the nightly profile unless --profile names another; exit 1 on regression")
+    .action(async (flags: Flags) => setExit(await actions.regress(flags)));
   return program;
+}
+
+/** Every command's --help, for the README: the program's own, then each subcommand's. */
+export function commandHelps(program: Command): { name: string; text: string }[] {
+  const out = [{ name: 'tanalyze', text: program.helpInformation() }];
+  const walk = (cmd: Command, prefix: string) => {
+    for (const c of cmd.commands) {
+      const name = `${prefix} ${c.name()}`;
+      if (c.commands.length) walk(c, name);
+      else out.push({ name, text: c.helpInformation() });
+    }
+  };
+  walk(program, 'tanalyze');
+  return out;
 }

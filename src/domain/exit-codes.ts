@@ -3,6 +3,7 @@
  * and the one mapping from an error's kind to its code.
  */
 import { TanalyzeError, type ErrorKind } from './errors.js';
+import type { Verdict } from './comparison.js';
 
 export const EXIT_CODES = {
   ok: 0,
@@ -32,6 +33,18 @@ export const EXIT_CODE_DOCS: readonly { code: number; meaning: string }[] = [
   { code: EXIT_CODES.internal, meaning: 'internal error in tanalyze (a bug: please report it)' },
   { code: EXIT_CODES.interrupted, meaning: 'interrupted (Ctrl-C or SIGTERM); what was measured is saved and reported' },
 ];
+
+const VERDICT_EXIT_CODES: Record<Verdict, number> = {
+  pass: EXIT_CODES.ok,
+  regression: EXIT_CODES.regression,
+  'sla-not-met': EXIT_CODES.targetNotMet,
+  infrastructure: EXIT_CODES.infrastructure,
+};
+
+/** The exit code of compare and regress for their verdict. */
+export function exitCodeForVerdict(v: Verdict): number {
+  return VERDICT_EXIT_CODES[v];
+}
 
 const KIND_EXIT_CODES: Record<ErrorKind, number> = {
   usage: EXIT_CODES.usage,

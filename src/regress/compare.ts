@@ -38,7 +38,7 @@
  * measured: the server would not start or load the configuration, every request failed),
  * `sla-not-met` (2), `regression` (1), `pass` (0).
  */
-import { EXIT_CODES } from '../domain/exit-codes.js';
+import { exitCodeForVerdict } from '../domain/exit-codes.js';
 import { describeLoad, loadOf, type FixedLoad, type LoadPoint } from '../domain/measurement.js';
 import { bestPoint, ciTargetVerdict, figuresUsable, pointMeetsTarget, uncertainPass } from '../domain/target.js';
 import type { Check, CheckStatus, Comparison, Measured, SideSummary, Thresholds, Verdict } from '../domain/comparison.js';
@@ -272,17 +272,6 @@ function sideSummary(m: Measured, targetP99Ms: number): SideSummary {
     measurements: m.repeats.length,
     throughputIps: ok.length ? median(tps.map((x) => x ?? 0)) : null,
   };
-}
-
-const EXIT_BY_VERDICT: Record<Verdict, number> = {
-  pass: EXIT_CODES.ok,
-  regression: EXIT_CODES.regression,
-  'sla-not-met': EXIT_CODES.targetNotMet,
-  infrastructure: EXIT_CODES.infrastructure,
-};
-
-export function exitCodeForVerdict(v: Verdict): number {
-  return EXIT_BY_VERDICT[v];
 }
 
 /** Every check, the verdict and the headline. Pure. */

@@ -2,6 +2,7 @@
  * The search loop: ask the strategy for a configuration, write its model variant,
  * load it, measure it at rising load, and commit the finished trial before the next
  * one starts. Every dependency with I/O comes in through SearchContext.
+ * `runTrial` is the one function that executes a trial: the search and regress both call it.
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -34,26 +35,22 @@ export interface MeasureRequest {
   onPoint: (point: LoadPoint, index: number) => void;
 }
 
-export interface SearchContext {
-  runId: string;
+/** A load search's result: the points, the best one, and why it stopped. */
+export type MeasureResult = TrialResult & { stopReason?: string; firstError?: string };
+
+/** What executing one trial needs: the model, where variants go, the server and the measurement. */
+export interface TrialContext {
   model: RepoModel;
   /** Where the variants are written: the repository the server serves. */
   variantRepo: string;
-  space: SearchSpace;
+  /** Trials planned in all, for the progress label `[i/budget]`. */
   budget: number;
-  seed: number;
   targetP99Ms: number;
   windows: WindowSettings;
   maxConcurrency: number;
-  store: Store;
-  strategy: Strategy;
   launcher: Launcher;
-  measure: (req: MeasureRequest) => Promise<TrialResult & { stopReason?: string; firstError?: string }>;
+  measure: (req: MeasureRequest) => Promise<MeasureResult>;
   log: (line: string) => void;
-  /** Checked between trials: a stop request (Ctrl-C) ends the loop after the current trial. */
-  shouldStop?: () => boolean;
-  /** Stop after this many trials in a row failed the same way (default 5). */
-  maxRepeatedFailures?: number;
   /** The build step (engines, optimized models), cached; none when absent. */
   builder?: EngineBuilder;
   /**
@@ -61,6 +58,46 @@ export interface SearchContext {
    * default configuration is measured (a landscape need not hold it).
    */
   offline?: boolean;
+}
+
+/** Where a trial's progress goes: the store for a search; regress keeps only what runTrial returns. */
+export interface TrialSink {
+  start(index: number, t: { config: ServingConfig; variantName: string; isDefault: boolean; pbtxt: string }): number;
+  point(trialId: number, index: number, point: LoadPoint): void;
+  finish(trialId: number, r: { state: Exclude<TrialRecord['state'], 'RUNNING'>; objectiveIps: number | null; p99Ms: number | null; error: string | null }): void;
+}
+
+/** A trial's sink in a stored run: every point and the finished trial are committed as they come. */
+export function storeSink(store: Store, runId: string): TrialSink {
+  return {
+    start: (index, t) => store.startTrial(runId, index, t),
+    point: (trialId, i, p) => store.recordPoint(trialId, i, p),
+    finish: (trialId, r) => store.finishTrial(trialId, r),
+  };
+}
+
+/** A sink that keeps nothing (the caller reads runTrial's outcome). */
+export const DISCARD_SINK: TrialSink = { start: () => 0, point: () => {}, finish: () => {} };
+
+/** What a trial came to: its state and figures, and the load search's own result when it ran. */
+export interface TrialOutcome {
+  state: Exclude<TrialRecord['state'], 'RUNNING'>;
+  objectiveIps: number | null;
+  p99Ms: number | null;
+  error: string | null;
+  result: MeasureResult | null;
+}
+
+export interface SearchContext extends TrialContext {
+  runId: string;
+  space: SearchSpace;
+  seed: number;
+  store: Store;
+  strategy: Strategy;
+  /** Checked between trials: a stop request (Ctrl-C) ends the loop after the current trial. */
+  shouldStop?: () => boolean;
+  /** Stop after this many trials in a row failed the same way (default 5). */
+  maxRepeatedFailures?: number;
   /** Wall-clock budget: no new configuration is started after this time (ms since epoch). */
   deadline?: number;
   now?: () => number;
@@ -94,12 +131,12 @@ export async function runSearch(ctxIn: SearchContext): Promise<SearchOutcome> {
   ctx.store.failStaleRunning(ctx.runId, 'the process stopped during the trial');
   for (const t of ctx.store.trialsToRedo(ctx.runId)) {
     if (ctx.shouldStop?.()) break;
-    await runTrial(ctx, t.index, t.config, t.isDefault);
+    await runTrial(ctx, { index: t.index, config: t.config, isDefault: t.isDefault }, storeSink(ctx.store, ctx.runId));
   }
   let history = ctx.store.trialHistory(ctx.runId);
   const hasDefault = ctx.store.trials(ctx.runId).some((t) => t.isDefault);
   if (!ctx.offline && !hasDefault && history.length < ctx.budget) {
-    await runTrial(ctx, history.length, servingConfigOf(ctx.model.config), true);
+    await runTrial(ctx, { index: history.length, config: servingConfigOf(ctx.model.config), isDefault: true }, storeSink(ctx.store, ctx.runId));
     history = ctx.store.trialHistory(ctx.runId);
   }
   for (;;) {
@@ -112,13 +149,23 @@ export async function runSearch(ctxIn: SearchContext): Promise<SearchOutcome> {
     if (early) return { trials: history.length, stopReason: early };
     const next = ctx.strategy.ask(history, ctx.space, ctx.seed);
     if (next === null) return { trials: history.length, stopReason: 'search space exhausted' };
-    await runTrial(ctx, history.length, next, false);
+    await runTrial(ctx, { index: history.length, config: next, isDefault: false }, storeSink(ctx.store, ctx.runId));
     history = ctx.store.trialHistory(ctx.runId);
   }
 }
 
-async function runTrial(ctx: SearchContext, index: number, config: ServingConfig, isDefault: boolean): Promise<TrialRecord> {
-  const variantName = `${ctx.model.name}_config_${index}`;
+/**
+ * Executes one trial: builds and writes the configuration's variant, loads it, runs the load
+ * search on it, unloads it, and reports every step to `sink`. A configuration that fails
+ * becomes a FAILED (or SKIPPED) outcome with its reason; nothing here throws for it.
+ */
+export async function runTrial(
+  ctx: TrialContext,
+  trial: { index: number; config: ServingConfig; isDefault: boolean; variantName?: string },
+  sink: TrialSink,
+): Promise<TrialOutcome> {
+  const { index, config, isDefault } = trial;
+  const variantName = trial.variantName ?? `${ctx.model.name}_config_${index}`;
   const label = `[${index + 1}/${ctx.budget}] ${isDefault ? 'default ' : ''}${describe(config)}`;
   const started = Date.now();
 
@@ -148,23 +195,25 @@ async function runTrial(ctx: SearchContext, index: number, config: ServingConfig
     setupUnavailable = e instanceof PrecisionUnavailableError;
     cfg = ctx.model.config;
   }
-  const trialId = ctx.store.startTrial(ctx.runId, index, { config, variantName, isDefault, pbtxt });
+  const trialId = sink.start(index, { config, variantName, isDefault, pbtxt });
   if (setupError !== null) {
     const skipped = precisionFile === null || setupUnavailable;
-    ctx.store.finishTrial(trialId, { state: skipped ? 'SKIPPED' : 'FAILED', objectiveIps: null, p99Ms: null, error: setupError });
+    const outcome: TrialOutcome = { state: skipped ? 'SKIPPED' : 'FAILED', objectiveIps: null, p99Ms: null, error: setupError, result: null };
+    sink.finish(trialId, outcome);
     ctx.log(`${label}: ${skipped ? 'skipped' : 'failed'}: ${setupError}`);
-    return ctx.store.trialHistory(ctx.runId)[index]!;
+    return outcome;
   }
 
   // A remote Triton holds the model under its own name: each configuration is a reload of it.
   const servedName = ctx.launcher.kind === 'remote' ? ctx.model.name : variantName;
   const variant: ModelVariant = { modelName: servedName, dir: join(ctx.variantRepo, variantName), config, pbtxt };
-  let state: TrialRecord['state'] = 'FAILED';
+  let state: TrialOutcome['state'] = 'FAILED';
   let objectiveIps: number | null = null;
   let p99Ms: number | null = null;
   let error: string | null = null;
   let loaded = false;
   let pointCount = 0;
+  let measured: MeasureResult | null = null;
   try {
     if (!ctx.offline) await writeVariant(ctx.variantRepo, ctx.model.dir, cfg, variantName);
     if (build) await installArtifacts(variant.dir, build.files);
@@ -182,9 +231,10 @@ async function runTrial(ctx: SearchContext, index: number, config: ServingConfig
       maxConcurrency: ctx.maxConcurrency,
       onPoint: (p, i) => {
         pointCount++;
-        ctx.store.recordPoint(trialId, i, p);
+        sink.point(trialId, i, p);
       },
     });
+    measured = result;
     if (result.stopReason?.startsWith('errors')) {
       // Requests fail even at the lightest load: the configuration is broken, not overloaded.
       state = 'FAILED';
@@ -212,11 +262,11 @@ async function runTrial(ctx: SearchContext, index: number, config: ServingConfig
   } finally {
     if (loaded) await ctx.launcher.release(variant).catch((e) => ctx.log(`  (unloading ${variantName} failed: ${(e as Error).message})`));
   }
-  ctx.store.finishTrial(trialId, { state, objectiveIps, p99Ms, error });
+  sink.finish(trialId, { state, objectiveIps, p99Ms, error });
   const secs = ((Date.now() - started) / 1000).toFixed(1);
   if (state === 'COMPLETE') ctx.log(`${label}: ${fmt(objectiveIps)} inf/s at p99 ${fmt(p99Ms)} ms (${pointCount} load points, ${secs} s)`);
   else ctx.log(`${label}: ${state.toLowerCase()}: ${error} (${secs} s)`);
-  return ctx.store.trialHistory(ctx.runId)[index]!;
+  return { state, objectiveIps, p99Ms, error, result: measured };
 }
 
 /** Error text with names and numbers blanked, so the same failure on different variants compares equal. */

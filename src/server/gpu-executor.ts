@@ -26,6 +26,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { tmpdir } from 'node:os';
 import type { ModelConfig, ModelTensor } from '../config/types.js';
 import { batchInputs, batchOutcome, splitOutputs, type BatchOutcome, type ExecRequest, type Executor, type ExecutorSpec } from './executor.js';
 import type { IoMeta } from './instance-protocol.js';
@@ -182,25 +183,30 @@ export function ioFromConfig(cfg: ModelConfig): { inputs: IoMeta[]; outputs: IoM
   return { inputs: cfg.input.map(conv), outputs: cfg.output.map(conv) };
 }
 
+/**
+ * The CLI reads these from its option table (environment variables TANALYZE_GPU_*) once, in
+ * the plan, and passes them down; nothing here reads the environment.
+ */
 export interface GpuWorkerOptions {
-  /** Python interpreter (env TANALYZE_GPU_PYTHON, default python3). */
+  /** Python interpreter (default python3). */
   python?: string;
-  /** Worker script (env TANALYZE_GPU_WORKER, default gpu_worker.py of this package). */
+  /** Worker script (default gpu_worker.py of this package). */
   script?: string;
   /** Extra arguments after the script (fake workers in tests take their behaviour here). */
   args?: string[];
-  /** Cache of built models (env TANALYZE_GPU_CACHE, default <tmp>/tanalyze-gpu-cache). */
+  /** Cache of built models (default <os tmpdir>/tanalyze-gpu-cache). */
   cacheDir?: string;
-  /** A batch with no answer after this long is a hang: the worker is killed and replaced (env TANALYZE_GPU_RUN_TIMEOUT_MS, default 60000). */
+  /** A batch with no answer after this long is a hang: the worker is killed and replaced (default 60000). */
   runTimeoutMs?: number;
   /** Load (build and CUDA-graph capture included) time limit (default 600000). */
   loadTimeoutMs?: number;
   /** Replacements before the instance gives up (default 3). */
   maxRestarts?: number;
-  /** Capture CUDA graphs per batch size at load (default true; env TANALYZE_GPU_CUDA_GRAPHS=0 turns off). */
+  /** Capture CUDA graphs per batch size at load (default true). */
   cudaGraphs?: boolean;
   /** CUDA device index (default 0). */
   device?: number;
+  /** The worker's own log lines (default: dropped). */
   log?: (line: string) => void;
 }
 
@@ -227,20 +233,18 @@ function defaultScript(): string {
   return candidates.find((c) => existsSync(c)) ?? candidates[0]!;
 }
 
-function optionsFromEnv(o: GpuWorkerOptions): Required<Omit<GpuWorkerOptions, 'log' | 'args'>> & Pick<GpuWorkerOptions, 'log' | 'args'> {
-  const env = process.env;
-  const num = (v: string | undefined): number | undefined => (v !== undefined && v !== '' && Number.isFinite(Number(v)) ? Number(v) : undefined);
+function withDefaults(o: GpuWorkerOptions): Required<Omit<GpuWorkerOptions, 'log' | 'args'>> & Pick<GpuWorkerOptions, 'log' | 'args'> {
   return {
-    python: o.python ?? env['TANALYZE_GPU_PYTHON'] ?? 'python3',
-    script: o.script ?? env['TANALYZE_GPU_WORKER'] ?? defaultScript(),
+    python: o.python ?? 'python3',
+    script: o.script ?? defaultScript(),
     args: o.args,
-    cacheDir: o.cacheDir ?? env['TANALYZE_GPU_CACHE'] ?? path.join(process.env['TMPDIR'] ?? '/tmp', 'tanalyze-gpu-cache'),
-    runTimeoutMs: o.runTimeoutMs ?? num(env['TANALYZE_GPU_RUN_TIMEOUT_MS']) ?? 60_000,
+    cacheDir: o.cacheDir ?? path.join(tmpdir(), 'tanalyze-gpu-cache'),
+    runTimeoutMs: o.runTimeoutMs ?? 60_000,
     loadTimeoutMs: o.loadTimeoutMs ?? 600_000,
     maxRestarts: o.maxRestarts ?? 3,
-    cudaGraphs: o.cudaGraphs ?? env['TANALYZE_GPU_CUDA_GRAPHS'] !== '0',
-    device: o.device ?? num(env['TANALYZE_GPU_DEVICE']) ?? 0,
-    log: o.log ?? (env['TANALYZE_GPU_LOG'] ? (l: string) => process.stderr.write(`${l}\n`) : undefined),
+    cudaGraphs: o.cudaGraphs ?? true,
+    device: o.device ?? 0,
+    log: o.log,
   };
 }
 
@@ -269,7 +273,7 @@ class WorkerProcess {
   /** Set before a kill so the exit message says why. */
   killReason: string | undefined;
 
-  constructor(python: string, script: string, args: string[], private readonly label: string) {
+  constructor(python: string, script: string, args: string[], private readonly label: string, private readonly log?: (line: string) => void) {
     this.child = spawn(python, [script, ...args], {
       stdio: ['pipe', 'pipe', 'pipe'],
       env: { ...process.env, PYTHONUNBUFFERED: '1' },
@@ -295,7 +299,7 @@ class WorkerProcess {
     });
     this.child.stderr!.on('data', (chunk: Buffer) => {
       this.stderrTail = (this.stderrTail + chunk.toString('utf8')).slice(-2000);
-      if (process.env['TANALYZE_GPU_LOG']) process.stderr.write(chunk);
+      if (this.log) for (const line of chunk.toString('utf8').split('\n')) if (line) this.log(line);
     });
     this.child.stdin!.on('error', () => undefined); // EPIPE after a crash: the exit handler reports it
     this.child.on('error', (e) => this.fail(new Error(`${this.label}: could not start '${python} ${script}': ${e.message}`)));
@@ -379,11 +383,11 @@ export class GpuWorkerExecutor implements Executor {
   /** Every load's report, the first one and each replacement's. */
   readonly loads: GpuLoadInfo[] = [];
   readonly io: { inputs: IoMeta[]; outputs: IoMeta[] };
-  private readonly o: ReturnType<typeof optionsFromEnv>;
+  private readonly o: ReturnType<typeof withDefaults>;
   private readonly precision: GpuPrecision;
 
   private constructor(private readonly spec: ExecutorSpec, private readonly config: ModelConfig, opts: GpuWorkerOptions) {
-    this.o = optionsFromEnv(opts);
+    this.o = withDefaults(opts);
     this.io = ioFromConfig(config);
     this.precision = gpuPrecisionOf(spec.modelPath, config);
     this.ready = this.startWorker();
@@ -412,7 +416,7 @@ export class GpuWorkerExecutor implements Executor {
 
   private async startWorker(): Promise<WorkerProcess> {
     const label = `GPU worker of '${this.spec.modelName}'`;
-    const w = new WorkerProcess(this.o.python, this.o.script, this.o.args ?? [], label);
+    const w = new WorkerProcess(this.o.python, this.o.script, this.o.args ?? [], label, this.o.log);
     this.worker = w;
     const reply = await w.request(MsgType.LOAD, 0, this.loadMeta(), [], this.o.loadTimeoutMs, `${label} did not finish loading`);
     if (reply.type === MsgType.ERROR) {
@@ -514,4 +518,9 @@ export class GpuWorkerExecutor implements Executor {
   }
 }
 
-export const gpuExecutorFactory = (spec: ExecutorSpec): Promise<Executor> => GpuWorkerExecutor.start(spec);
+/** The factory for pytorch_libtorch models: GPU workers with these options. */
+export const gpuExecutorFactoryWith =
+  (opts: GpuWorkerOptions = {}) =>
+  (spec: ExecutorSpec): Promise<Executor> =>
+    GpuWorkerExecutor.start(spec, opts);
+export const gpuExecutorFactory = gpuExecutorFactoryWith();

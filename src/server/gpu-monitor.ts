@@ -68,7 +68,7 @@ export function gpuMetricsText(samples: readonly GpuSample[]): string {
 }
 
 export interface GpuMonitorOptions {
-  /** The nvidia-smi to run (default: TANALYZE_NVIDIA_SMI, else `nvidia-smi` on PATH). */
+  /** The nvidia-smi to run (default: `nvidia-smi` on PATH; the CLI passes TANALYZE_NVIDIA_SMI). */
   nvidiaSmi?: string;
   /** Sampling period (default 500 ms). */
   intervalMs?: number;
@@ -88,7 +88,7 @@ export class NvidiaSmiMonitor {
   /** Starts sampling unless it already runs or could not start. */
   ensureStarted(): void {
     if (this.child || this.failed) return;
-    const bin = this.opts.nvidiaSmi ?? process.env['TANALYZE_NVIDIA_SMI'] ?? 'nvidia-smi';
+    const bin = this.opts.nvidiaSmi ?? 'nvidia-smi';
     const args = [`--query-gpu=${NVIDIA_SMI_QUERY}`, '--format=csv,noheader,nounits', `-lms`, String(this.opts.intervalMs ?? 500)];
     const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'ignore'], detached: true /* out of the terminal's Ctrl-C; dies on a closed pipe */ });
     this.child = child;

@@ -57,13 +57,13 @@ export class LoadedModel {
   }
 
   /** Starts the instances and validates the configuration against the model. */
-  static async load(source: ModelSource, factory: ExecutorFactory, clock: SchedulerClock = systemClock): Promise<LoadedModel> {
+  static async load(source: ModelSource, factory: ExecutorFactory, clock: SchedulerClock = systemClock, gpuFactory: ExecutorFactory = gpuExecutorFactory): Promise<LoadedModel> {
     const executors: Executor[] = [];
     try {
       const cfg = source.config;
       // TorchScript models (platform pytorch_libtorch) run on the GPU in Python workers.
       const torch = isTorchModel(cfg);
-      if (torch) factory = gpuFactoryOverride ?? gpuExecutorFactory;
+      if (torch) factory = gpuFactoryOverride ?? gpuFactory;
       const runtime = torch ? 'the GPU worker' : 'ONNX Runtime';
       const spec = (outputs: string[]) => ({
         modelName: source.name,

@@ -52,6 +52,8 @@ export class ModelRegistry {
   constructor(
     private readonly repository: string,
     private readonly factory: ExecutorFactory,
+    /** For pytorch_libtorch models (GPU workers); default: workers with their default options. */
+    private readonly gpuFactory?: ExecutorFactory,
   ) {}
 
   /** The ready model, or the error to answer with. */
@@ -120,7 +122,7 @@ export class ModelRegistry {
         print = await fingerprint(source);
         if (!forced && slot.state === 'READY' && !slot.model?.failure && slot.fingerprint === print) return; // unchanged
         if (slot.state !== 'READY') slot.state = 'LOADING';
-        model = await LoadedModel.load(source, this.factory);
+        model = await LoadedModel.load(source, this.factory, undefined, this.gpuFactory);
       } catch (e) {
         const known = e instanceof ModelLoadError;
         const reason = known ? e.message : `failed to load '${name}': ${(e as Error).message}`;

@@ -14,6 +14,7 @@ import { ModelUnavailableError, type LoadedModel } from './model.js';
 import { listModelNames, type LoadOverride } from './model-repository.js';
 import { metricsText } from './prometheus.js';
 import { gpuMetricsText, NvidiaSmiMonitor, type GpuMonitorOptions } from './gpu-monitor.js';
+import { gpuExecutorFactoryWith, type GpuWorkerOptions } from './gpu-executor.js';
 import { isTorchModel } from './gpu-executor.js';
 import { ModelRegistry, ServerError, type GrpcStatusName } from './registry.js';
 import { apiFromConfigType } from './tensors.js';
@@ -35,6 +36,8 @@ export interface EmbeddedServerOptions {
   executorFactory?: ExecutorFactory;
   /** GPU gauges in /metrics while a GPU (pytorch_libtorch) model is loaded: nvidia-smi to use, sampling period. */
   gpuMonitor?: GpuMonitorOptions;
+  /** How GPU workers for pytorch_libtorch models start (interpreter, cache, timeouts). */
+  gpuWorkers?: GpuWorkerOptions;
   /** HTTP/2 receive window of each stream and connection (default 16 MiB; 65535 = HTTP/2's default). */
   receiveWindowBytes?: number;
 }
@@ -155,7 +158,7 @@ export async function startEmbeddedServer(opts: EmbeddedServerOptions): Promise<
   const host = opts.host ?? '127.0.0.1';
   const explicit = opts.modelControl === 'explicit';
   const version = packageVersion();
-  const registry = new ModelRegistry(repository, opts.executorFactory ?? ortExecutorFactory);
+  const registry = new ModelRegistry(repository, opts.executorFactory ?? ortExecutorFactory, gpuExecutorFactoryWith(opts.gpuWorkers));
   const gpus = new NvidiaSmiMonitor(opts.gpuMonitor);
   let serving = false;
 

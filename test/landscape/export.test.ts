@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { exportLandscapeCommand } from '../../src/cli/export-landscape-command.js';
+import { exportLandscapeCommand } from '../../src/cli/commands/export-landscape.js';
 import { parseLandscape } from '../../src/landscape/csv.js';
 import { buildFixtureDb, fixtureData } from '../report/fixture-db.js';
 

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadProfile, resolvePlan } from '../../src/cli/plan.js';
 import { fromPackageRoot } from '../../src/util/package-root.js';
-import { resolveComparisonSettings } from '../../src/regress/commands.js';
+import { resolveComparisonSettings } from '../../src/cli/comparison.js';
 
 const FILE = fromPackageRoot('profiles', 'nightly.yaml');
 

@@ -7,6 +7,8 @@ import type { Launcher, ModelVariant } from '../../domain/launcher.js';
 import type { InferenceClient } from '../../protocol/types.js';
 import { createInferenceClient } from '../../protocol/client.js';
 import { startEmbeddedServer, type EmbeddedServer } from '../../server/server.js';
+import type { GpuWorkerOptions } from '../../server/gpu-executor.js';
+import type { GpuMonitorOptions } from '../../server/gpu-monitor.js';
 import { InfrastructureError } from '../../domain/errors.js';
 import { waitForModelReady } from './ready.js';
 
@@ -15,11 +17,17 @@ export class EmbeddedLauncher implements Launcher {
   private server: EmbeddedServer | undefined;
   private client: InferenceClient | undefined;
 
-  constructor(private readonly opts: { repository: string; port: number; readyTimeoutMs?: number }) {}
+  constructor(private readonly opts: { repository: string; port: number; readyTimeoutMs?: number; gpuWorkers?: GpuWorkerOptions; gpuMonitor?: GpuMonitorOptions }) {}
 
   async start(): Promise<{ grpcAddress: string; serverVersion: string }> {
     try {
-      this.server = await startEmbeddedServer({ repository: this.opts.repository, port: this.opts.port, modelControl: 'explicit' });
+      this.server = await startEmbeddedServer({
+        repository: this.opts.repository,
+        port: this.opts.port,
+        modelControl: 'explicit',
+        ...(this.opts.gpuWorkers ? { gpuWorkers: this.opts.gpuWorkers } : {}),
+        ...(this.opts.gpuMonitor ? { gpuMonitor: this.opts.gpuMonitor } : {}),
+      });
     } catch (e) {
       const err = e as NodeJS.ErrnoException;
       throw new InfrastructureError(

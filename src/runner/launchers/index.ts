@@ -3,6 +3,8 @@
  * without knowing the modes' details. Every launcher implements the same Launcher
  * interface; the Triton ones also say where their Prometheus endpoint is.
  */
+import type { GpuWorkerOptions } from '../../server/gpu-executor.js';
+import type { GpuMonitorOptions } from '../../server/gpu-monitor.js';
 import { join } from 'node:path';
 import { UsageError } from '../../domain/errors.js';
 import type { Launcher } from '../../domain/launcher.js';
@@ -30,6 +32,9 @@ export interface LauncherOptions {
   runDir: string;
   /** embedded: gRPC port (0 = any free one). */
   port?: number;
+  /** embedded: how GPU workers (TorchScript models) start, and the nvidia-smi for GPU gauges. */
+  gpuWorkers?: GpuWorkerOptions;
+  gpuMonitor?: GpuMonitorOptions;
   /** local: tritonserver binary (default: 'tritonserver' on PATH). */
   tritonPath?: string;
   /** docker: image (default DEFAULT_TRITON_IMAGE). */
@@ -67,7 +72,13 @@ export function createLauncher(kind: string, o: LauncherOptions): Launcher {
   const logFile = join(o.runDir, 'tritonserver.log');
   switch (kind) {
     case 'embedded':
-      return new EmbeddedLauncher({ repository: o.repository, port: o.port ?? 0, readyTimeoutMs: o.readyTimeoutMs });
+      return new EmbeddedLauncher({
+        repository: o.repository,
+        port: o.port ?? 0,
+        readyTimeoutMs: o.readyTimeoutMs,
+        ...(o.gpuWorkers ? { gpuWorkers: o.gpuWorkers } : {}),
+        ...(o.gpuMonitor ? { gpuMonitor: o.gpuMonitor } : {}),
+      });
     case 'local':
       return new LocalTritonLauncher({
         repository: o.repository,

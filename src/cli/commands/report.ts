@@ -1,13 +1,13 @@
 /** `tanalyze report <run|latest>`: re-render a stored run's report from the database alone. */
 import { resolve, join, dirname } from 'node:path';
-import { existingDbPath, type CliIO } from './io.js';
-import { EXIT_CODES } from '../domain/exit-codes.js';
-import { InfrastructureError, UsageError } from '../domain/errors.js';
-import { Store, StoreError } from '../store/store.js';
-import { reportDataFromStore } from '../report/from-store.js';
-import { writeReport } from '../report/write.js';
-import { renderReportHtml } from '../report/html.js';
-import { summarizeRun } from '../report/summary.js';
+import { existingDbPath, type CliIO } from '../io.js';
+import { EXIT_CODES } from '../../domain/exit-codes.js';
+import { InfrastructureError, UsageError } from '../../domain/errors.js';
+import { Store, StoreError } from '../../store/store.js';
+import { reportDataFromStore } from '../../report/from-store.js';
+import { writeReport } from '../../report/write.js';
+import { renderReportHtml } from '../../report/html.js';
+import { summarizeRun } from '../../report/summary.js';
 import { mkdir, writeFile } from 'node:fs/promises';
 
 export async function reportCommand(runArg: string, flags: Record<string, unknown>, io: CliIO): Promise<number> {

@@ -1,11 +1,11 @@
 /** `tanalyze export-landscape <run>`: a stored run's measurements as a replayable landscape CSV. */
 import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { existingDbPath, type CliIO } from './io.js';
-import { EXIT_CODES } from '../domain/exit-codes.js';
-import { UsageError } from '../domain/errors.js';
-import { Store, StoreError } from '../store/store.js';
-import { formatLandscape, type LandscapeRow } from '../landscape/csv.js';
+import { existingDbPath, type CliIO } from '../io.js';
+import { EXIT_CODES } from '../../domain/exit-codes.js';
+import { UsageError } from '../../domain/errors.js';
+import { Store, StoreError } from '../../store/store.js';
+import { formatLandscape, type LandscapeRow } from '../../landscape/csv.js';
 
 export async function exportLandscapeCommand(runArg: string, flags: Record<string, unknown>, io: CliIO): Promise<number> {
   const db = existingDbPath(flags, io);

@@ -1,0 +1,236 @@
+/** The main job: plan → search → report. */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { cpus, hostname, totalmem } from 'node:os';
+import { join, relative } from 'node:path';
+import type { CliIO } from '../io.js';
+import { EXIT_CODES } from '../../domain/exit-codes.js';
+import { InfrastructureError, UsageError } from '../../domain/errors.js';
+import type { RunPlan } from '../plan.js';
+import { resolveRunPlan } from '../resume.js';
+import { toolVersion } from '../version.js';
+import { printModelConfig } from '../../config/pbtxt.js';
+import { applyServingConfig } from '../../config/variant.js';
+import { summarizeRun, formatRunSummary, type RunOutputs } from '../../report/summary.js';
+import { Store, StoreError, type RunRow } from '../../store/store.js';
+import { changedSettings, settingsHash, type ResumableSettings } from '../../runner/fingerprint.js';
+import { strategyByName } from '../../search/index.js';
+import { openModel, startServing } from '../serving.js';
+import { installCleanupHooks, killAllChildrenSync } from '../../runner/launchers/cleanup.js';
+import { modelFileForPrecision, runSearch, type RepoModel } from '../../runner/trial-loop.js';
+import { reportDataFromStore } from '../../report/from-store.js';
+import { writeReport } from '../../report/write.js';
+import type { ReportData } from '../../report/types.js';
+
+/** `tanalyze [flags]`: a search; with --resume, a stored run goes on with its stored settings. */
+export async function runCommand(flags: Record<string, unknown>, io: CliIO): Promise<number> {
+  const { plan, resumed } = await resolveRunPlan(flags, io);
+  return (await executeRun(plan, { resume: resumed?.id ?? null, fresh: flags.fresh === true }, io)).exitCode;
+}
+
+export interface RunResult {
+  exitCode: number;
+  /** The run's id in plan.db: what `regress --research` compares, without guessing it as 'latest'. */
+  runId: string;
+}
+
+/** Runs the search a plan describes, stores it, writes its report and prints its summary. */
+export async function executeRun(plan: RunPlan, opts: { resume: string | null; fresh: boolean }, io: CliIO): Promise<RunResult> {
+  const opened = await openModel(plan);
+  const { model, space } = opened;
+  const offline = opened.offline;
+  const log = plan.quiet || plan.json ? () => {} : (line: string) => io.stderr(line + '\n');
+
+  const store = openStore(plan.db);
+  const started = Date.now();
+  const settings = resumableSettings(plan, space, await opened.hash());
+  const storedPlan = { ...plan, settings, settingsHash: settingsHash(settings), pid: process.pid, host: hostname() };
+  let run = findRunToResume(store, opts, plan, settings, log);
+  const wallBefore = run?.wallS ?? 0;
+  if (run) {
+    run = store.updateRun(run.id, { status: 'running', budget: plan.budget, plan: storedPlan, finishedAt: null });
+  } else {
+    run = store.createRun({
+      model: plan.model,
+      targetP99Ms: plan.targetP99Ms,
+      strategy: plan.strategy,
+      seed: plan.seed,
+      budget: plan.budget,
+      launch: plan.launch,
+      toolVersion: toolVersion(),
+      hardware: hardwareDescription(),
+      plan: storedPlan,
+    });
+  }
+  const runDir = join(plan.outDir, run.id);
+  const variantRepo = join(runDir, 'model_repository');
+  await mkdir(offline ? runDir : variantRepo, { recursive: true });
+  log(`tanalyze ${toolVersion()}: run ${run.id}, model '${plan.model}', p99 target ${plan.targetP99Ms} ms, ${plan.strategy} search, budget ${plan.budget}`);
+
+  // First Ctrl-C: finish the current trial, then report what was measured. Second: stop now.
+  let stopRequested = false;
+  const onSignal = () => {
+    if (stopRequested) {
+      io.stderr('tanalyze: stopping now\n');
+      killAllChildrenSync(); // a tritonserver tanalyze started; embedded instances exit with their parent
+      process.exit(EXIT_CODES.interrupted);
+    }
+    stopRequested = true;
+    io.stderr('tanalyze: stopping after the current configuration (Ctrl-C again to stop now)\n');
+  };
+  installCleanupHooks();
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  let stopReason = 'unknown';
+  let serving: Awaited<ReturnType<typeof startServing>> | undefined;
+  try {
+    serving = await startServing(plan, opened, { variantRepo, runId: run.id, runDir }, log);
+    store.updateRun(run.id, { serverVersion: serving.serverVersion });
+    log(`server: ${serving.serverVersion} at ${serving.grpcAddress}`);
+    const outcome = await runSearch({
+      runId: run.id,
+      model,
+      variantRepo,
+      space,
+      budget: plan.budget,
+      seed: plan.seed,
+      targetP99Ms: plan.targetP99Ms,
+      windows: plan.windows,
+      maxConcurrency: plan.maxConcurrency,
+      store,
+      strategy: strategyByName(plan.strategy, { targetP99Ms: plan.targetP99Ms }),
+      offline: offline !== null,
+      ...(plan.timeBudgetMs !== null ? { deadline: started + plan.timeBudgetMs } : {}),
+      launcher: serving.launcher,
+      ...(serving.builder ? { builder: serving.builder } : {}),
+      measure: serving.measure,
+      log,
+      shouldStop: () => stopRequested,
+    });
+    stopReason = outcome.stopReason;
+  } catch (e) {
+    stopReason = `error: ${(e as Error).message}`;
+    store.finishRun(run.id, { status: 'failed', stopReason, wallS: wallBefore + (Date.now() - started) / 1000 });
+    throw e;
+  } finally {
+    await serving?.close();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+  store.finishRun(run.id, { status: stopRequested ? 'interrupted' : 'complete', stopReason, wallS: wallBefore + (Date.now() - started) / 1000 });
+
+  const data = reportDataFromStore(store, run.id);
+  store.close();
+  let outputs: RunOutputs;
+  try {
+    outputs = await writeOutputs(runDir, data, offline ? null : model);
+  } catch (e) {
+    // Disk full, read-only folder: every measurement is already in the database.
+    throw new InfrastructureError(
+      `could not write the report to ${runDir}: ${(e as Error).message}`,
+      `Every measurement is saved in ${plan.db}; write the report again with: tanalyze report ${run.id} --db ${plan.db} --out <file>`,
+    );
+  }
+  const summary = summarizeRun(data, outputs);
+  if (plan.json) io.stdout(JSON.stringify(summary, null, 2) + '\n');
+  else io.stdout(formatRunSummary(summary, (p) => (p.startsWith(io.cwd) ? relative(io.cwd, p) : p)) + '\n');
+  const exitCode = stopRequested ? EXIT_CODES.interrupted : data.recommendedIndex === null ? EXIT_CODES.targetNotMet : EXIT_CODES.ok;
+  return { exitCode, runId: run.id };
+}
+
+/** What must not change for a run to be resumed (runner/fingerprint.ts). */
+export function resumableSettings(plan: RunPlan, space: RunPlan['space'], modelHash: string): ResumableSettings {
+  return {
+    model: plan.model,
+    modelHash,
+    targetP99Ms: plan.targetP99Ms,
+    strategy: plan.strategy,
+    seed: plan.seed,
+    space,
+    maxConcurrency: plan.maxConcurrency,
+    windows: plan.windows,
+    // The number of load workers does not change what is measured.
+    load: { mode: plan.load.mode, arrivals: plan.load.arrivals, maxRate: plan.load.maxRate },
+    launch: plan.launch,
+  };
+}
+
+/**
+ * --resume names a run; without it, the newest run of the same model and settings that
+ * stopped before its end (Ctrl-C, or killed) is resumed, and said so. --fresh opts out.
+ */
+function findRunToResume(store: Store, opts: { resume: string | null; fresh: boolean }, plan: RunPlan, settings: ResumableSettings, log: (s: string) => void): RunRow | null {
+  const storedSettings = (r: RunRow) => (r.plan as { settings?: ResumableSettings } | null)?.settings;
+  if (opts.resume !== null) {
+    let run: RunRow;
+    try {
+      run = store.resolveRun(opts.resume, plan.model);
+    } catch (e) {
+      if (e instanceof StoreError && e.code === 'not-found') {
+        throw new UsageError([`--resume: no run '${opts.resume}' of model '${plan.model}' in ${plan.db}; accepted: 'latest' or a run id`]);
+      }
+      throw e;
+    }
+    const before = storedSettings(run);
+    const changed = before ? changedSettings(before, settings) : ['(the run has no stored settings)'];
+    if (changed.length) {
+      throw new UsageError([
+        `--resume: run ${run.id} cannot be resumed: ${changed.map((c) => (c === 'modelHash' ? 'the model files' : c)).join(', ')} changed since it was started`,
+      ], 'Start a new run with --fresh, or restore the settings and model files of that run.');
+    }
+    log(`Resuming run ${run.id} (${store.trials(run.id).length} configurations stored).`);
+    return run;
+  }
+  if (opts.fresh) return null;
+  const hash = settingsHash(settings);
+  for (const r of store.listRuns(plan.model)) {
+    if (r.status !== 'interrupted' && r.status !== 'running') continue;
+    const p = r.plan as { settingsHash?: string; pid?: number; host?: string } | null;
+    if (p?.settingsHash !== hash) continue;
+    if (r.status === 'running' && p.host === hostname() && p.pid !== undefined && processAlive(p.pid)) continue;
+    log(`Resuming run ${r.id}, which stopped before its end with the same settings (${store.trials(r.id).length} configurations stored); --fresh starts a new run.`);
+    return r;
+  }
+  return null;
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function openStore(file: string): Store {
+  try {
+    return Store.open(file);
+  } catch (e) {
+    throw new InfrastructureError(`--db: cannot open '${file}': ${(e as Error).message}`);
+  }
+}
+
+export function hardwareDescription(): string {
+  const c = cpus();
+  return `${c.length} × ${c[0]?.model.trim() ?? 'unknown CPU'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB RAM, ${process.platform}/${process.arch}, Node ${process.version}`;
+}
+
+async function writeOutputs(runDir: string, data: ReportData, model: RepoModel | null): Promise<RunOutputs> {
+  const { htmlPath, csv } = await writeReport(runDir, data);
+  let configPath: string | null = null;
+  const rec = data.trials.find((t) => t.index === data.recommendedIndex);
+  if (rec && model) {
+    // The winning knobs applied to the model's own config.pbtxt, under its own name, ready to
+    // replace it: built artifacts (an optimized model, an engine) stay in the variant folder.
+    const name = model.config.name ?? model.name;
+    const precisionFile = modelFileForPrecision(model, rec.config.precision);
+    const cfg = rec.isDefault
+      ? { ...model.config, name }
+      : applyServingConfig(model.config, rec.config, { name, ...(precisionFile ? { modelFileForPrecision: precisionFile } : {}) });
+    configPath = join(runDir, 'config.pbtxt');
+    await writeFile(configPath, printModelConfig(cfg));
+  }
+  return { htmlPath, configPath, csv };
+}
+
