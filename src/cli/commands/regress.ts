@@ -33,7 +33,7 @@ export async function regressCommand(flags: Record<string, unknown>, io: CliIO):
   const runFlags = { ...flags, model: doc.run.model, p99: `${doc.run.target_p99_ms}ms`, ...(load !== undefined ? { load } : {}) };
   const plan = resolvePlan(runFlags, io.env, profile, io.cwd);
   const opened = await openModel(plan);
-  const log = settings.json ? () => {} : (line: string) => io.stderr(line + '\n');
+  const log = settings.json || plan.quiet ? () => {} : (line: string) => io.stderr(line + '\n');
   if (flags.load === undefined && baselineMode === 'rate') log('the baseline was measured in open loop: measuring again with --load rate');
 
   const workId = `regress-${Date.now()}`;
