@@ -29,7 +29,9 @@ export function readmeSections(): Record<string, string> {
   const helps = allHelpTexts();
   const envRows = OPTIONS.filter((o) => o.env).map((o) => {
     const shown = defaultShown(o);
-    return `| \`${o.env}\` | ${o.flags ? `\`${flagName(o)}\`` : '—'} | ${o.description.replace(/\|/g, '\\|')} | ${shown ? `\`${shown}\`` : '—'} |`;
+    // A value in code type; a description of a derived default (defaultText) as words.
+    const cell = shown === null ? '—' : o.defaultText ? shown : `\`${shown}\``;
+    return `| \`${o.env}\` | ${o.flags ? `\`${flagName(o)}\`` : '—'} | ${o.description.replace(/\|/g, '\\|')} | ${cell} |`;
   });
   return {
     help: ['```text', helps[0]!.text.trimEnd(), '```'].join('\n'),

@@ -113,11 +113,15 @@ test('a full disk when writing the report is exit 3 naming the file; the stored 
   assert.ok(existsSync(join(dir, 'again.html')));
 });
 
-test('resume refuses a run whose settings changed, naming what changed', async () => {
+test('resume refuses flags that contradict the stored settings, naming each with the stored value', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'tanalyze-cli-'));
   const first = await tanalyze(['--launch', 'sim', '--p99', '30ms', '--budget', '3', '--json'], dir);
   assert.equal(first.code, 0, first.stderr);
   const r = await tanalyze(['--launch', 'sim', '--p99', '40ms', '--budget', '3', '--resume', 'latest'], dir);
   assert.equal(r.code, 64);
-  assert.match(r.stderr, /--resume: run \S+ cannot be resumed: targetP99Ms changed/);
+  assert.match(r.stderr, /--p99: '40ms' contradicts run \S+'s stored setting '30ms'; accepted: leave it out \(the stored value is used\) or '30ms'/);
+  // With no other flag, the stored settings are used and the run goes on.
+  const resumed = await tanalyze(['--resume', 'latest', '--budget', '4', '--json'], dir);
+  assert.equal(resumed.code, 0, resumed.stderr);
+  assert.equal(JSON.parse(resumed.stdout).trials, 4);
 });

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { runCommand } from '../../src/cli/commands/run.js';
 import { regressCommand } from '../../src/cli/commands/regress.js';
 import { EXIT_CODES } from '../../src/domain/exit-codes.js';
+import { UsageError } from '../../src/domain/errors.js';
 import { Store } from '../../src/store/store.js';
 import { fromPackageRoot } from '../../src/util/package-root.js';
 import { recordingIO } from './fake-io.js';
@@ -84,4 +85,18 @@ test('regress --research compares the run it started itself, not whatever run is
   } finally {
     store.close();
   }
+});
+
+test('regress reports every bad input at once: thresholds, the missing baseline and the launch flags', async () => {
+  const io = recordingIO(mkdtempSync(join(tmpdir(), 'tanalyze-regress-bad-')));
+  await assert.rejects(regressCommand({ maxP99Rise: '12', launch: 'replay', window: 'long' }, io), (e: unknown) => {
+    assert.ok(e instanceof UsageError);
+    const text = e.problems.join('\n');
+    assert.equal(e.problems.length, 4, text);
+    assert.match(text, /--max-p99-rise: '12' is ambiguous/);
+    assert.match(text, /--baseline: required/);
+    assert.match(text, /--landscape: required with --launch replay/);
+    assert.match(text, /--window: 'long' is not a duration; accepted:/);
+    return true;
+  });
 });

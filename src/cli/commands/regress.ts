@@ -22,18 +22,32 @@ import { asUsage, finishRegress, resolveComparisonSettings } from '../comparison
 
 export async function regressCommand(flags: Record<string, unknown>, io: CliIO): Promise<number> {
   const profile = profileFor(flags, io, 'regress');
-  const settings = resolveComparisonSettings(flags, io.env, io.cwd, profile.values, profile.file);
+  // Every problem of the thresholds, the baseline and the run settings is reported at once.
+  const problems: string[] = [];
+  const collect = <T>(fn: () => T): T | null => {
+    try {
+      return fn();
+    } catch (e) {
+      if (!(e instanceof UsageError)) throw e;
+      problems.push(...e.problems);
+      return null;
+    }
+  };
+  const settings = collect(() => resolveComparisonSettings(flags, io.env, io.cwd, profile.values, profile.file));
   const baselineRef = (flags.baseline as string | undefined) ?? (io.env.TANALYZE_BASELINE || undefined);
-  if (baselineRef === undefined) throw new UsageError(["--baseline: required; a baseline JSON file, or a run in the database ('latest' or a run id)"]);
-  const { doc, where } = asUsage(() => loadBaseline(baselineRef, { cwd: io.cwd, db: settings.db }));
+  if (baselineRef === undefined) problems.push("--baseline: required; a baseline JSON file, or a run in the database ('latest' or a run id)");
+  const loaded = baselineRef !== undefined && settings ? collect(() => asUsage(() => loadBaseline(baselineRef, { cwd: io.cwd, db: settings.db }))) : null;
   // The baseline fixes the model, the target and (unless --load is given) the load mode; the
-  // profile and flags give the other load and server settings.
-  const baselineMode = baselineLoadMode(doc);
+  // profile and flags give the other load and server settings. Without a baseline, the flags
+  // are still checked (over a stand-in model and target).
+  const baselineMode = loaded ? baselineLoadMode(loaded.doc) : null;
   const load = flags.load ?? baselineMode ?? undefined;
-  const runFlags = { ...flags, model: doc.run.model, p99: `${doc.run.target_p99_ms}ms`, ...(load !== undefined ? { load } : {}) };
-  const plan = resolvePlan(runFlags, io.env, profile, io.cwd);
+  const runFlags = { ...flags, model: loaded?.doc.run.model ?? 'baseline-model', p99: `${loaded?.doc.run.target_p99_ms ?? 1}ms`, ...(load !== undefined ? { load } : {}) };
+  const plan = collect(() => resolvePlan(runFlags, io.env, profile, io.cwd));
+  if (problems.length || !settings || !loaded || !plan) throw new UsageError(problems, 'Run `tanalyze regress --help` for the flags and their forms.');
+  const { doc, where } = loaded;
   const opened = await openModel(plan);
-  const log = settings.json ? () => {} : (line: string) => io.stderr(line + '\n');
+  const log = settings.json || plan.quiet ? () => {} : (line: string) => io.stderr(line + '\n');
   if (flags.load === undefined && baselineMode === 'rate') log('the baseline was measured in open loop: measuring again with --load rate');
 
   const workId = `regress-${Date.now()}`;
