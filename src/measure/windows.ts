@@ -8,14 +8,8 @@
  */
 import type { LoadDriver, ThreadLoad, WindowResult } from '../domain/load.js';
 import { judgeClientLimit, type ClientLimitRules, type ClientMonitor, type ClientSample } from '../load/client-monitor.js';
-import {
-  encodeHistogram,
-  isStable,
-  mergeHistograms,
-  percentiles,
-  quantileInterval,
-  type WindowFigures,
-} from './stats.js';
+import { encodeHistogram, mergeHistograms } from '../load/histogram.js';
+import { isStable, percentiles, quantileInterval, type WindowFigures } from './stats.js';
 import { intervalVerdict } from '../domain/target.js';
 import type { Arrivals, LoadPoint, ServerTimes, WindowSettings } from '../domain/measurement.js';
 

@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mulberry32 as seededRandom } from '../../src/util/random.js';
-import { newLatencyHistogram, quantileInterval, quantileRankInterval, valueAtRank } from '../../src/measure/stats.js';
+import { newLatencyHistogram } from '../../src/load/histogram.js';
+import { quantileInterval, quantileRankInterval, valueAtRank } from '../../src/measure/stats.js';
 
 /** Binomial(n, q) cdf computed independently: log pmf from k = 0 upwards, no window. */
 function binomialCdf(n: number, q: number): number[] {
