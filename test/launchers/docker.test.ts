@@ -92,6 +92,10 @@ describe('DockerTritonLauncher with a FAKE Docker Engine API', () => {
         '--grpc-port=8001',
         '--http-port=8000',
         '--metrics-port=8002',
+        // Inside the container, on its bridge interface; published on the host's loopback only.
+        '--grpc-address=0.0.0.0',
+        '--http-address=0.0.0.0',
+        '--metrics-address=0.0.0.0',
         '--log-verbose=1',
       ]);
       assert.deepEqual(body['Labels'], { 'tanalyze.run': 'run-a', 'tanalyze.pid': String(process.pid), 'tanalyze.host': hostname(), 'tanalyze.role': 'tritonserver' });
@@ -263,7 +267,14 @@ describe('DockerTritonLauncher with a FAKE Docker Engine API', () => {
     assert.equal(spec.HostConfig!.NetworkMode, 'host');
     assert.equal(spec.HostConfig!.PortBindings, undefined);
     assert.equal(spec.ExposedPorts, undefined);
-    assert.deepEqual(spec.Cmd!.slice(3, 6), ['--grpc-port=5001', '--http-port=5000', '--metrics-port=5002']);
+    assert.deepEqual(spec.Cmd!.slice(3, 9), [
+      '--grpc-port=5001',
+      '--http-port=5000',
+      '--metrics-port=5002',
+      '--grpc-address=127.0.0.1',
+      '--http-address=127.0.0.1',
+      '--metrics-address=127.0.0.1',
+    ]);
     assert.deepEqual(spec.HostConfig!.Binds, ['/v:/v:ro', '/src:/src:ro'], 'each folder mounted once');
   });
 });

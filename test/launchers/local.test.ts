@@ -64,6 +64,9 @@ describe('LocalTritonLauncher with a FAKE tritonserver', () => {
       `--grpc-port=${ports.grpc}`,
       `--http-port=${ports.http}`,
       `--metrics-port=${ports.metrics}`,
+      '--grpc-address=127.0.0.1',
+      '--http-address=127.0.0.1',
+      '--metrics-address=127.0.0.1',
       '--log-verbose=1',
       '--exit-timeout-secs=5',
     ]);
@@ -206,8 +209,16 @@ describe('LocalTritonLauncher with a FAKE tritonserver', () => {
       '--grpc-port=1',
       '--http-port=2',
       '--metrics-port=3',
+      '--grpc-address=127.0.0.1',
+      '--http-address=127.0.0.1',
+      '--metrics-address=127.0.0.1',
       '--backend-config=onnxruntime,default-max-batch-size=8',
     ]);
+    assert.deepEqual(
+      tritonArgs({ repository: '/r', grpcPort: 1, httpPort: 2, metricsPort: 3, extraArgs: ['--grpc-address=0.0.0.0', '--metrics-address', '10.0.0.1'] }).slice(5),
+      ['--http-address=127.0.0.1', '--grpc-address=0.0.0.0', '--metrics-address', '10.0.0.1'],
+      'an address flag in server.args replaces tanalyze loopback default for that listener only',
+    );
     assert.throws(() => checkExtraArgs(['--log-verbose=1', '--grpc-port=9', '--model-control-mode', 'poll']), (e: unknown) => {
       assert.ok(e instanceof UsageError);
       assert.equal(e.problems.length, 2);

@@ -105,7 +105,17 @@ export function tritonContainerSpec(i: TritonContainerSpecInput): Docker.Contain
   const binds = [...new Set([repo, ...i.mounts.map((m) => resolve(m))])].map((p) => `${p}:${p}:ro`);
   const host = i.network === 'host';
   const listen = host ? i.ports : { grpc: TRITON_PORTS.grpc, http: TRITON_PORTS.http, metrics: TRITON_PORTS.metrics };
-  const args = tritonArgs({ repository: repo, grpcPort: listen.grpc, httpPort: listen.http, metricsPort: listen.metrics, extraArgs: i.extraArgs });
+  // On the host network the server binds to loopback itself; on a bridge it must listen on
+  // the container's interface for the published ports to reach it, and those are published
+  // on the host's 127.0.0.1 only.
+  const args = tritonArgs({
+    repository: repo,
+    grpcPort: listen.grpc,
+    httpPort: listen.http,
+    metricsPort: listen.metrics,
+    extraArgs: i.extraArgs,
+    listenAddress: host ? '127.0.0.1' : '0.0.0.0',
+  });
   const publish = (inner: number, outer: number) => [`${inner}/tcp`, [{ HostIp: '127.0.0.1', HostPort: String(outer) }]] as const;
   return {
     ...(i.name ? { name: i.name } : {}),

@@ -62,15 +62,34 @@ export function checkExtraArgs(args: readonly string[], source = 'server.args'):
   }
 }
 
-/** tritonserver's argument array (pure): tanalyze's flags first, the profile's after. */
-export function tritonArgs(opts: { repository: string; grpcPort: number; httpPort: number; metricsPort: number; extraArgs?: readonly string[] }): string[] {
+/** The address flags tanalyze sets unless the profile's server.args set them. */
+export const TRITON_ADDRESS_FLAGS = ['--grpc-address', '--http-address', '--metrics-address'] as const;
+
+/**
+ * tritonserver's argument array (pure): tanalyze's flags first, the profile's after.
+ * gRPC, HTTP and metrics listen on `listenAddress` (default 127.0.0.1: with explicit model
+ * control anyone who reaches the server can load and unload models), each unless the
+ * profile's args name that address flag themselves.
+ */
+export function tritonArgs(opts: {
+  repository: string;
+  grpcPort: number;
+  httpPort: number;
+  metricsPort: number;
+  extraArgs?: readonly string[];
+  listenAddress?: string;
+}): string[] {
+  const extra = opts.extraArgs ?? [];
+  const address = opts.listenAddress ?? '127.0.0.1';
+  const setByProfile = (flag: string) => extra.some((a) => a === flag || a.startsWith(`${flag}=`));
   return [
     `--model-repository=${resolve(opts.repository)}`,
     '--model-control-mode=explicit',
     `--grpc-port=${opts.grpcPort}`,
     `--http-port=${opts.httpPort}`,
     `--metrics-port=${opts.metricsPort}`,
-    ...(opts.extraArgs ?? []),
+    ...TRITON_ADDRESS_FLAGS.filter((f) => !setByProfile(f)).map((f) => `${f}=${address}`),
+    ...extra,
   ];
 }
 
