@@ -43,7 +43,12 @@ describe('DockerTritonLauncher with a FAKE Docker Engine API', () => {
     variantRepo = join(work, 'model_repository');
     const cfg = parseModelConfig(readFileSync(join(src.dir, 'm', 'config.pbtxt'), 'utf8'));
     const dir = await writeVariant(variantRepo, join(src.dir, 'm'), { ...cfg, name: 'm_config_0' }, 'm_config_0');
-    variant = { modelName: 'm_config_0', dir, config: { maxBatchSize: 8, maxQueueDelayUs: null, instanceCount: 1, precision: 'FP32', preferredBatchSizes: [] }, pbtxt: '' };
+    variant = {
+      modelName: 'm_config_0',
+      dir,
+      config: { maxBatchSize: 8, maxQueueDelayUs: null, instanceCount: 1, precision: 'FP32', preferredBatchSizes: [] },
+      pbtxt: readFileSync(join(dir, 'config.pbtxt'), 'utf8'), // what the launcher compares the loaded configuration with
+    };
   });
   after(async () => {
     await killAllChildren(1000);

@@ -23,7 +23,8 @@ const variant = (name: string): ModelVariant => ({
   modelName: name,
   dir: '',
   config: { maxBatchSize: 8, maxQueueDelayUs: null, instanceCount: 1, precision: 'FP32', preferredBatchSizes: [] },
-  pbtxt: '',
+  // As the model's own config.pbtxt (makeRepository below): the launcher reads the loaded configuration back against it.
+  pbtxt: 'max_batch_size: 8 instance_group [ { count: 1 kind: KIND_CPU } ]',
 });
 
 describe('LocalTritonLauncher with a FAKE tritonserver', () => {

@@ -30,6 +30,7 @@ import type { Launcher, ModelVariant } from '../types.js';
 import { register } from './cleanup.js';
 import { LaunchError, mentionsPortInUse, tailFile } from './errors.js';
 import { checkExtraArgs, tritonArgs } from './local.js';
+import { verifyLoadedConfig } from './config-readback.js';
 import { freePorts } from './ports.js';
 import { loadAndWait, sleep, waitForServerReady } from './server-control.js';
 
@@ -505,6 +506,7 @@ export class DockerTritonLauncher implements Launcher {
       if (died) throw new LaunchError('crashed', `the Triton container died while loading '${variant.modelName}' (${died})`, tailFile(this.opts.logFile), undefined, this.opts.logFile);
       throw e;
     }
+    await verifyLoadedConfig(this.client, variant);
   }
 
   async release(variant: ModelVariant): Promise<void> {

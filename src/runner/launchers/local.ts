@@ -16,6 +16,7 @@ import { createInferenceClient } from '../../protocol/client.js';
 import type { InferenceClient } from '../../protocol/types.js';
 import type { Launcher, ModelVariant } from '../types.js';
 import { register, type Resource } from './cleanup.js';
+import { verifyLoadedConfig } from './config-readback.js';
 import { LaunchError, mentionsPortInUse, tailFile } from './errors.js';
 import { freePorts, portInUse } from './ports.js';
 import { loadAndWait, sleep, waitForServerReady } from './server-control.js';
@@ -340,6 +341,7 @@ export class LocalTritonLauncher implements Launcher {
       }
       throw e;
     }
+    await verifyLoadedConfig(this.client!, variant);
   }
 
   async release(variant: ModelVariant): Promise<void> {

@@ -33,6 +33,7 @@ import { createInferenceClient, ProtocolError } from '../../protocol/client.js';
 import type { InferenceClient } from '../../protocol/types.js';
 import type { Launcher, ModelVariant } from '../types.js';
 import { LaunchError } from './errors.js';
+import { verifyLoadedConfig } from './config-readback.js';
 import { waitForModelReady } from './ready.js';
 import { grpcTarget } from './server-control.js';
 
@@ -163,6 +164,7 @@ export class RemoteTritonLauncher implements Launcher {
       throw e;
     }
     await waitForModelReady(client, variant.modelName, this.opts.readyTimeoutMs ?? 600_000);
+    await verifyLoadedConfig(client, variant);
   }
 
   /** Nothing per trial: the next apply() reloads the model with the next configuration. */
