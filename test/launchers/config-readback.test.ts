@@ -41,6 +41,12 @@ describe('compareLoadedConfig: the fields tanalyze set, against what the server 
       fields: ['dynamic_batching.max_queue_delay_microseconds'],
     },
     {
+      name: 'no preferred sizes set: Triton reports [max_batch_size], the same batches',
+      intended: { ...intended, dynamic_batching: { max_queue_delay_microseconds: 4000 } },
+      loaded: (c) => ({ ...c, dynamic_batching: { ...c.dynamic_batching!, preferred_batch_size: [4] } }),
+      fields: [],
+    },
+    {
       name: 'preferred sizes dropped',
       loaded: (c) => ({ ...c, dynamic_batching: { ...c.dynamic_batching!, preferred_batch_size: [] } }),
       fields: ['dynamic_batching.preferred_batch_size'],

@@ -204,7 +204,7 @@ describe('DockerTritonLauncher with a FAKE Docker Engine API', () => {
 
   it('a container that dies mid-run is replaced, with the same published ports, at the next apply', async () => {
     const onceFile = join(work, 'docker-crashed-once');
-    const fake = await startFakeDocker({ images: [IMAGE], commands: tritonCommand({ FAKE_TRITON_CRASH_AFTER_READY_MODEL_MS: '150', FAKE_TRITON_CRASH_ONCE_FILE: onceFile }) });
+    const fake = await startFakeDocker({ images: [IMAGE], commands: tritonCommand({ FAKE_TRITON_CRASH_AFTER_READY_MODEL_MS: '1500', FAKE_TRITON_CRASH_ONCE_FILE: onceFile }) });
     const launcher = new DockerTritonLauncher({ repository: variantRepo, mounts: [src.dir], runId: 'run-e', logFile: join(work, 'e', 'triton.log'), socket: fake.socketPath, startTimeoutMs: 15_000, readyTimeoutMs: 15_000, stopGraceMs: 1000 });
     try {
       const { grpcAddress } = await launcher.start();

@@ -167,7 +167,7 @@ describe('LocalTritonLauncher with a FAKE tritonserver', () => {
 
   it('a server that crashes mid-run is started again, on the same ports, at the next apply', async () => {
     const onceFile = join(work, 'crashed-once');
-    const { launcher, argvFile, logFile } = setup({ FAKE_TRITON_CRASH_AFTER_READY_MODEL_MS: '150', FAKE_TRITON_CRASH_ONCE_FILE: onceFile });
+    const { launcher, argvFile, logFile } = setup({ FAKE_TRITON_CRASH_AFTER_READY_MODEL_MS: '1500', FAKE_TRITON_CRASH_ONCE_FILE: onceFile });
     const { grpcAddress } = await launcher.start();
     await launcher.apply(variant('m'));
     const firstPid = readRecords(argvFile)[0]!.pid;

@@ -36,7 +36,8 @@ const countOf = (g: ModelInstanceGroup | undefined): number => Math.max(1, num(g
 
 /**
  * The fields tanalyze set in `intended` that differ in `loaded` (empty: the server runs
- * what was asked). Preferred batch sizes are compared as a set: their order means nothing.
+ * what was asked). Preferred batch sizes are compared as a set: their order means nothing;
+ * none is the same as [max_batch_size], as Triton reports it.
  */
 export function compareLoadedConfig(intended: ModelConfig, loaded: ModelConfig): ConfigMismatch[] {
   const out: ConfigMismatch[] = [];
@@ -56,7 +57,9 @@ export function compareLoadedConfig(intended: ModelConfig, loaded: ModelConfig):
     out.push({ field: 'dynamic_batching', set: `max_queue_delay_microseconds ${num(want.max_queue_delay_microseconds)}`, loaded: 'absent' });
   } else {
     differ('dynamic_batching.max_queue_delay_microseconds', String(num(want.max_queue_delay_microseconds)), String(num(got.max_queue_delay_microseconds)));
-    differ('dynamic_batching.preferred_batch_size', sortedList(want.preferred_batch_size), sortedList(got.preferred_batch_size));
+    // Triton writes "no preferred sizes" as [max_batch_size]: the same batches.
+    const preferred = (db: typeof want, mbs: unknown) => (db.preferred_batch_size?.length ? db.preferred_batch_size : [num(mbs)]);
+    differ('dynamic_batching.preferred_batch_size', sortedList(preferred(want, intended.max_batch_size)), sortedList(preferred(got, loaded.max_batch_size)));
   }
 
   const wantGroups = intended.instance_group ?? [];

@@ -501,12 +501,12 @@ export class DockerTritonLauncher implements Launcher {
     const container = this.container;
     try {
       await loadAndWait(this.client, variant.modelName, this.opts.readyTimeoutMs ?? 600_000);
+      await verifyLoadedConfig(this.client, variant);
     } catch (e) {
       const died = await this.deadReason(container);
       if (died) throw new LaunchError('crashed', `the Triton container died while loading '${variant.modelName}' (${died})`, tailFile(this.opts.logFile), undefined, this.opts.logFile);
       throw e;
     }
-    await verifyLoadedConfig(this.client, variant);
   }
 
   async release(variant: ModelVariant): Promise<void> {

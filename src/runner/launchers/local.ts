@@ -334,6 +334,7 @@ export class LocalTritonLauncher implements Launcher {
     const proc = this.proc;
     try {
       await loadAndWait(this.client!, variant.modelName, this.opts.readyTimeoutMs ?? 600_000);
+      await verifyLoadedConfig(this.client!, variant);
     } catch (e) {
       if (!proc.alive) {
         await proc.exited;
@@ -341,7 +342,6 @@ export class LocalTritonLauncher implements Launcher {
       }
       throw e;
     }
-    await verifyLoadedConfig(this.client!, variant);
   }
 
   async release(variant: ModelVariant): Promise<void> {
