@@ -509,6 +509,12 @@ export class DockerTritonLauncher implements Launcher {
     }
   }
 
+  async serverDeath(): Promise<string | null> {
+    if (!this.container) return null;
+    const dead = await this.deadReason(this.container);
+    return dead ? `the Triton container died (${dead})` : null;
+  }
+
   async release(variant: ModelVariant): Promise<void> {
     if (!this.client || !this.container || (await this.deadReason(this.container))) return;
     await this.client.repositoryModelUnload(variant.modelName);

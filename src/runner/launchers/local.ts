@@ -344,6 +344,14 @@ export class LocalTritonLauncher implements Launcher {
     }
   }
 
+  async serverDeath(): Promise<string | null> {
+    const proc = this.proc;
+    if (!proc) return null;
+    // Failed requests can be seen a moment before the exit is.
+    if (proc.alive) await raceTimeout(proc.exited, 1000);
+    return proc.alive ? null : `tritonserver died (${proc.describeExit()})`;
+  }
+
   async release(variant: ModelVariant): Promise<void> {
     if (!this.proc?.alive || !this.client) return;
     await this.client.repositoryModelUnload(variant.modelName);

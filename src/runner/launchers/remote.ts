@@ -176,7 +176,10 @@ export class RemoteTritonLauncher implements Launcher {
     for (const name of this.loaded) {
       try {
         if (this.readyBefore.has(name)) {
-          // It was serving before: load it again from the server's own config.pbtxt.
+          // It was serving before: load it again from the server's own config.pbtxt. A real
+          // Triton (2.51) answers a load without a config of a model whose files did not
+          // change by keeping the last override, so it is unloaded first.
+          await client.repositoryModelUnload(name);
           await client.repositoryModelLoad(name);
           this.opts.log?.(`  restored '${name}' on ${this.target} to its own configuration`);
         } else {
