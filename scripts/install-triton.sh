@@ -92,7 +92,8 @@ if [ "$(cat "$server_dir/.stamp" 2>/dev/null)" != "$stamp" ]; then
   echo "$stamp" >"$server_dir/.stamp"
 fi
 
-cat >"$bin_dir/tritonserver" <<EOF
+# Wrappers are written beside and renamed into place: a server starting meanwhile never reads half a file.
+cat >"$bin_dir/tritonserver.new" <<EOF
 #!/usr/bin/env bash
 # Written by scripts/install-triton.sh: runs the tritonserver of nvidia-pytriton's wheel with
 # its libraries, backends and caches, and the Python of .triton/venv for the Python backend.
@@ -102,7 +103,8 @@ export LD_LIBRARY_PATH="\$here/venv/lib/python$py_version/site-packages/nvidia_p
 export PATH="\$here/venv/bin:\$PATH"
 exec "\$here/server/bin/tritonserver" --backend-directory="\$here/server/backends" --cache-directory="\$here/server/caches" "\$@"
 EOF
-chmod +x "$bin_dir/tritonserver"
+chmod +x "$bin_dir/tritonserver.new"
+mv -f "$bin_dir/tritonserver.new" "$bin_dir/tritonserver"
 
 missing_libs="$(LD_LIBRARY_PATH="$libs" ldd "$server_dir/bin/tritonserver" | grep 'not found' || true)"
 [ -z "$missing_libs" ] || fail "tritonserver's libraries do not resolve: $missing_libs"
@@ -113,9 +115,8 @@ case "$help_text" in
   *) fail "$bin_dir/tritonserver --help did not print its usage: $(echo "$help_text" | tail -3)" ;;
 esac
 
-# 3. perf_analyzer. Its wheels are tagged manylinux_2_38 (glibc 2.38), so pip refuses them on
-# an older glibc; the wheel is fetched for that platform and unpacked, and the wrapper says
-# plainly when this machine's C library is too old to run the binary.
+# 3. perf_analyzer. Its wheels are tagged manylinux_2_38 (glibc 2.38), so pip refuses to
+# install them on an older glibc; the wheel is fetched for that platform and unpacked.
 if [ ! -x "$perf_analyzer_dir/perf_analyzer/bin/perf_analyzer" ] || [ "$(cat "$perf_analyzer_dir/.stamp" 2>/dev/null)" != "$perf_analyzer_version" ]; then
   say "fetching perf-analyzer==$perf_analyzer_version"
   wheel_dir="$triton_dir/wheels"
@@ -129,13 +130,54 @@ if [ ! -x "$perf_analyzer_dir/perf_analyzer/bin/perf_analyzer" ] || [ "$(cat "$p
   echo "$perf_analyzer_version" >"$perf_analyzer_dir/.stamp"
   rm -rf "$wheel_dir"
 fi
-cat >"$bin_dir/perf_analyzer" <<'EOF'
-#!/usr/bin/env bash
-# Written by scripts/install-triton.sh: runs perf_analyzer from perf-analyzer's wheel.
-here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-exec "$here/perf-analyzer/perf_analyzer/bin/perf_analyzer" "$@"
-EOF
-chmod +x "$bin_dir/perf_analyzer"
+
+# perf_analyzer 2.60.0 needs glibc 2.38 and GCC 13's libstdc++ (GLIBC_2.38, GLIBCXX_3.4.32);
+# Debian 12 has glibc 2.36. When the binary cannot run here, the C and C++ runtime of Debian
+# 13 (trixie) is fetched with apt-get into .triton/ (a private package list: nothing is
+# installed on the system) and perf_analyzer runs under that runtime's own dynamic loader.
+# Debian 13's versions are what its archive serves at the time (it keeps only current ones);
+# the ones fetched are listed in .triton/perf-analyzer-runtime/VERSIONS.
+perf_analyzer_bin="$perf_analyzer_dir/perf_analyzer/bin/perf_analyzer"
+runtime_dir="$triton_dir/perf-analyzer-runtime"
+runtime_packages="libc6 libstdc++6 libgcc-s1 libssl3t64 zlib1g"
+if "$perf_analyzer_bin" --version >/dev/null 2>&1; then
+  pa_exec='exec "$here/perf-analyzer/perf_analyzer/bin/perf_analyzer" "$@"'
+else
+  if [ ! -x "$runtime_dir/root/usr/lib64/ld-linux-x86-64.so.2" ]; then
+    say "perf_analyzer cannot run on this C library ($("$perf_analyzer_bin" --version 2>&1 | head -1)); fetching Debian 13's C runtime for it"
+    { command -v apt-get && command -v dpkg-deb; } >/dev/null || fail "perf_analyzer needs glibc 2.38; this machine has an older one and no apt-get/dpkg-deb to fetch Debian 13's"
+    apt_dir="$triton_dir/apt"
+    rm -rf "$apt_dir" "$runtime_dir"
+    mkdir -p "$apt_dir/lists/partial" "$apt_dir/cache/archives/partial" "$apt_dir/debs" "$apt_dir/preferences.d" "$runtime_dir/root"
+    echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian trixie main" >"$apt_dir/sources.list"
+    apt_opts=(-o "Dir::Etc::SourceList=$apt_dir/sources.list" -o Dir::Etc::SourceParts=/dev/null
+      -o "Dir::Etc::PreferencesParts=$apt_dir/preferences.d" -o "Dir::State::Lists=$apt_dir/lists"
+      -o "Dir::Cache=$apt_dir/cache" -o Dir::State::status=/dev/null -o APT::Sandbox::User=root)
+    apt-get "${apt_opts[@]}" -qq update || fail "apt-get update of Debian 13's package list (for perf_analyzer's C runtime)"
+    # shellcheck disable=SC2086
+    (cd "$apt_dir/debs" && apt-get "${apt_opts[@]}" -qq download $runtime_packages) || fail "apt-get download $runtime_packages (Debian 13)"
+    for deb in "$apt_dir"/debs/*.deb; do
+      dpkg-deb -x "$deb" "$runtime_dir/root"
+      dpkg-deb -f "$deb" Package Version | paste -sd' ' >>"$runtime_dir/VERSIONS"
+    done
+    rm -rf "$apt_dir"
+  fi
+  pa_exec='exec "$here/perf-analyzer-runtime/root/usr/lib64/ld-linux-x86-64.so.2" --library-path "$here/perf-analyzer-runtime/root/usr/lib/x86_64-linux-gnu" "$here/perf-analyzer/perf_analyzer/bin/perf_analyzer" "$@"'
+fi
+{
+  echo '#!/usr/bin/env bash'
+  echo "# Written by scripts/install-triton.sh: runs perf_analyzer from perf-analyzer's wheel (under"
+  echo "# Debian 13's C runtime where this machine's glibc is older than the 2.38 it needs)."
+  echo 'here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"'
+  echo "$pa_exec"
+} >"$bin_dir/perf_analyzer.new"
+chmod +x "$bin_dir/perf_analyzer.new"
+mv -f "$bin_dir/perf_analyzer.new" "$bin_dir/perf_analyzer"
+pa_version="$("$bin_dir/perf_analyzer" --version 2>&1 | head -1)"
+case "$pa_version" in
+  "Perf Analyzer Version"*) ;;
+  *) fail "$bin_dir/perf_analyzer --version: $pa_version" ;;
+esac
 
 echo "$bin_dir/tritonserver"
 echo "$bin_dir/perf_analyzer"
