@@ -73,6 +73,27 @@ describe('compareLoadedConfig: the fields tanalyze set, against what the server 
       fields: ['default_model_filename'],
     },
     {
+      name: "ONNX Runtime's TensorRT accelerator dropped (its precision_mode is the precision)",
+      intended: {
+        ...intended,
+        optimization: { execution_accelerators: { gpu_execution_accelerator: [{ name: 'tensorrt', parameters: { precision_mode: 'FP16' } }] } },
+      },
+      loaded: (c) => c,
+      fields: ['optimization.execution_accelerators.gpu_execution_accelerator[tensorrt].precision_mode'],
+    },
+    {
+      name: "ONNX Runtime's TensorRT accelerator kept",
+      intended: {
+        ...intended,
+        optimization: { execution_accelerators: { gpu_execution_accelerator: [{ name: 'tensorrt', parameters: { precision_mode: 'FP16' } }] } },
+      },
+      loaded: (c) => ({
+        ...c,
+        optimization: { priority: 'PRIORITY_DEFAULT', execution_accelerators: { gpu_execution_accelerator: [{ name: 'tensorrt', parameters: { precision_mode: 'FP16', max_workspace_size_bytes: '1073741824' } }] } },
+      }),
+      fields: [],
+    },
+    {
       name: 'an unset count is one instance, as Triton runs it',
       intended: { ...intended, instance_group: [{ kind: 'KIND_CPU' }] },
       loaded: (c) => ({ ...c, instance_group: [{ ...c.instance_group![0]!, count: 1 }] }),

@@ -7,12 +7,13 @@
  * field the server dropped or changed fails the trial with the field named.
  *
  * Only the fields tanalyze sets are compared (max_batch_size, the dynamic batcher's queue
- * delay and preferred sizes, the instance groups' count and kind, the model file that
- * stands for a precision); what the server adds elsewhere (names, optimization defaults)
+ * delay and preferred sizes, the instance groups' count and kind, the model file or the
+ * TensorRT accelerator's precision_mode that stands for a precision); what the server adds elsewhere (names, optimization defaults)
  * is its business. compareLoadedConfig is pure; verifyLoadedConfig does the RPC.
  */
 import type { ModelConfig, ModelInstanceGroup } from '../../config/types.js';
 import { parseModelConfig } from '../../config/pbtxt.js';
+import { ortTensorRtPrecision } from '../engines/onnxruntime.js';
 import type { InferenceClient } from '../../protocol/types.js';
 import type { ModelVariant } from '../types.js';
 
@@ -75,9 +76,14 @@ export function compareLoadedConfig(intended: ModelConfig, loaded: ModelConfig):
     if (present(g.kind) && g.kind !== 'KIND_AUTO') differ(`instance_group[${i}].kind`, g.kind, String(other.kind ?? 'absent'));
   });
 
-  // The precision tanalyze chose is the model file it points the server at.
+  // The precision tanalyze chose: the model file it points the server at, or the precision
+  // mode of ONNX Runtime's TensorRT accelerator.
   if (intended.default_model_filename) {
     differ('default_model_filename', intended.default_model_filename, loaded.default_model_filename || 'absent');
+  }
+  const precision = ortTensorRtPrecision(intended);
+  if (precision !== null) {
+    differ('optimization.execution_accelerators.gpu_execution_accelerator[tensorrt].precision_mode', precision, ortTensorRtPrecision(loaded) ?? 'absent');
   }
   return out;
 }
