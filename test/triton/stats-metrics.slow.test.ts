@@ -2,14 +2,17 @@
  * Statistics and metrics of the REAL tritonserver (.triton/, scripts/install-triton.sh),
  * read by the project's own code: ModelStatistics deltas over a burst of requests that
  * Triton's dynamic batcher groups, a Prometheus scrape parsed and agreeing with the
- * statistics, and the embedded server's Prometheus families printed as the real server
- * prints them.
+ * statistics, the embedded server's Prometheus families printed as the real server
+ * prints them, and the embedded server reloading as the real one does.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { diffServerTimes, snapshotFromStatistics } from '../../src/runner/server-stats.js';
 import { modelCounters, parsePrometheusText, scrapeDelta } from '../../src/runner/metrics.js';
 import { metricsText } from '../../src/server/prometheus.js';
+import { startEmbeddedServer } from '../../src/server/server.js';
+import { createInferenceClient } from '../../src/protocol/client.js';
+import { fromPackageRoot } from '../../src/util/package-root.js';
 import { rawRequest, range } from '../server/helpers.js';
 import { exampleRepository, startRealTriton } from './real-triton.js';
 
@@ -76,5 +79,45 @@ test('real ModelStatistics deltas and a real Prometheus scrape, read by the proj
     );
   } finally {
     await server.stop();
+  }
+});
+
+test('a load without a config after an override keeps the override, an unload then a load reads config.pbtxt: the real server, and the embedded server alike', async () => {
+  // The same model in both: the embedded server runs examples/model_repository's ONNX
+  // identity, the real one the Python identity; both are max_batch_size 64, no batcher.
+  const real = await startRealTriton({ repository: exampleRepository(['identity']), loadModels: ['identity'] });
+  const embedded = await startEmbeddedServer({ repository: fromPackageRoot('examples', 'model_repository'), modelControl: 'explicit' });
+  const embeddedClient = createInferenceClient(`127.0.0.1:${embedded.port}`);
+  try {
+    await embeddedClient.repositoryModelLoad('identity');
+    const sequence = async (client: typeof embeddedClient): Promise<unknown[]> => {
+      const seen: unknown[] = [];
+      const look = async () => {
+        const c = await client.modelConfig('identity');
+        seen.push({ max_batch_size: c.max_batch_size, delay: c.dynamic_batching ? Number(c.dynamic_batching.max_queue_delay_microseconds) : null });
+      };
+      await look();
+      const base = await client.modelConfig('identity');
+      await client.repositoryModelLoad('identity', JSON.stringify({ ...base, max_batch_size: 16, dynamic_batching: { max_queue_delay_microseconds: 500 } }));
+      await look();
+      await client.repositoryModelLoad('identity');
+      await look();
+      await client.repositoryModelUnload('identity');
+      await client.repositoryModelLoad('identity');
+      await look();
+      return seen;
+    };
+    const expected = [
+      { max_batch_size: 64, delay: null },
+      { max_batch_size: 16, delay: 500 },
+      { max_batch_size: 16, delay: 500 }, // files unchanged: the override stays
+      { max_batch_size: 64, delay: null },
+    ];
+    assert.deepEqual(await sequence(real.client), expected, 'the real server');
+    assert.deepEqual(await sequence(embeddedClient), expected, 'the embedded server');
+  } finally {
+    embeddedClient.close();
+    await embedded.stop();
+    await real.stop();
   }
 });
