@@ -121,6 +121,13 @@ describe('compareLoadedConfig: the fields tanalyze set, against what the server 
     });
   }
 
+  it('a batcher the server added says where it comes from and how to turn it off', async () => {
+    const { ConfigReadbackError } = await import('../../src/runner/launchers/config-readback.js');
+    const added = compareLoadedConfig({ ...intended, dynamic_batching: undefined }, asTritonLoadsIt());
+    assert.match(new ConfigReadbackError('m', added).message, /auto-complete .*--disable-auto-complete-config/);
+    assert.doesNotMatch(new ConfigReadbackError('m', compareLoadedConfig(intended, { ...asTritonLoadsIt(), max_batch_size: 8 })).message, /auto-complete/);
+  });
+
   it('names the field, the value set and the value loaded', () => {
     const got = compareLoadedConfig(intended, { ...asTritonLoadsIt(), max_batch_size: 8, dynamic_batching: NULL_MESSAGE });
     assert.equal(describeMismatches(got), 'max_batch_size: set 4, loaded 8; dynamic_batching: set max_queue_delay_microseconds 4000, loaded absent');

@@ -130,5 +130,12 @@ describe('LocalTritonLauncher with the REAL tritonserver', () => {
     // With the batcher and the size it would pick set by tanalyze, nothing differs.
     const same = await variantOf(variantRepo, modelDir, { ...sc, maxBatchSize: 32, maxQueueDelayUs: 0 }, 'autocompleting_config_1');
     await launcher.apply(same);
+    await launcher.stop();
+
+    // The way out the error names: a server started without auto-complete serves what was set.
+    const strict = new LocalTritonLauncher({ repository: variantRepo, tritonPath, logFile: join(variantRepo, 'strict.log'), readyTimeoutMs: 120_000, extraArgs: ['--disable-auto-complete-config'] });
+    cleanups.push(() => strict.stop());
+    await strict.start();
+    await strict.apply(v);
   });
 });

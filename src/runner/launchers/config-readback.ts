@@ -98,7 +98,13 @@ export class ConfigReadbackError extends Error {
     readonly modelName: string,
     readonly mismatches: readonly ConfigMismatch[],
   ) {
-    super(`the server's loaded configuration of '${modelName}' differs from the one tanalyze set (${describeMismatches(mismatches)})`);
+    const addedBatcher = mismatches.some((m) => m.field === 'dynamic_batching' && m.set === 'absent');
+    super(
+      `the server's loaded configuration of '${modelName}' differs from the one tanalyze set (${describeMismatches(mismatches)})` +
+        (addedBatcher
+          ? "; Triton's auto-complete turns the dynamic batcher on for a batching model without a scheduler (ONNX Runtime and TensorRT backends, a Python model's auto_complete_config): such a server cannot serve 'no dynamic batching' unless started with --disable-auto-complete-config (server.args)"
+          : ''),
+    );
     this.name = 'ConfigReadbackError';
   }
 }
