@@ -16,8 +16,9 @@ import { tanalyze as run, MAIN } from '../cli/run-cli.js';
 import { createInferenceClient } from '../../src/protocol/client.js';
 import { exampleRepository, identityLikeConfig, realTritonPath, startRealTriton } from './real-triton.js';
 
-// Short windows and low concurrency: the identity model answers in about a millisecond.
-const FAST = ['--p99', '200ms', '--profile', 'quick', '--max-concurrency', '4', '--window', '200ms', '--max-windows', '4', '--window-requests', '50', '--json'];
+// Short windows and low concurrency: the identity model answers in about a millisecond; the
+// generous p99 target keeps the outcome (not the speed) under test on a busy 2-core machine.
+const FAST = ['--p99', '1000ms', '--profile', 'quick', '--max-concurrency', '4', '--window', '200ms', '--max-windows', '4', '--window-requests', '50', '--json'];
 const tanalyze = (args: string[], cwd: string, env: Record<string, string> = {}) => run(args, cwd, { env, timeoutMs: 300_000 });
 
 interface TrialRow {
