@@ -22,4 +22,10 @@ export interface Launcher {
   /** Unload what was loaded for the variant. */
   release(variant: ModelVariant): Promise<void>;
   stop(): Promise<void>;
+  /**
+   * When the server process tanalyze started has died: how ("tritonserver died (killed by
+   * SIGKILL)"), so a measurement that failed says why; null while it runs. Only launchers
+   * that own a process have it.
+   */
+  serverDeath?(): Promise<string | null>;
 }

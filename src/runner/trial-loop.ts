@@ -236,9 +236,12 @@ export async function runTrial(
     });
     measured = result;
     if (result.stopReason?.startsWith('errors')) {
-      // Requests fail even at the lightest load: the configuration is broken, not overloaded.
+      // Requests fail even at the lightest load: the configuration is broken, not overloaded,
+      // unless the server died under it (then the failure says so).
       state = 'FAILED';
       error = `requests failed: ${result.firstError ?? result.stopReason}`;
+      const death = await ctx.launcher.serverDeath?.();
+      if (death) error = `${death} during the measurement; ${error}`;
     } else if (result.bestIndex !== null) {
       const best = result.points[result.bestIndex]!;
       state = 'COMPLETE';

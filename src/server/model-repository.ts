@@ -214,6 +214,11 @@ export function completeConfig(cfg: ModelConfig, io: { inputs: IoMeta[]; outputs
     checkTensor(name, 'output', t, m, maxBatchSize);
   }
   out.instance_group = completeInstanceGroups(cfg);
+  // Real Triton (2.51) reports a dynamic batcher without preferred sizes as preferring
+  // max_batch_size, which batches the same way (batchPolicy sends full batches at once).
+  if (out.dynamic_batching && !out.dynamic_batching.preferred_batch_size?.length) {
+    out.dynamic_batching = { ...out.dynamic_batching, preferred_batch_size: [maxBatchSize] };
+  }
   return out;
 }
 

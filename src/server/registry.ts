@@ -28,7 +28,12 @@ interface Slot {
   state: ModelState;
   reason: string;
   model?: LoadedModel;
-  /** What the loaded model was built from, to skip reloading an unchanged model. */
+  /**
+   * The model's files in the repository when it was last loaded (with or without a config
+   * override), to skip reloading a model whose files did not change. As real Triton
+   * (2.51) does, a load without a config of such a model keeps what is loaded, an earlier
+   * override included; only an unload first brings config.pbtxt back.
+   */
   fingerprint?: string;
   /** Tail of this model's load/unload chain. */
   busy: Promise<void>;
@@ -119,7 +124,7 @@ export class ModelRegistry {
       let print: string;
       try {
         source = await resolveModelSource(this.repository, name, override);
-        print = await fingerprint(source);
+        print = forced ? await this.repositoryFingerprint(name) : await fingerprint(source);
         if (!forced && slot.state === 'READY' && !slot.model?.failure && slot.fingerprint === print) return; // unchanged
         if (slot.state !== 'READY') slot.state = 'LOADING';
         model = await LoadedModel.load(source, this.factory, undefined, this.gpuFactory);
@@ -135,6 +140,15 @@ export class ModelRegistry {
     });
     slot.busy = run.catch(() => undefined);
     await run;
+  }
+
+  /** The fingerprint of the model as its repository folder holds it ('' when it cannot be read, e.g. uploaded files only). */
+  private async repositoryFingerprint(name: string): Promise<string> {
+    try {
+      return await fingerprint(await resolveModelSource(this.repository, name, {}));
+    } catch {
+      return '';
+    }
   }
 
   /** Stops serving the model once in-flight requests finish, and releases its instances. */

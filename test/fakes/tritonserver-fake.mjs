@@ -47,6 +47,10 @@ const mode = (flag('--model-control-mode', 'none') || 'none').toLowerCase();
 const grpcPort = Number(flag('--grpc-port', '8001'));
 const httpPort = Number(flag('--http-port', '8000'));
 const metricsPort = Number(flag('--metrics-port', '8002'));
+// Real tritonserver listens on 0.0.0.0 unless told; metrics follow --http-address.
+const grpcAddress = flag('--grpc-address', '0.0.0.0');
+const httpAddress = flag('--http-address', '0.0.0.0');
+const metricsAddress = flag('--metrics-address', httpAddress);
 const fakeMode = env.FAKE_TRITON_MODE || 'ok';
 
 info('pinned_memory_manager.cc:277', 'Pinned memory pool is created at \'0x7f0000000000\' with size 268435456');
@@ -73,18 +77,18 @@ if (fakeMode === 'hang') {
   await main();
 }
 
-async function listenHttp(port, handler, what) {
+async function listenHttp(address, port, handler, what) {
   const server = http.createServer(handler);
   await new Promise((resolve) => {
     server.once('error', (e) => {
       if (e.code === 'EADDRINUSE') {
-        error('main.cc:245', `failed to start ${what} service: Unavailable - Socket '0.0.0.0:${port}' already in use`);
+        error('main.cc:245', `failed to start ${what} service: Unavailable - Socket '${address}:${port}' already in use`);
         process.exit(1);
       }
       error('main.cc:245', `failed to start ${what} service: ${e.message}`);
       process.exit(1);
     });
-    server.listen(port, '0.0.0.0', resolve);
+    server.listen(port, address, resolve);
   });
   return server;
 }
@@ -101,23 +105,24 @@ async function main() {
   try {
     server = await startEmbeddedServer({
       repository: repo,
-      host: '0.0.0.0',
+      host: grpcAddress,
       port: grpcPort,
       modelControl: mode === 'explicit' ? 'explicit' : 'none',
     });
   } catch (e) {
     const msg = String(e && e.message);
     if (/EADDRINUSE|address already in use|No address added/i.test(msg)) {
-      error('main.cc:245', `failed to start GRPC service: Unavailable - Socket '0.0.0.0:${grpcPort}' already in use`);
+      error('main.cc:245', `failed to start GRPC service: Unavailable - Socket '${grpcAddress}:${grpcPort}' already in use`);
     } else {
       error('main.cc:178', msg);
     }
     process.exit(1);
   }
-  info('grpc_server.cc:2558', `Started GRPCInferenceService at 0.0.0.0:${grpcPort}`);
+  info('grpc_server.cc:2558', `Started GRPCInferenceService at ${grpcAddress}:${grpcPort}`);
 
   let ready = true;
   const httpServer = await listenHttp(
+    httpAddress,
     httpPort,
     (req, res) => {
       if (req.url === '/v2/health/ready') res.writeHead(ready ? 200 : 400).end();
@@ -126,7 +131,7 @@ async function main() {
     },
     'HTTP',
   );
-  info('http_server.cc:4713', `Started HTTPService at 0.0.0.0:${httpPort}`);
+  info('http_server.cc:4713', `Started HTTPService at ${httpAddress}:${httpPort}`);
 
   const gpu = 'GPU-fa4e0000-0000-4000-8000-00000000fake';
   const gpuText = () =>
@@ -143,6 +148,7 @@ async function main() {
       '',
     ].join('\n');
   const metricsServer = await listenHttp(
+    metricsAddress,
     metricsPort,
     (req, res) => {
       if (req.url !== '/metrics') return res.writeHead(404).end();
@@ -151,7 +157,7 @@ async function main() {
     },
     'Metrics',
   );
-  info('http_server.cc:362', `Started Metrics Service at 0.0.0.0:${metricsPort}`);
+  info('http_server.cc:362', `Started Metrics Service at ${metricsAddress}:${metricsPort}`);
 
   const crashMs = env.FAKE_TRITON_CRASH_AFTER_READY_MODEL_MS;
   const onceFile = env.FAKE_TRITON_CRASH_ONCE_FILE;

@@ -43,7 +43,12 @@ describe('DockerTritonLauncher with a FAKE Docker Engine API', () => {
     variantRepo = join(work, 'model_repository');
     const cfg = parseModelConfig(readFileSync(join(src.dir, 'm', 'config.pbtxt'), 'utf8'));
     const dir = await writeVariant(variantRepo, join(src.dir, 'm'), { ...cfg, name: 'm_config_0' }, 'm_config_0');
-    variant = { modelName: 'm_config_0', dir, config: { maxBatchSize: 8, maxQueueDelayUs: null, instanceCount: 1, precision: 'FP32', preferredBatchSizes: [] }, pbtxt: '' };
+    variant = {
+      modelName: 'm_config_0',
+      dir,
+      config: { maxBatchSize: 8, maxQueueDelayUs: null, instanceCount: 1, precision: 'FP32', preferredBatchSizes: [] },
+      pbtxt: readFileSync(join(dir, 'config.pbtxt'), 'utf8'), // what the launcher compares the loaded configuration with
+    };
   });
   after(async () => {
     await killAllChildren(1000);
@@ -92,6 +97,10 @@ describe('DockerTritonLauncher with a FAKE Docker Engine API', () => {
         '--grpc-port=8001',
         '--http-port=8000',
         '--metrics-port=8002',
+        // Inside the container, on its bridge interface; published on the host's loopback only.
+        '--grpc-address=0.0.0.0',
+        '--http-address=0.0.0.0',
+        '--metrics-address=0.0.0.0',
         '--log-verbose=1',
       ]);
       assert.deepEqual(body['Labels'], { 'tanalyze.run': 'run-a', 'tanalyze.pid': String(process.pid), 'tanalyze.host': hostname(), 'tanalyze.role': 'tritonserver' });
@@ -195,7 +204,7 @@ describe('DockerTritonLauncher with a FAKE Docker Engine API', () => {
 
   it('a container that dies mid-run is replaced, with the same published ports, at the next apply', async () => {
     const onceFile = join(work, 'docker-crashed-once');
-    const fake = await startFakeDocker({ images: [IMAGE], commands: tritonCommand({ FAKE_TRITON_CRASH_AFTER_READY_MODEL_MS: '150', FAKE_TRITON_CRASH_ONCE_FILE: onceFile }) });
+    const fake = await startFakeDocker({ images: [IMAGE], commands: tritonCommand({ FAKE_TRITON_CRASH_AFTER_READY_MODEL_MS: '1500', FAKE_TRITON_CRASH_ONCE_FILE: onceFile }) });
     const launcher = new DockerTritonLauncher({ repository: variantRepo, mounts: [src.dir], runId: 'run-e', logFile: join(work, 'e', 'triton.log'), socket: fake.socketPath, startTimeoutMs: 15_000, readyTimeoutMs: 15_000, stopGraceMs: 1000 });
     try {
       const { grpcAddress } = await launcher.start();
@@ -263,7 +272,14 @@ describe('DockerTritonLauncher with a FAKE Docker Engine API', () => {
     assert.equal(spec.HostConfig!.NetworkMode, 'host');
     assert.equal(spec.HostConfig!.PortBindings, undefined);
     assert.equal(spec.ExposedPorts, undefined);
-    assert.deepEqual(spec.Cmd!.slice(3, 6), ['--grpc-port=5001', '--http-port=5000', '--metrics-port=5002']);
+    assert.deepEqual(spec.Cmd!.slice(3, 9), [
+      '--grpc-port=5001',
+      '--http-port=5000',
+      '--metrics-port=5002',
+      '--grpc-address=127.0.0.1',
+      '--http-address=127.0.0.1',
+      '--metrics-address=127.0.0.1',
+    ]);
     assert.deepEqual(spec.HostConfig!.Binds, ['/v:/v:ro', '/src:/src:ro'], 'each folder mounted once');
   });
 });

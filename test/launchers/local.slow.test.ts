@@ -23,7 +23,8 @@ const variant = (name: string): ModelVariant => ({
   modelName: name,
   dir: '',
   config: { maxBatchSize: 8, maxQueueDelayUs: null, instanceCount: 1, precision: 'FP32', preferredBatchSizes: [] },
-  pbtxt: '',
+  // As the model's own config.pbtxt (makeRepository below): the launcher reads the loaded configuration back against it.
+  pbtxt: 'max_batch_size: 8 instance_group [ { count: 1 kind: KIND_CPU } ]',
 });
 
 describe('LocalTritonLauncher with a FAKE tritonserver', () => {
@@ -64,6 +65,9 @@ describe('LocalTritonLauncher with a FAKE tritonserver', () => {
       `--grpc-port=${ports.grpc}`,
       `--http-port=${ports.http}`,
       `--metrics-port=${ports.metrics}`,
+      '--grpc-address=127.0.0.1',
+      '--http-address=127.0.0.1',
+      '--metrics-address=127.0.0.1',
       '--log-verbose=1',
       '--exit-timeout-secs=5',
     ]);
@@ -163,7 +167,7 @@ describe('LocalTritonLauncher with a FAKE tritonserver', () => {
 
   it('a server that crashes mid-run is started again, on the same ports, at the next apply', async () => {
     const onceFile = join(work, 'crashed-once');
-    const { launcher, argvFile, logFile } = setup({ FAKE_TRITON_CRASH_AFTER_READY_MODEL_MS: '150', FAKE_TRITON_CRASH_ONCE_FILE: onceFile });
+    const { launcher, argvFile, logFile } = setup({ FAKE_TRITON_CRASH_AFTER_READY_MODEL_MS: '1500', FAKE_TRITON_CRASH_ONCE_FILE: onceFile });
     const { grpcAddress } = await launcher.start();
     await launcher.apply(variant('m'));
     const firstPid = readRecords(argvFile)[0]!.pid;
@@ -206,8 +210,16 @@ describe('LocalTritonLauncher with a FAKE tritonserver', () => {
       '--grpc-port=1',
       '--http-port=2',
       '--metrics-port=3',
+      '--grpc-address=127.0.0.1',
+      '--http-address=127.0.0.1',
+      '--metrics-address=127.0.0.1',
       '--backend-config=onnxruntime,default-max-batch-size=8',
     ]);
+    assert.deepEqual(
+      tritonArgs({ repository: '/r', grpcPort: 1, httpPort: 2, metricsPort: 3, extraArgs: ['--grpc-address=0.0.0.0', '--metrics-address', '10.0.0.1'] }).slice(5),
+      ['--http-address=127.0.0.1', '--grpc-address=0.0.0.0', '--metrics-address', '10.0.0.1'],
+      'an address flag in server.args replaces tanalyze loopback default for that listener only',
+    );
     assert.throws(() => checkExtraArgs(['--log-verbose=1', '--grpc-port=9', '--model-control-mode', 'poll']), (e: unknown) => {
       assert.ok(e instanceof UsageError);
       assert.equal(e.problems.length, 2);

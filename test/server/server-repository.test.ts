@@ -110,7 +110,8 @@ describe('embedded server: explicit model control', () => {
     await client.repositoryModelLoad('other', configJson('other', 2, { dynamic_batching: { max_queue_delay_microseconds: 100 } }));
     const cfg = await client.modelConfig('other');
     assert.equal(cfg.max_batch_size, 2);
-    assert.deepEqual(cfg.dynamic_batching, { max_queue_delay_microseconds: 100 });
+    // As real Triton reports it: no preferred sizes reads back as [max_batch_size].
+    assert.deepEqual(cfg.dynamic_batching, { max_queue_delay_microseconds: 100, preferred_batch_size: [2] });
     assert.deepEqual((await client.modelMetadata('other')).inputs[0]!.shape, [-1, 4]);
     await rejectsWith(client.modelInfer(rawRequest('other', [3, 4], range(12))), 'INVALID_ARGUMENT', /batch-size must be <= 2/);
     // Back to the file's configuration.

@@ -30,6 +30,7 @@ import type { Launcher, ModelVariant } from '../../domain/launcher.js';
 import { register } from './cleanup.js';
 import { LaunchError, mentionsPortInUse, tailFile } from './errors.js';
 import { checkExtraArgs, tritonArgs } from './local.js';
+import { verifyLoadedConfig } from './config-readback.js';
 import { freePorts } from './ports.js';
 import { loadAndWait, sleep, waitForServerReady } from './server-control.js';
 
@@ -105,7 +106,17 @@ export function tritonContainerSpec(i: TritonContainerSpecInput): Docker.Contain
   const binds = [...new Set([repo, ...i.mounts.map((m) => resolve(m))])].map((p) => `${p}:${p}:ro`);
   const host = i.network === 'host';
   const listen = host ? i.ports : { grpc: TRITON_PORTS.grpc, http: TRITON_PORTS.http, metrics: TRITON_PORTS.metrics };
-  const args = tritonArgs({ repository: repo, grpcPort: listen.grpc, httpPort: listen.http, metricsPort: listen.metrics, extraArgs: i.extraArgs });
+  // On the host network the server binds to loopback itself; on a bridge it must listen on
+  // the container's interface for the published ports to reach it, and those are published
+  // on the host's 127.0.0.1 only.
+  const args = tritonArgs({
+    repository: repo,
+    grpcPort: listen.grpc,
+    httpPort: listen.http,
+    metricsPort: listen.metrics,
+    extraArgs: i.extraArgs,
+    listenAddress: host ? '127.0.0.1' : '0.0.0.0',
+  });
   const publish = (inner: number, outer: number) => [`${inner}/tcp`, [{ HostIp: '127.0.0.1', HostPort: String(outer) }]] as const;
   return {
     ...(i.name ? { name: i.name } : {}),
@@ -490,11 +501,18 @@ export class DockerTritonLauncher implements Launcher {
     const container = this.container;
     try {
       await loadAndWait(this.client, variant.modelName, this.opts.readyTimeoutMs ?? 600_000);
+      await verifyLoadedConfig(this.client, variant);
     } catch (e) {
       const died = await this.deadReason(container);
       if (died) throw new LaunchError('crashed', `the Triton container died while loading '${variant.modelName}' (${died})`, tailFile(this.opts.logFile), undefined, this.opts.logFile);
       throw e;
     }
+  }
+
+  async serverDeath(): Promise<string | null> {
+    if (!this.container) return null;
+    const dead = await this.deadReason(this.container);
+    return dead ? `the Triton container died (${dead})` : null;
   }
 
   async release(variant: ModelVariant): Promise<void> {

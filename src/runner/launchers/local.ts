@@ -16,6 +16,7 @@ import { createInferenceClient } from '../../protocol/client.js';
 import type { InferenceClient } from '../../protocol/types.js';
 import type { Launcher, ModelVariant } from '../../domain/launcher.js';
 import { register, type Resource } from './cleanup.js';
+import { verifyLoadedConfig } from './config-readback.js';
 import { LaunchError, mentionsPortInUse, tailFile } from './errors.js';
 import { freePorts, portInUse } from './ports.js';
 import { loadAndWait, sleep, waitForServerReady } from './server-control.js';
@@ -62,15 +63,34 @@ export function checkExtraArgs(args: readonly string[], source = 'server.args'):
   }
 }
 
-/** tritonserver's argument array (pure): tanalyze's flags first, the profile's after. */
-export function tritonArgs(opts: { repository: string; grpcPort: number; httpPort: number; metricsPort: number; extraArgs?: readonly string[] }): string[] {
+/** The address flags tanalyze sets unless the profile's server.args set them. */
+export const TRITON_ADDRESS_FLAGS = ['--grpc-address', '--http-address', '--metrics-address'] as const;
+
+/**
+ * tritonserver's argument array (pure): tanalyze's flags first, the profile's after.
+ * gRPC, HTTP and metrics listen on `listenAddress` (default 127.0.0.1: with explicit model
+ * control anyone who reaches the server can load and unload models), each unless the
+ * profile's args name that address flag themselves.
+ */
+export function tritonArgs(opts: {
+  repository: string;
+  grpcPort: number;
+  httpPort: number;
+  metricsPort: number;
+  extraArgs?: readonly string[];
+  listenAddress?: string;
+}): string[] {
+  const extra = opts.extraArgs ?? [];
+  const address = opts.listenAddress ?? '127.0.0.1';
+  const setByProfile = (flag: string) => extra.some((a) => a === flag || a.startsWith(`${flag}=`));
   return [
     `--model-repository=${resolve(opts.repository)}`,
     '--model-control-mode=explicit',
     `--grpc-port=${opts.grpcPort}`,
     `--http-port=${opts.httpPort}`,
     `--metrics-port=${opts.metricsPort}`,
-    ...(opts.extraArgs ?? []),
+    ...TRITON_ADDRESS_FLAGS.filter((f) => !setByProfile(f)).map((f) => `${f}=${address}`),
+    ...extra,
   ];
 }
 
@@ -314,6 +334,7 @@ export class LocalTritonLauncher implements Launcher {
     const proc = this.proc;
     try {
       await loadAndWait(this.client!, variant.modelName, this.opts.readyTimeoutMs ?? 600_000);
+      await verifyLoadedConfig(this.client!, variant);
     } catch (e) {
       if (!proc.alive) {
         await proc.exited;
@@ -321,6 +342,14 @@ export class LocalTritonLauncher implements Launcher {
       }
       throw e;
     }
+  }
+
+  async serverDeath(): Promise<string | null> {
+    const proc = this.proc;
+    if (!proc) return null;
+    // Failed requests can be seen a moment before the exit is.
+    if (proc.alive) await raceTimeout(proc.exited, 1000);
+    return proc.alive ? null : `tritonserver died (${proc.describeExit()})`;
   }
 
   async release(variant: ModelVariant): Promise<void> {

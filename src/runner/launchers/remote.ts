@@ -33,6 +33,7 @@ import { createInferenceClient, ProtocolError } from '../../protocol/client.js';
 import type { InferenceClient } from '../../protocol/types.js';
 import type { Launcher, ModelVariant } from '../../domain/launcher.js';
 import { LaunchError } from './errors.js';
+import { verifyLoadedConfig } from './config-readback.js';
 import { waitForModelReady } from './ready.js';
 import { grpcTarget } from './server-control.js';
 
@@ -163,6 +164,7 @@ export class RemoteTritonLauncher implements Launcher {
       throw e;
     }
     await waitForModelReady(client, variant.modelName, this.opts.readyTimeoutMs ?? 600_000);
+    await verifyLoadedConfig(client, variant);
   }
 
   /** Nothing per trial: the next apply() reloads the model with the next configuration. */
@@ -174,7 +176,10 @@ export class RemoteTritonLauncher implements Launcher {
     for (const name of this.loaded) {
       try {
         if (this.readyBefore.has(name)) {
-          // It was serving before: load it again from the server's own config.pbtxt.
+          // It was serving before: load it again from the server's own config.pbtxt. A real
+          // Triton (2.51) answers a load without a config of a model whose files did not
+          // change by keeping the last override, so it is unloaded first.
+          await client.repositoryModelUnload(name);
           await client.repositoryModelLoad(name);
           this.opts.log?.(`  restored '${name}' on ${this.target} to its own configuration`);
         } else {
