@@ -41,8 +41,9 @@ const now = () => {
 const I = (s) => process.stdout.write(`${now()} [I] ${s}\n`);
 const W = (s) => process.stdout.write(`${now()} [W] ${s}\n`);
 const E = (s) => process.stderr.write(`${now()} [E] ${s}\n`);
+// The last occurrence of an option wins.
 const opt = (name) => {
-  const a = argv.find((x) => x.startsWith(`--${name}=`));
+  const a = argv.filter((x) => x.startsWith(`--${name}=`)).at(-1);
   return a === undefined ? undefined : a.slice(name.length + 3);
 };
 const has = (name) => argv.includes(`--${name}`);
