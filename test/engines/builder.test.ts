@@ -134,7 +134,7 @@ describe('engine builders', () => {
 
   it('trtexec inside a TensorRT container (FAKE Docker engine): mounts, GPUs, user, labels', async () => {
     const fake = await startFakeDocker({
-      images: ['nvcr.io/nvidia/tensorrt:25.11-py3'],
+      images: ['nvcr.io/nvidia/tensorrt:26.11-py3'],
       commands: {
         trtexec: { script: fromPackageRoot('test', 'fakes', 'trtexec-fake.mjs') },
         'nvidia-smi': { script: fromPackageRoot('test', 'fakes', 'nvidia-smi-fake.mjs'), env: { FAKE_NVIDIA_SMI_GPUS: 'NVIDIA A10G' } },
@@ -150,7 +150,7 @@ describe('engine builders', () => {
       const creates = fake.find(/^\/containers\/create$/, 'POST').map((q) => q.body as Record<string, any>);
       assert.deepEqual(creates.map((c) => c['Cmd'][0]), ['trtexec', 'nvidia-smi', 'trtexec']);
       const build = creates[2]!;
-      assert.equal(build['Image'], 'nvcr.io/nvidia/tensorrt:25.11-py3');
+      assert.equal(build['Image'], 'nvcr.io/nvidia/tensorrt:26.11-py3');
       assert.equal(build['User'], `${process.getuid!()}:${process.getgid!()}`);
       assert.deepEqual(build['Labels'], { 'tanalyze.run': 'run-x', 'tanalyze.pid': String(process.pid), 'tanalyze.host': (await import('node:os')).hostname(), 'tanalyze.role': 'trtexec' });
       assert.deepEqual(build['HostConfig']['Binds'], [`${cacheDir}/tmp:${cacheDir}/tmp`, `${cacheDir}/logs:${cacheDir}/logs`, `${join(repo.dir, 'm', '1')}:${join(repo.dir, 'm', '1')}:ro`]);
