@@ -36,7 +36,7 @@ describe('build plan by TensorRT version', () => {
     assert.deepEqual(planPrecisionBuild(v11, 'INT8', { quantizedModel: '/m/1/model.int8.onnx' }), { kind: 'strongly-typed', source: 'quantized-model', flags: ['--stronglyTyped'] });
     const int8 = planPrecisionBuild(v11, 'INT8', { calibCache: '/c/calib.cache' });
     assert.equal(int8.kind, 'unavailable', 'a TensorRT 10 calibration cache does not make INT8 on 11');
-    assert.match(int8.kind === 'unavailable' ? int8.reason : '', /^INT8 is unavailable on TensorRT 11\.4\.0 without an explicitly quantized model: TensorRT 11 removed implicit INT8 \(--int8, --calib.*ModelOpt.*model\.int8\.onnx$/);
+    assert.match(int8.kind === 'unavailable' ? int8.reason : '', /^INT8 is unavailable on TensorRT 11\.4\.0 without an explicitly quantized model: TensorRT 11 removed implicit INT8 \(--int8, --calib.*ModelOpt.*--output_path model\.int8\.onnx\) and put the result beside the model$/);
     for (const p of ['FP32', 'FP16', 'BF16'] as const) {
       const plan = planPrecisionBuild(v11, p);
       assert.ok(plan.kind === 'strongly-typed' && !plan.flags.some((f) => /--(fp16|bf16|int8|calib)/.test(f)), `${p}: no removed flag`);

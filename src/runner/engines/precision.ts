@@ -76,7 +76,7 @@ export function planPrecisionBuild(v: TensorRtVersion, precision: Precision, ctx
     reason:
       `INT8 is unavailable on TensorRT ${fmtVersion(v)} without an explicitly quantized model: TensorRT 11 removed implicit INT8 (--int8, --calib and the calibrators), ` +
       'so INT8 needs QuantizeLinear/DequantizeLinear nodes in the ONNX graph, and tanalyze does not run a quantizer (NVIDIA ModelOpt is a Python package that is not in the TensorRT image and needs representative calibration data). ' +
-      'Quantize the model with ModelOpt (python -m modelopt.onnx.quantization --onnx_path model.onnx --quantize_mode int8 --calibration_data <inputs.npz>) and put the result beside it as model.int8.onnx',
+      'Quantize the model with ModelOpt (python -m modelopt.onnx.quantization --onnx_path model.onnx --quantize_mode int8 --calibration_data <inputs.npz> --output_path model.int8.onnx) and put the result beside the model',
   };
 }
 
