@@ -174,6 +174,9 @@ const FIXED_OUTPUT: Record<string, number> = {
   Xor: ElemType.BOOL,
   IsNaN: ElemType.BOOL,
   IsInf: ElemType.BOOL,
+  // Their dtype attribute defaults to FLOAT; they stay FP32 and are cast after (FP32_ONLY).
+  RandomNormal: ElemType.FLOAT,
+  RandomUniform: ElemType.FLOAT,
 };
 
 const targetElem = (t: LowPrecision): number => (t === 'FP16' ? ElemType.FLOAT16 : ElemType.BFLOAT16);

@@ -8,6 +8,7 @@ import { describe, it } from 'node:test';
 import {
   LayerInfoError,
   checkEnginePrecision,
+  layerPrecision,
   parseLayerInfo,
   parseVersionText,
   planPrecisionBuild,
@@ -104,6 +105,15 @@ describe('layer information and the precision check', () => {
     const copy: EngineLayer = { name: 'c', type: 'Reformat', parameterType: 'Reformat', inputs: ['FP32'], outputs: ['FP16'] };
     const none = checkEnginePrecision([copy], 'INT8');
     assert.deepEqual([none.ok, none.checked, none.summary], [true, 'none', 'no compute layers to check']);
+  });
+
+  it('a fused region with a cast inside computes in its lower type; index tensors do not count', () => {
+    const region: EngineLayer = { name: 'myelin region', type: 'Myelin', parameterType: 'Myelin', inputs: ['FP32', 'INT64'], outputs: ['FP16'] };
+    assert.equal(layerPrecision(region), 'FP16');
+    const int8conv: EngineLayer = { name: 'conv', type: 'CaskConvolution', parameterType: 'Convolution', inputs: ['INT8'], outputs: ['FP16'] };
+    assert.equal(layerPrecision(int8conv), 'INT8');
+    assert.equal(checkEnginePrecision([region], 'FP16').ok, true);
+    assert.equal(checkEnginePrecision([int8conv], 'FP16').ok, false, 'an INT8 engine is not an FP16 one');
   });
 
   it('layer information that cannot tell the precision is an error, not a pass', () => {

@@ -160,9 +160,20 @@ const DATA_MOVEMENT = /reformat|copy|cast|shuffle|constant|noop|identity|shape|s
 const HEAVY = /conv|matmul|matrixmultiply|gemm|fullyconnected|deconv/i;
 const INDEX_TYPES: ReadonlySet<LayerDataType> = new Set(['INT32', 'INT64', 'BOOL', 'UINT8']);
 
-/** The precision a layer computes in: the type of its first activation input (index tensors skipped). */
+const RANK: Partial<Record<LayerDataType, number>> = { INT4: 0, FP4: 0, INT8: 1, FP8: 1, FP16: 2, BF16: 2, FP32: 3 };
+
+/**
+ * The precision a layer computes in: the lowest-precision float type among its activation
+ * tensors (index tensors skipped). A fused region that starts or ends with a cast (FP32 in,
+ * FP16 out) computes in FP16; an INT8 convolution with a dequantized output computes in INT8.
+ */
 export function layerPrecision(l: EngineLayer): LayerDataType {
-  return l.inputs.find((t) => !INDEX_TYPES.has(t)) ?? l.outputs.find((t) => !INDEX_TYPES.has(t)) ?? 'UNKNOWN';
+  let best: LayerDataType = 'UNKNOWN';
+  for (const t of [...l.inputs, ...l.outputs]) {
+    if (INDEX_TYPES.has(t) || RANK[t] === undefined) continue;
+    if (best === 'UNKNOWN' || RANK[t]! < RANK[best]!) best = t;
+  }
+  return best;
 }
 
 export interface PrecisionCheck {
