@@ -108,7 +108,7 @@ describe('TensorRT 10 and 11 (FAKE trtexec)', () => {
       assert.ok(argvs[i]!.includes(`--exportLayerInfo=${join(cacheDir, 'logs', `${r!.key}.layers.json`)}`));
     }
     assert.match(results[1]!.summary, /^TensorRT 10\.3\.0 engine FP16 \(builder flags --fp16\), max batch 8: built in .*; precision checked: 7\/7 convolution\/matrix layers in FP16$/);
-    assert.match(results[3]!.summary, /precision checked: 7\/7 convolution\/matrix layers in INT8$/);
+    assert.match(results[3]!.summary, /precision checked: 7\/7 convolution\/matrix layers in INT8; note: no calibration cache: TensorRT uses placeholder dynamic ranges, so the speed is INT8 but the accuracy is not measured$/);
   });
 
   it('TensorRT 11: strongly typed builds; FP16/BF16 from the converted graph; no removed flag is ever passed', async () => {

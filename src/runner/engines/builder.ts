@@ -197,14 +197,12 @@ export class TrtexecPlanBuilder implements EngineBuilder {
     const trt = parseVersionText(env.tensorrtVersion);
     if (!trt) throw new EngineConfigError(`TensorRT version '${env.tensorrtVersion}' is not of the form major.minor.patch`);
     // The version decides how a precision is built: flags up to 10, the graph's own types from 11.
-    const plan = planPrecisionBuild(trt, precision, {
-      quantizedModel: precision === 'INT8' && isStronglyTypedOnly(trt) ? await quantizedModelBeside(onnx) : null,
-      calibCache: this.o.calibCache ?? null,
-    });
+    const quantizedModel = precision === 'INT8' && isStronglyTypedOnly(trt) ? await quantizedModelBeside(onnx) : null;
+    const plan = planPrecisionBuild(trt, precision, { quantizedModel, calibCache: this.o.calibCache ?? null });
     if (plan.kind === 'unavailable') throw new PrecisionUnavailableError(plan.reason);
     let buildFrom = onnx;
     if (plan.kind === 'strongly-typed' && plan.source === 'converted') buildFrom = (await convertedModel(this.o.cache, onnx, plan.convert!, base, this.o.log)).file;
-    if (plan.kind === 'strongly-typed' && plan.source === 'quantized-model') buildFrom = (await quantizedModelBeside(onnx))!;
+    if (plan.kind === 'strongly-typed' && plan.source === 'quantized-model') buildFrom = quantizedModel!;
     const how = describePlan(plan);
     const parts = {
       builder: 'trtexec',
@@ -255,7 +253,7 @@ export class TrtexecPlanBuilder implements EngineBuilder {
       key: entry.key,
       seconds: built ? entry.buildSeconds : 0,
       logFile: entry.logFile,
-      summary: `${what}: ${built ? `built in ${entry.buildSeconds.toFixed(1)} s` : 'from the cache'} (${entry.key.slice(0, 12)}); precision checked: ${checked ? checked.summary : 'at build time'}`,
+      summary: `${what}: ${built ? `built in ${entry.buildSeconds.toFixed(1)} s` : 'from the cache'} (${entry.key.slice(0, 12)}); precision checked: ${checked ? checked.summary : 'at build time'}${plan.kind === 'builder-flags' && plan.note ? `; note: ${plan.note}` : ''}`,
     };
   }
 }
