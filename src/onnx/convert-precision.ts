@@ -68,7 +68,12 @@ export interface ConversionReport {
   keptFp32: string[];
   /** Graph inputs/outputs whose own type changed. */
   edgesConverted: string[];
+  /** What the result may not be valid for (said in the build log). */
+  warnings: string[];
 }
+
+/** Ops whose ONNX schema gained bfloat16 only in opset 22 (onnx/onnx#6099), among those common in vision models. */
+const BF16_FROM_OPSET_22 = new Set(['Conv', 'ConvTranspose', 'AveragePool', 'MaxPool', 'GlobalAveragePool', 'GlobalMaxPool', 'InstanceNormalization', 'LeakyRelu', 'PRelu', 'HardSigmoid', 'HardSwish', 'Resize', 'RoiAlign', 'Round', 'Softplus', 'Softsign', 'Selu', 'Celu']);
 
 // ------------------------------------------------------------ number formats (pure)
 
@@ -247,7 +252,7 @@ export function convertModelPrecision(bytes: Uint8Array, opts: ConvertOptions): 
   const nodes = (graph['node'] as Msg[] | undefined) ?? [];
   const initializers = (graph['initializer'] as Msg[] | undefined) ?? [];
   const initNames = new Set(initializers.map((t) => t['name'] as string));
-  const report: ConversionReport = { target, initializersConverted: 0, constantsConverted: 0, valuesClamped: 0, castsAdded: 0, keptFp32: [], edgesConverted: [] };
+  const report: ConversionReport = { target, initializersConverted: 0, constantsConverted: 0, valuesClamped: 0, castsAdded: 0, keptFp32: [], edgesConverted: [], warnings: [] };
 
   for (const n of nodes) {
     if (n['domain'] && n['domain'] !== 'ai.onnx') throw new OnnxConversionError(`node '${n['name'] || n['opType']}' is op '${n['opType']}' of domain '${n['domain']}': the converter only knows the default ONNX domain's type rules`);
@@ -260,6 +265,11 @@ export function convertModelPrecision(bytes: Uint8Array, opts: ConvertOptions): 
     if (num(t['dataLocation'] ?? 0) === 1 || ((t['externalData'] as unknown[] | undefined) ?? []).length) {
       throw new OnnxConversionError(`initializer '${t['name']}' keeps its data outside the model file (external data), which the converter does not read`);
     }
+  }
+
+  if (target === 'BF16' && opsetVersion < 22) {
+    const early = [...new Set(nodes.map((n) => n['opType'] as string).filter((op) => BF16_FROM_OPSET_22.has(op)))];
+    if (early.length) report.warnings.push(`the ONNX schema allows bfloat16 for ${early.join(', ')} only from opset 22 and the model has opset ${opsetVersion}: ONNX Runtime refuses the result; TensorRT reads the types per layer`);
   }
 
   // Element types as the graph stands (before conversion), walked in node order.

@@ -62,6 +62,7 @@ export async function convertedModel(cache: EngineCache, src: string, target: Lo
       await writeFile(out, converted.bytes);
       const r = converted.report;
       log?.(`  converted ${basename(src)} to ${target} (tanalyze's converter): ${r.initializersConverted} weights, ${r.castsAdded} edge casts${r.valuesClamped ? `, ${r.valuesClamped} values clamped to the ${target} range` : ''}${r.keptFp32.length ? `, kept in FP32: ${r.keptFp32.join(', ')}` : ''}`);
+      for (const w of r.warnings) log?.(`  note: ${w}`);
     });
     return { file: entry.file, cached: !built, report };
   } catch (e) {
