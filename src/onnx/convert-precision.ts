@@ -288,6 +288,7 @@ export function convertModelPrecision(bytes: Uint8Array, opts: ConvertOptions): 
       out = v ? num(v['t']?.['dataType']) : attr(n, 'value_float') || attr(n, 'value_floats') ? ElemType.FLOAT : ElemType.INT64;
     } else if (op === 'ConstantOfShape') out = attr(n, 'value') ? num(attr(n, 'value')!['t']?.['dataType']) : ElemType.FLOAT;
     else if (FIXED_OUTPUT[op] !== undefined) out = FIXED_OUTPUT[op];
+    else if (op === 'Where' || op === 'OneHot') out = types.get(n['input']?.[op === 'Where' ? 1 : 2]); // the values, not the condition/indices
     else {
       const first = ((n['input'] as string[]) ?? []).find((x) => x && types.has(x));
       out = first === undefined ? undefined : types.get(first);
