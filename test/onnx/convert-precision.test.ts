@@ -158,6 +158,33 @@ describe('FP16 conversion against ONNX Runtime', () => {
     assert.deepEqual(Array.from(y.data as Float32Array), [10, 21, 32, 43]);
   });
 
+  it('ops whose first input is not their value type (Where) are typed by their values', async () => {
+    const T = modelProtoType();
+    const f = (name: string) => ({ name, type: { tensorType: { elemType: ElemType.FLOAT, shape: { dim: [{ dimValue: 3 }] } } } });
+    const src = T.encode(
+      T.fromObject({
+        irVersion: 7,
+        opsetImport: [{ domain: '', version: 13 }],
+        graph: {
+          node: [
+            { opType: 'Greater', input: ['x', 'zero'], output: ['pos'] },
+            { opType: 'Where', input: ['pos', 'x', 'fill'], output: ['y'] },
+          ],
+          initializer: [
+            { name: 'zero', dims: [], dataType: ElemType.FLOAT, floatData: [0] },
+            { name: 'fill', dims: [], dataType: ElemType.FLOAT, floatData: [-0.5] },
+          ],
+          input: [f('x')],
+          output: [f('y')],
+        },
+      }),
+    ).finish();
+    const { bytes } = convertModelPrecision(src, { target: 'FP16' });
+    const y = await runOnce(bytes, { x: new ort.Tensor('float32', Float32Array.from([2, -1, 0.25]), [3]) });
+    assert.equal(y.type, 'float32', 'the output edge got its Cast back to FP32');
+    assert.deepEqual(Array.from(y.data as Float32Array), [2, -0.5, 0.25]);
+  });
+
   it('weights beyond the FP16 range are clamped and counted', () => {
     const T = modelProtoType();
     const big = T.encode(
