@@ -62,7 +62,7 @@ test('--launch local: a missing binary is a clear error (exit 3)', async () => {
 
 test('--launch docker drives the (FAKE) Docker Engine API: labelled container, GPUs requested, repository mounted', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'tanalyze-docker-'));
-  const image = 'nvcr.io/nvidia/tritonserver:25.11-py3';
+  const image = 'nvcr.io/nvidia/tritonserver:26.11-py3';
   const docker = await startFakeDocker({
     images: [image],
     commands: { tritonserver: { script: FAKE_TRITON, env: { FAKE_TRITON_SERVER_MODULE: compiledServerModule() } } },

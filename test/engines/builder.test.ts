@@ -73,7 +73,7 @@ describe('engine builders', () => {
 
     const r1 = (await builder.prepare(request(sc(8, 'FP16'))))!;
     assert.equal(r1.cached, false);
-    assert.match(r1.summary, /TensorRT engine FP16, max batch 8: built in/);
+    assert.match(r1.summary, /^TensorRT 10\.3\.0 engine FP16 \(builder flags --fp16\), max batch 8: built in .*; precision checked: no compute layers to check$/);
     assert.equal(r1.config.platform, 'tensorrt_plan');
     assert.equal(r1.config.backend, undefined);
     assert.equal(r1.config.default_model_filename, 'model.fp16.plan');
@@ -89,7 +89,15 @@ describe('engine builders', () => {
     const buildArgv = records[1]!.argv;
     assert.equal(buildArgv[0], `--onnx=${join(repo.dir, 'm', '1', 'model.onnx')}`);
     assert.match(buildArgv[1]!, new RegExp(`^--saveEngine=${cacheDir}/tmp/${r1.key}\\.\\d+\\.[0-9a-f]+\\.plan$`));
-    assert.deepEqual(buildArgv.slice(2), ['--minShapes=input:1x4', '--optShapes=input:8x4', '--maxShapes=input:8x4', '--fp16', '--skipInference']);
+    assert.deepEqual(buildArgv.slice(2), [
+      '--minShapes=input:1x4',
+      '--optShapes=input:8x4',
+      '--maxShapes=input:8x4',
+      '--fp16',
+      '--skipInference',
+      `--exportLayerInfo=${join(cacheDir, 'logs', `${r1.key}.layers.json`)}`,
+      '--profilingVerbosity=detailed',
+    ]);
 
     const again = (await builder.prepare(request(sc(8, 'FP16'), 'm_config_2')))!;
     assert.equal(again.cached, true);
@@ -101,11 +109,11 @@ describe('engine builders', () => {
 
     const other = (await builder.prepare(request(sc(4, 'FP16'))))!;
     assert.equal(other.cached, false, 'another max batch is another engine');
-    assert.equal(readRecords(argvFile).at(-1)!.argv.at(-3), '--maxShapes=input:4x4');
+    assert.equal(readRecords(argvFile).at(-1)!.argv[4], '--maxShapes=input:4x4');
     const int8 = (await builder.prepare(request(sc(4, 'INT8'))))!;
     assert.equal(int8.config.default_model_filename, 'model.int8.plan');
     assert.equal(builds(), 3);
-    assert.ok(lines.some((l) => l.includes('building a TensorRT engine: FP16, profile input:1x4/8x4/8x4 (local trtexec)')));
+    assert.ok(lines.some((l) => l.includes('building a TensorRT 10.3.0 engine: FP16 (builder flags --fp16), profile input:1x4/8x4/8x4 (local trtexec)')));
 
     // The variant folder links the engine beside the source model's files.
     const variantRepo = join(work, 'variants');
@@ -126,7 +134,7 @@ describe('engine builders', () => {
 
   it('trtexec inside a TensorRT container (FAKE Docker engine): mounts, GPUs, user, labels', async () => {
     const fake = await startFakeDocker({
-      images: ['nvcr.io/nvidia/tensorrt:25.11-py3'],
+      images: ['nvcr.io/nvidia/tensorrt:26.11-py3'],
       commands: {
         trtexec: { script: fromPackageRoot('test', 'fakes', 'trtexec-fake.mjs') },
         'nvidia-smi': { script: fromPackageRoot('test', 'fakes', 'nvidia-smi-fake.mjs'), env: { FAKE_NVIDIA_SMI_GPUS: 'NVIDIA A10G' } },
@@ -142,10 +150,10 @@ describe('engine builders', () => {
       const creates = fake.find(/^\/containers\/create$/, 'POST').map((q) => q.body as Record<string, any>);
       assert.deepEqual(creates.map((c) => c['Cmd'][0]), ['trtexec', 'nvidia-smi', 'trtexec']);
       const build = creates[2]!;
-      assert.equal(build['Image'], 'nvcr.io/nvidia/tensorrt:25.11-py3');
+      assert.equal(build['Image'], 'nvcr.io/nvidia/tensorrt:26.11-py3');
       assert.equal(build['User'], `${process.getuid!()}:${process.getgid!()}`);
       assert.deepEqual(build['Labels'], { 'tanalyze.run': 'run-x', 'tanalyze.pid': String(process.pid), 'tanalyze.host': (await import('node:os')).hostname(), 'tanalyze.role': 'trtexec' });
-      assert.deepEqual(build['HostConfig']['Binds'], [`${cacheDir}/tmp:${cacheDir}/tmp`, `${join(repo.dir, 'm', '1')}:${join(repo.dir, 'm', '1')}:ro`]);
+      assert.deepEqual(build['HostConfig']['Binds'], [`${cacheDir}/tmp:${cacheDir}/tmp`, `${cacheDir}/logs:${cacheDir}/logs`, `${join(repo.dir, 'm', '1')}:${join(repo.dir, 'm', '1')}:ro`]);
       assert.deepEqual(build['HostConfig']['DeviceRequests'], [{ Driver: '', DeviceIDs: ['0'], Capabilities: [['gpu']] }]);
       assert.equal(fake.find(/\/wait$/, 'POST').length, 3);
       assert.equal(fake.containers.size, 0, 'every tool container removed');
@@ -171,11 +179,11 @@ describe('engine builders', () => {
   it('embedded: an optimized ONNX Runtime model per precision, cached, served by the embedded server', async () => {
     const cacheDir = join(work, 'ort-cache');
     const builder = new EmbeddedOrtBuilder({ cache: new EngineCache(cacheDir) });
-    assert.equal(builder.handlesPrecision, false);
+    assert.equal(builder.handlesPrecision, true, 'FP16 comes from the converter when the repository has no model.fp16.onnx');
     const first = (await builder.prepare(request(sc(4))))!;
     assert.equal(first.cached, false);
     assert.equal(first.config.default_model_filename, 'model.opt.onnx');
-    assert.match(first.summary, /ONNX Runtime optimized model \(FP32, extended\): built/);
+    assert.match(first.summary, /ONNX Runtime optimized model \(FP32 from model\.onnx, extended\): built/);
     const second = (await new EmbeddedOrtBuilder({ cache: new EngineCache(cacheDir) }).prepare(request(sc(16))))!;
     assert.equal(second.cached, true, 'max batch does not change an ONNX Runtime model; a resumed run reuses it');
     const [entry] = await new EngineCache(cacheDir).entries();

@@ -29,7 +29,7 @@ import { makeRepository } from '../server/helpers.js';
 import { startFakeDocker, type FakeDocker } from '../fakes/docker-api-fake.js';
 import { compiledServerModule, waitFor } from '../fakes/fake-bin.js';
 
-const IMAGE = 'nvcr.io/nvidia/tritonserver:25.11-py3';
+const IMAGE = 'nvcr.io/nvidia/tritonserver:26.11-py3';
 
 describe('DockerTritonLauncher with a FAKE Docker Engine API', () => {
   let src: { dir: string; cleanup: () => void };
@@ -82,8 +82,8 @@ describe('DockerTritonLauncher with a FAKE Docker Engine API', () => {
       // The image was missing: it was pulled, with progress.
       const pull = fake.find(/^\/images\/create$/, 'POST');
       assert.equal(pull.length, 1);
-      assert.deepEqual({ fromImage: pull[0]!.query['fromImage'], tag: pull[0]!.query['tag'] }, { fromImage: 'nvcr.io/nvidia/tritonserver', tag: '25.11-py3' });
-      assert.ok(lines.some((l) => /pulling nvcr\.io\/nvidia\/tritonserver:25\.11-py3/.test(l)));
+      assert.deepEqual({ fromImage: pull[0]!.query['fromImage'], tag: pull[0]!.query['tag'] }, { fromImage: 'nvcr.io/nvidia/tritonserver', tag: '26.11-py3' });
+      assert.ok(lines.some((l) => /pulling nvcr\.io\/nvidia\/tritonserver:26\.11-py3/.test(l)));
       assert.ok(lines.some((l) => /pulled/.test(l)));
 
       const [create] = fake.find(/^\/containers\/create$/, 'POST');

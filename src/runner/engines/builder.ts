@@ -24,7 +24,10 @@ import { cacheKey, hashFile, type EngineCache } from './cache.js';
 import { buildOrtOptimizedModel, cpuDevice, onnxRuntimeVersion, type OrtOptimizationLevel } from './embedded.js';
 import { withOrtTensorRtPrecision, type OrtTensorRtOptions } from './onnxruntime.js';
 import { detectGpuName, type ToolRunner } from './tools.js';
-import { EngineConfigError, buildEngine, detectTensorRtVersion, profileKey, shapeProfileFor, type ShapeOverrides } from './trtexec.js';
+import { EngineBuildError, EngineConfigError, buildEngine, detectTensorRtVersion, profileKey, shapeProfileFor, type ShapeOverrides } from './trtexec.js';
+import { PrecisionUnavailableError } from './onnxruntime.js';
+import { isStronglyTypedOnly, parseVersionText, planPrecisionBuild, type PrecisionBuildPlan, type PrecisionCheck } from './precision.js';
+import { checkLayerInfoFile, convertedModel, precisionFileName, quantizedModelBeside } from './precision-files.js';
 
 export interface BuildRequest {
   model: { name: string; dir: string; config: ModelConfig; versions: string[] };
@@ -191,32 +194,57 @@ export class TrtexecPlanBuilder implements EngineBuilder {
     const precision = req.serving.precision;
     const profile = shapeProfileFor(base, req.serving.maxBatchSize, { shapes: this.o.shapes });
     const env = await this.environment();
+    const trt = parseVersionText(env.tensorrtVersion);
+    if (!trt) throw new EngineConfigError(`TensorRT version '${env.tensorrtVersion}' is not of the form major.minor.patch`);
+    // The version decides how a precision is built: flags up to 10, the graph's own types from 11.
+    const quantizedModel = precision === 'INT8' && isStronglyTypedOnly(trt) ? await quantizedModelBeside(onnx) : null;
+    const plan = planPrecisionBuild(trt, precision, { quantizedModel, calibCache: this.o.calibCache ?? null });
+    if (plan.kind === 'unavailable') throw new PrecisionUnavailableError(plan.reason);
+    let buildFrom = onnx;
+    if (plan.kind === 'strongly-typed' && plan.source === 'converted') buildFrom = (await convertedModel(this.o.cache, onnx, plan.convert!, base, this.o.log)).file;
+    if (plan.kind === 'strongly-typed' && plan.source === 'quantized-model') buildFrom = quantizedModel!;
+    const how = describePlan(plan);
     const parts = {
       builder: 'trtexec',
       sourceSha256: await hashFile(onnx),
+      buildInputSha256: buildFrom === onnx ? '' : await hashFile(buildFrom),
       precision,
       profile: profileKey(profile),
       builderVersion: `TensorRT ${env.tensorrtVersion}`,
       device: env.gpuName,
       calibSha256: precision === 'INT8' && this.o.calibCache ? await hashFile(this.o.calibCache) : '',
+      precisionFlags: JSON.stringify(plan.flags),
+      precisionCheck: PRECISION_CHECK_VERSION,
       flags: JSON.stringify({ workspaceMiB: this.o.workspaceMiB ?? null, extra: this.o.extraArgs ?? [] }),
     };
+    const what = `TensorRT ${env.tensorrtVersion} engine ${precision} (${how}), max batch ${req.serving.maxBatchSize}`;
+    if (plan.kind === 'builder-flags' && plan.note) this.o.log?.(`  note: ${plan.note}`);
+    const state: { check: PrecisionCheck | null } = { check: null };
     const { entry, built } = await this.o.cache.getOrBuild(parts, '.plan', async (out, logFile) => {
-      this.o.log?.(`  building a TensorRT engine: ${precision}, profile ${parts.profile} (${this.o.runner.describe})`);
-      await buildEngine(
+      this.o.log?.(`  building a TensorRT ${env.tensorrtVersion} engine: ${precision} (${how}), profile ${parts.profile} (${this.o.runner.describe})`);
+      const layerInfo = layerInfoPath(logFile);
+      const outcome = await buildEngine(
         this.o.runner,
         {
-          onnx,
+          onnx: buildFrom,
           engine: out,
           profile,
           precision,
-          ...(precision === 'INT8' && this.o.calibCache ? { calibCache: this.o.calibCache } : {}),
+          precisionFlags: plan.flags,
+          layerInfo,
           ...(this.o.workspaceMiB ? { workspaceMiB: this.o.workspaceMiB } : {}),
           extraArgs: this.o.extraArgs,
         },
         { logFile, timeoutMs: this.o.timeoutMs ?? 3600_000 },
       );
+      if (outcome.tensorrtVersion && outcome.tensorrtVersion !== env.tensorrtVersion) {
+        throw new EngineBuildError(`${what}: trtexec reported TensorRT ${outcome.tensorrtVersion} while building but ${env.tensorrtVersion} when probed; the engine would be cached under the wrong version`, [], logFile);
+      }
+      // Checked before it is cached or measured: a wrong engine is never reused under this label.
+      state.check = await checkLayerInfoFile(layerInfo, precision, what);
     });
+    if (!state.check && existsSync(layerInfoPath(entry.logFile))) state.check = await checkLayerInfoFile(layerInfoPath(entry.logFile), precision, what);
+    const checked = state.check;
     const name = planFileName(precision);
     return {
       config: toTensorRtPlanConfig(req.variantConfig, name),
@@ -225,9 +253,22 @@ export class TrtexecPlanBuilder implements EngineBuilder {
       key: entry.key,
       seconds: built ? entry.buildSeconds : 0,
       logFile: entry.logFile,
-      summary: `TensorRT engine ${precision}, max batch ${req.serving.maxBatchSize}: ${built ? `built in ${entry.buildSeconds.toFixed(1)} s` : 'from the cache'} (${entry.key.slice(0, 12)})`,
+      summary: `${what}: ${built ? `built in ${entry.buildSeconds.toFixed(1)} s` : 'from the cache'} (${entry.key.slice(0, 12)}); precision checked: ${checked ? checked.summary : 'at build time'}${plan.kind === 'builder-flags' && plan.note ? `; note: ${plan.note}` : ''}`,
     };
   }
+}
+
+/** Bumped when the engine precision rule changes, so engines are checked (built) again. */
+const PRECISION_CHECK_VERSION = 'layer-precision 1';
+
+/** Where a build's layer information goes: beside its log in the cache. */
+export const layerInfoPath = (logFile: string): string => logFile.replace(/\.log$/, '') + '.layers.json';
+
+/** "--fp16", "strongly typed, converted ONNX" ... for logs and summaries (pure). */
+export function describePlan(plan: PrecisionBuildPlan): string {
+  if (plan.kind === 'builder-flags') return plan.flags.length ? `builder flags ${plan.flags.join(' ')}` : 'no precision flags';
+  if (plan.kind === 'strongly-typed') return plan.source === 'converted' ? `strongly typed, ${plan.convert} graph from tanalyze's converter` : plan.source === 'quantized-model' ? 'strongly typed, the Q/DQ model' : 'strongly typed, the model as it is';
+  return 'unavailable';
 }
 
 export class OrtTensorRtBuilder implements EngineBuilder {
@@ -257,9 +298,17 @@ export class OrtTensorRtBuilder implements EngineBuilder {
   }
 }
 
+/**
+ * The embedded server's build step. FP32 serves the model file; FP16 serves the user's
+ * model.fp16.onnx when there is one, else the FP16 variant tanalyze's converter writes
+ * (inputs and outputs as config.pbtxt declares them). BF16 and INT8 need the user's own
+ * file (model.bf16.onnx, model.int8.onnx): ONNX Runtime's CPU provider has no BF16 Conv or
+ * Gemm, and INT8 needs a quantized model. Each file is then graph-optimized by ONNX
+ * Runtime, through the same cache as TensorRT engines.
+ */
 export class EmbeddedOrtBuilder implements EngineBuilder {
   readonly kind = 'embedded' as const;
-  readonly handlesPrecision = false;
+  readonly handlesPrecision = true;
   constructor(private readonly o: { cache: EngineCache; level?: OrtOptimizationLevel; log?: (line: string) => void }) {}
 
   maxBatchLimit(): number | null {
@@ -269,11 +318,30 @@ export class EmbeddedOrtBuilder implements EngineBuilder {
   async prepare(req: BuildRequest): Promise<BuildResult | null> {
     if (!isOnnx(req.model.config)) return null;
     const version = latestVersion(req.model);
-    const file = (req.variantConfig.default_model_filename as string | undefined) ?? 'model.onnx';
-    const src = join(req.model.dir, version, file);
-    if (!existsSync(src)) throw new EngineConfigError(`model '${req.model.name}': ${src} does not exist`);
+    const baseFile = (req.model.config.default_model_filename as string | undefined) ?? 'model.onnx';
+    const basePath = join(req.model.dir, version, baseFile);
+    if (!existsSync(basePath)) throw new EngineConfigError(`model '${req.model.name}': ${basePath} does not exist`);
     const level = this.o.level ?? 'extended';
     const precision = req.serving.precision;
+    const files: ArtifactFile[] = [];
+    let src = basePath;
+    let origin = baseFile;
+    if (precision !== 'FP32') {
+      const own = precisionFileName(baseFile, precision);
+      if (existsSync(join(req.model.dir, version, own))) {
+        src = join(req.model.dir, version, own);
+        origin = `${own} (the model repository's)`;
+      } else if (precision === 'FP16') {
+        const converted = await convertedModel(this.o.cache, basePath, 'FP16', req.model.config, this.o.log);
+        src = converted.file;
+        origin = `${own} (tanalyze's converter${converted.cached ? ', cached' : ''})`;
+        files.push({ version, name: own, path: converted.file });
+      } else {
+        throw new PrecisionUnavailableError(
+          `precision ${precision} is unavailable on the embedded server: the model repository has no ${own}, and tanalyze converts only FP16 here (${precision === 'BF16' ? "ONNX Runtime's CPU provider has no BF16 Conv or Gemm" : 'INT8 needs a quantized model (QuantizeLinear/DequantizeLinear nodes)'})`,
+        );
+      }
+    }
     const parts = {
       builder: 'onnxruntime',
       sourceSha256: await hashFile(src),
@@ -284,18 +352,20 @@ export class EmbeddedOrtBuilder implements EngineBuilder {
       level,
     };
     const { entry, built } = await this.o.cache.getOrBuild(parts, '.onnx', async (out) => {
-      this.o.log?.(`  optimizing ${file} with ONNX Runtime (${level})`);
+      this.o.log?.(`  optimizing ${origin} with ONNX Runtime (${level})`);
       await buildOrtOptimizedModel(src, out, level);
     });
-    const name = file.replace(/\.onnx$/, '') + '.opt.onnx';
+    const stem = precision === 'FP32' ? baseFile : precisionFileName(baseFile, precision);
+    const name = stem.replace(/\.onnx$/, '') + '.opt.onnx';
+    files.push({ version, name, path: entry.file });
     return {
       config: { ...req.variantConfig, default_model_filename: name },
-      files: [{ version, name, path: entry.file }],
+      files,
       cached: !built,
       key: entry.key,
       seconds: built ? entry.buildSeconds : 0,
       logFile: null,
-      summary: `ONNX Runtime optimized model (${precision}, ${level}): ${built ? `built in ${entry.buildSeconds.toFixed(2)} s` : 'from the cache'} (${entry.key.slice(0, 12)})`,
+      summary: `ONNX Runtime optimized model (${precision} from ${origin}, ${level}): ${built ? `built in ${entry.buildSeconds.toFixed(2)} s` : 'from the cache'} (${entry.key.slice(0, 12)})`,
     };
   }
 }

@@ -17,7 +17,7 @@ import { LaunchError } from '../launchers/errors.js';
 import { ManagedProcess, resolveBinary } from '../launchers/local.js';
 
 /** NVIDIA's TensorRT container of the same release as DEFAULT_TRITON_IMAGE (engines must match Triton's TensorRT). */
-export const DEFAULT_TENSORRT_IMAGE = 'nvcr.io/nvidia/tensorrt:25.11-py3';
+export const DEFAULT_TENSORRT_IMAGE = 'nvcr.io/nvidia/tensorrt:26.11-py3';
 
 export type Tool = 'trtexec' | 'nvidia-smi';
 

@@ -113,21 +113,30 @@ export interface TrtexecBuild {
   skipInference?: boolean;
   /** More trtexec flags from the profile, e.g. ['--builderOptimizationLevel=4']. */
   extraArgs?: readonly string[];
+  /**
+   * The precision flags, when a version-aware plan decided them (precision.ts:
+   * planPrecisionBuild); without it they follow `precision` as TensorRT 10 takes them.
+   */
+  precisionFlags?: readonly string[];
+  /** Where trtexec writes the engine's layer information (--exportLayerInfo, with detailed profiling verbosity so tensor types are in it). */
+  layerInfo?: string;
 }
 
 /** trtexec's argument array for a build (pure). */
 export function trtexecArgs(b: TrtexecBuild): string[] {
   const args = [`--onnx=${b.onnx}`, `--saveEngine=${b.engine}`];
   args.push(`--minShapes=${shapeSpec(b.profile, 'min')}`, `--optShapes=${shapeSpec(b.profile, 'opt')}`, `--maxShapes=${shapeSpec(b.profile, 'max')}`);
-  if (b.precision === 'FP16') args.push('--fp16');
-  if (b.precision === 'BF16') args.push('--bf16'); // TensorRT 9.1 and later
-  if (b.precision === 'INT8') {
+  if (b.precisionFlags) args.push(...b.precisionFlags);
+  else if (b.precision === 'FP16') args.push('--fp16');
+  else if (b.precision === 'BF16') args.push('--bf16'); // TensorRT 9.1 and later
+  else if (b.precision === 'INT8') {
     args.push('--int8');
     if (b.calibCache) args.push(`--calib=${b.calibCache}`);
   }
   if (b.workspaceMiB) args.push(`--memPoolSize=workspace:${b.workspaceMiB}M`);
   if (b.timingCache) args.push(`--timingCacheFile=${b.timingCache}`);
   if (b.skipInference ?? true) args.push('--skipInference');
+  if (b.layerInfo) args.push(`--exportLayerInfo=${b.layerInfo}`, '--profilingVerbosity=detailed');
   args.push(...(b.extraArgs ?? []));
   return args;
 }
@@ -168,7 +177,7 @@ export interface BuildOutcome {
 export async function buildEngine(runner: ToolRunner, b: TrtexecBuild, opts: { logFile: string; timeoutMs: number }): Promise<BuildOutcome> {
   const args = trtexecArgs(b);
   const ro = [dirname(b.onnx), ...(b.calibCache ? [dirname(b.calibCache)] : [])];
-  const rw = [dirname(b.engine), ...(b.timingCache ? [dirname(b.timingCache)] : [])];
+  const rw = [dirname(b.engine), ...(b.timingCache ? [dirname(b.timingCache)] : []), ...(b.layerInfo ? [dirname(b.layerInfo)] : [])];
   const started = Date.now();
   const r = await runner.run('trtexec', args, { logFile: opts.logFile, timeoutMs: opts.timeoutMs, mounts: { ro, rw } });
   const seconds = (Date.now() - started) / 1000;

@@ -34,8 +34,8 @@ import { verifyLoadedConfig } from './config-readback.js';
 import { freePorts } from './ports.js';
 import { loadAndWait, sleep, waitForServerReady } from './server-control.js';
 
-/** A recent Triton release (25.11; CUDA 13, TensorRT 10). Override with --triton-image. */
-export const DEFAULT_TRITON_IMAGE = 'nvcr.io/nvidia/tritonserver:25.11-py3';
+/** The current Triton release (26.11, Triton 2.75.0, November 2026). Override with --triton-image. */
+export const DEFAULT_TRITON_IMAGE = 'nvcr.io/nvidia/tritonserver:26.11-py3';
 export const DEFAULT_DOCKER_SOCKET = '/var/run/docker.sock';
 
 export const LABEL_RUN = 'tanalyze.run';
