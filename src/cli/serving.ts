@@ -9,7 +9,7 @@ import { writeVariant } from '../config/variant.js';
 import { printModelConfig } from '../config/pbtxt.js';
 import type { InferenceClient } from '../protocol/types.js';
 import type { ServingConfig } from '../domain/serving.js';
-import type { Launcher } from '../domain/launcher.js';
+import type { Launcher, MeasuringLauncher } from '../domain/launcher.js';
 import type { LoadPoint } from '../domain/measurement.js';
 import { createLauncher } from '../runner/launchers/index.js';
 import { EmbeddedOrtBuilder, NoBuild, OrtTensorRtBuilder, TrtexecPlanBuilder, defaultBuilderKind, installArtifacts, type EngineBuilder } from '../runner/engines/builder.js';
@@ -27,8 +27,7 @@ import { readModelRepository } from '../config/variant.js';
 import { hashModelDir } from '../runner/fingerprint.js';
 import type { RepoModel, TrialContext } from '../runner/trial-loop.js';
 import { LandscapeError, landscapeSpace, parseLandscape } from '../landscape/csv.js';
-import { replayMeasure } from '../landscape/replay.js';
-import { OfflineLauncher, simMeasureConfig } from '../landscape/offline.js';
+import { ReplayLauncher, SimLauncher } from '../landscape/offline.js';
 import { MetricsScraper } from '../measure/metrics.js';
 import { metricsUrlOf } from '../runner/launchers/index.js';
 import { EmbeddedLauncher } from '../runner/launchers/embedded.js';
@@ -161,8 +160,7 @@ export interface Offline {
   model: RepoModel;
   space: SearchSpace;
   hash: string;
-  launcher: Launcher;
-  measure: TrialContext['measure'];
+  launcher: MeasuringLauncher;
 }
 
 /** replay and sim: no model files and no server; measurements come from a table or a model. */
@@ -188,12 +186,7 @@ export async function openOffline(plan: RunPlan): Promise<Offline> {
       // The space is what the file holds; flags and profile values for the space do not apply.
       space: landscapeSpace(landscape),
       hash: createHash('sha256').update(text).digest('hex'),
-      launcher: new OfflineLauncher('replay', `replay of ${basename(file)}${plan.replayNoise ? ` with ${plan.replayNoise * 100}% noise` : ''}`),
-      measure: async (req) => {
-        const result = replayMeasure(landscape, req.config, { targetP99Ms: req.targetP99Ms, noise: plan.replayNoise, seed: plan.seed });
-        result.points.forEach((p, i) => req.onPoint(p, i));
-        return result;
-      },
+      launcher: new ReplayLauncher(landscape, `replay of ${basename(file)}${plan.replayNoise ? ` with ${plan.replayNoise * 100}% noise` : ''}`, { noise: plan.replayNoise, seed: plan.seed }),
     };
   }
   const params = plan.sim!;
@@ -201,8 +194,7 @@ export async function openOffline(plan: RunPlan): Promise<Offline> {
     model,
     space: plan.space,
     hash: createHash('sha256').update(JSON.stringify(params)).digest('hex'),
-    launcher: new OfflineLauncher('sim', `simulated server '${params.name}'`),
-    measure: async (req) => simMeasureConfig(params, req.config, req.targetP99Ms, req.maxConcurrency, req.onPoint),
+    launcher: new SimLauncher(params),
   };
 }
 
@@ -258,7 +250,8 @@ export async function startServing(
   };
   try {
     const server = await launcher.start();
-    if (offline) return { launcher, builder, serverVersion: server.serverVersion, grpcAddress: server.grpcAddress, measure: offline.measure, close };
+    // Replay and sim measure themselves; a server is measured by the load generator.
+    if (offline) return { launcher, builder, serverVersion: server.serverVersion, grpcAddress: server.grpcAddress, measure: offline.launcher.measure, close };
     const inferClient = createInferenceClient(server.grpcAddress);
     client = inferClient;
     if (plan.load.workers > 0) pool = await LoadWorkerPool.start({ address: server.grpcAddress, workers: plan.load.workers, transport: plan.load.transport });

@@ -1,5 +1,6 @@
 /** The seam between the trial loop and whatever answers the measurement. */
 import type { ServingConfig } from './serving.js';
+import type { LoadPoint, TrialResult, WindowSettings } from './measurement.js';
 
 /** A model variant as written to a model repository for one trial. */
 export interface ModelVariant {
@@ -28,4 +29,31 @@ export interface Launcher {
    * that own a process have it.
    */
   serverDeath?(): Promise<string | null>;
+}
+
+/** One applied configuration to measure at rising load (the per-configuration load search). */
+export interface MeasureRequest {
+  modelName: string;
+  config: ServingConfig;
+  targetP99Ms: number;
+  settings: WindowSettings;
+  maxConcurrency: number;
+  onPoint: (point: LoadPoint, index: number) => void;
+}
+
+/** A load search's result: the points, the best one, and why it stopped. */
+export type MeasureResult = TrialResult & { stopReason?: string; firstError?: string };
+
+/** Measures one applied configuration: the load search over it, each point passed to onPoint as it is measured. */
+export type MeasureConfiguration = (req: MeasureRequest) => Promise<MeasureResult>;
+
+/**
+ * A launcher that measures its configurations itself. Replay and sim are such launchers:
+ * their "server" is a recorded landscape or a queueing model, it applies a configuration (or
+ * refuses one it cannot answer, as a server refuses a load) and answers the load search.
+ * A server tanalyze launches or reaches is measured by the load generator instead
+ * (src/cli/serving.ts puts the two behind the same measure function for the trial loop).
+ */
+export interface MeasuringLauncher extends Launcher {
+  measure: MeasureConfiguration;
 }

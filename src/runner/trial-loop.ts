@@ -14,7 +14,7 @@ import type { ServingConfig, SearchSpace } from '../domain/serving.js';
 import type { TrialRecord } from '../domain/trial.js';
 import { configKey } from '../domain/serving.js';
 import type { Store } from '../store/store.js';
-import type { Launcher, ModelVariant } from '../domain/launcher.js';
+import type { Launcher, MeasureConfiguration, MeasureResult, ModelVariant } from '../domain/launcher.js';
 import type { LoadPoint, TrialResult, WindowSettings } from '../domain/measurement.js';
 import { installArtifacts, limitMaxBatchSizes, type BuildResult, type EngineBuilder } from './engines/builder.js';
 import { PrecisionUnavailableError } from './engines/onnxruntime.js';
@@ -26,17 +26,6 @@ export interface RepoModel {
   versions: string[];
 }
 
-export interface MeasureRequest {
-  modelName: string;
-  config: ServingConfig;
-  targetP99Ms: number;
-  settings: WindowSettings;
-  maxConcurrency: number;
-  onPoint: (point: LoadPoint, index: number) => void;
-}
-
-/** A load search's result: the points, the best one, and why it stopped. */
-export type MeasureResult = TrialResult & { stopReason?: string; firstError?: string };
 
 /** What executing one trial needs: the model, where variants go, the server and the measurement. */
 export interface TrialContext {
@@ -49,7 +38,7 @@ export interface TrialContext {
   windows: WindowSettings;
   maxConcurrency: number;
   launcher: Launcher;
-  measure: (req: MeasureRequest) => Promise<MeasureResult>;
+  measure: MeasureConfiguration;
   log: (line: string) => void;
   /** The build step (engines, optimized models), cached; none when absent. */
   builder?: EngineBuilder;
