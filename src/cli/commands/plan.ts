@@ -128,7 +128,9 @@ const LAUNCH_OVERHEAD_S: Record<RunPlan['launch'], { start: number; perConfigura
  * An estimate of a run's wall time from the window settings and the load search's typical
  * number of points: closed loop doubles the concurrency from 1 (up to log2(max) + 1 points)
  * and bisects the last step (about 2 more); open loop probes capacity with one window, then
- * takes about four rates. Each point is a warm-up and `min_windows` windows when stable, up
+ * takes about four rates. (The recorded landscapes in bench/landscapes/ hold 4.7 points per
+ * configuration at --max-concurrency 32, where this says 5, and 5.9 and 7.2 at 64, where it
+ * says 6.) Each point is a warm-up and `min_windows` windows when stable, up
  * to `max_windows` plus the extra windows. Windows lengthened by --window-requests at low
  * rates, and the time a configuration's requests take to fail, are not in it.
  */
