@@ -22,13 +22,21 @@ function addOptions(cmd: Command, command: CommandName): Command {
   return cmd;
 }
 
-export function buildProgram(actions: Actions, setExit: (code: number) => void): Command {
+/** Where commander prints help, version and its own errors (default: the process's streams). */
+export interface ProgramOutput {
+  writeOut: (s: string) => void;
+  writeErr: (s: string) => void;
+}
+
+export function buildProgram(actions: Actions, setExit: (code: number) => void, output?: ProgramOutput): Command {
   const program = new Command('tanalyze')
     .description('Find the best way to serve a model on Triton: search serving configurations, measure throughput and p99 latency, report the Pareto frontier and write the winning config.pbtxt.')
     .version(toolVersion(), '-V, --version')
     .configureHelp({ helpWidth: 100 })
     .showHelpAfterError('(run `tanalyze --help` for the flags and their forms)')
     .exitOverride();
+  // Set before the subcommands are added: they copy it.
+  if (output) program.configureOutput(output);
 
   // Subcommands parse their own options (`tanalyze report latest --db F` is report's --db).
   program.enablePositionalOptions();

@@ -3,7 +3,8 @@
  * config (pure), read back from one (pure), written out as a Triton model
  * repository folder, and the scan of a model repository (I/O).
  */
-import { cp, mkdir, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readdir, readFile, rm, stat, symlink } from 'node:fs/promises';
+import { writeFileAtomic } from '../util/atomic-write.js';
 import { join, resolve } from 'node:path';
 import type { ModelConfig, ModelDynamicBatching, ModelInstanceGroup } from './types.js';
 import type { Precision, ServingConfig } from '../domain/serving.js';
@@ -122,7 +123,7 @@ export async function writeVariant(outRepo: string, srcModelDir: string, cfg: Mo
       await linkOrCopy(from, join(dir, e.name));
     }
   }
-  await writeFile(join(dir, 'config.pbtxt'), text);
+  await writeFileAtomic(join(dir, 'config.pbtxt'), text);
   return dir;
 }
 

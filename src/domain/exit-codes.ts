@@ -3,6 +3,7 @@
  * and the one mapping from an error's kind to its code.
  */
 import { TanalyzeError, type ErrorKind } from './errors.js';
+import type { Verdict } from './comparison.js';
 
 export const EXIT_CODES = {
   ok: 0,
@@ -32,9 +33,6 @@ export const EXIT_CODE_DOCS: readonly { code: number; meaning: string }[] = [
   { code: EXIT_CODES.internal, meaning: 'internal error in tanalyze (a bug: please report it)' },
   { code: EXIT_CODES.interrupted, meaning: 'interrupted (Ctrl-C or SIGTERM); what was measured is saved and reported' },
 ];
-
-/** A comparison's outcome (compare, regress), the most severe last. */
-export type Verdict = 'pass' | 'regression' | 'sla-not-met' | 'infrastructure';
 
 const VERDICT_EXIT_CODES: Record<Verdict, number> = {
   pass: EXIT_CODES.ok,

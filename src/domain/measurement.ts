@@ -114,3 +114,23 @@ export interface TrialResult {
   bestIndex: number | null;
 }
 
+
+/**
+ * The load a point was measured at: its concurrency in closed loop; in open loop its offered
+ * request rate (its `concurrency` there is only the peak in flight, a result, not a setting).
+ * Regress compares p99 at one; the report names where a flagged point was measured.
+ */
+export interface FixedLoad {
+  mode: 'concurrency' | 'rate';
+  level: number;
+}
+
+export function loadOf(p: { concurrency: number; offeredRate?: number }): FixedLoad {
+  return p.offeredRate !== undefined ? { mode: 'rate', level: p.offeredRate } : { mode: 'concurrency', level: p.concurrency };
+}
+
+/** 'concurrency 8' or '850 requests/s'. */
+export function describeLoad(load: FixedLoad): string {
+  if (load.mode === 'concurrency') return `concurrency ${load.level}`;
+  return `${load.level >= 100 ? load.level.toFixed(0) : Number(load.level.toPrecision(3))} requests/s`;
+}

@@ -6,7 +6,8 @@
 import type { Launcher } from '../domain/launcher.js';
 import type { ServingConfig } from '../domain/serving.js';
 import type { LoadPoint, TrialResult } from '../domain/measurement.js';
-import { bestPoint, nextLoad } from '../measure/load-search.js';
+import { nextLoad } from '../measure/load-search.js';
+import { bestPointIndex } from '../domain/target.js';
 import { simLoadPoint, type SimParams } from './sim.js';
 
 export class OfflineLauncher implements Launcher {
@@ -24,7 +25,7 @@ export function simMeasureConfig(params: SimParams, config: ServingConfig, targe
   const points: LoadPoint[] = [];
   for (;;) {
     const next = nextLoad(points, { targetP99Ms, maxConcurrency });
-    if ('done' in next) return { points, bestIndex: bestPoint(points, targetP99Ms), stopReason: next.reason };
+    if ('done' in next) return { points, bestIndex: bestPointIndex(points, targetP99Ms), stopReason: next.reason };
     const p = simLoadPoint(params, config, next.concurrency);
     points.push(p);
     onPoint?.(p, points.length - 1);

@@ -1,6 +1,6 @@
 /**
  * Replay: answers a configuration's measurement from a landscape instead of a server.
- * The load search is the runner's own (`nextLoad`, `bestPoint`), walked over the
+ * The load search is the runner's own (`nextLoad`, and domain/target.ts's `bestPointIndex`), walked over the
  * concurrency values the file holds for that configuration, so an offline search
  * measures load points the way a real run does. Pure and deterministic.
  *
@@ -13,7 +13,8 @@
  * z1, z2 standard normal draws seeded by (seed, configuration, concurrency): the same
  * point always gets the same noise, whatever the order of the measurements.
  */
-import { bestPoint, nextLoad, type NextLoadOptions } from '../measure/load-search.js';
+import { nextLoad, type NextLoadOptions } from '../measure/load-search.js';
+import { bestPointIndex } from '../domain/target.js';
 import type { LoadPoint, TrialResult } from '../domain/measurement.js';
 import { normal, seededRng } from '../search/rng.js';
 import { enumerateSpace } from '../search/space.js';
@@ -126,5 +127,5 @@ export function replayMeasure(landscape: Landscape, config: ServingConfig, opts:
     measured.add(c);
     points.push(noisyPoint(byConcurrency.get(c)!, config, opts));
   }
-  return { points, bestIndex: bestPoint(points, opts.targetP99Ms) };
+  return { points, bestIndex: bestPointIndex(points, opts.targetP99Ms) };
 }

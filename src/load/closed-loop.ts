@@ -3,7 +3,7 @@
  * soon as its previous one completes, so exactly `concurrency` requests are in flight.
  * Latencies go into the open window's HDR histogram. The clock and `send` are injected.
  */
-import { newLatencyHistogram, recordLatencyNs, type LatencyHistogram } from '../measure/stats.js';
+import { newLatencyHistogram, recordLatencyNs, type LatencyHistogram } from './histogram.js';
 import type { Clock, LoadDriver, StopResult, WindowResult } from '../domain/load.js';
 
 export interface ClosedLoopOptions {

@@ -17,7 +17,7 @@
 import { countFinished, defaultClock, defaultYield, type CountingWindow } from './closed-loop.js';
 import { type Clock, type LoadDriver, type StopResult, type WindowResult } from '../domain/load.js';
 import { createPacer, type Pacer, type PacerOptions } from './pacer.js';
-import { newLatencyHistogram, recordLatencyNs, type LatencyHistogram } from '../measure/stats.js';
+import { newLatencyHistogram, recordLatencyNs, type LatencyHistogram } from './histogram.js';
 
 /** Default lateness slack when no p99 target is known: twice Node's timer granularity. */
 export const DEFAULT_LATE_SLACK_NS = 2_000_000;

@@ -11,7 +11,7 @@ import { type LoadDriver } from '../domain/load.js';
 import { threadLoadSince } from './client-monitor.js';
 import { createRawChannel } from './infer-requests.js';
 import { OpenLoopDriver } from './open-loop.js';
-import { encodeHistogram } from '../measure/stats.js';
+import { encodeHistogram } from './histogram.js';
 import type { FromWorker, ToWorker, WorkerInit } from './workers.js';
 
 if (!parentPort) throw new Error('load-worker-thread: not started as a worker thread');

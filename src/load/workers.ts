@@ -10,7 +10,7 @@ import { Worker } from 'node:worker_threads';
 import type { LoadDriver, StopResult, ThreadLoad, WindowResult } from '../domain/load.js';
 import type { OpenLoopOptions } from './open-loop.js';
 import { splitPacers, type PacerOptions } from './pacer.js';
-import { decodeHistogram, newLatencyHistogram } from '../measure/stats.js';
+import { decodeHistogram, newLatencyHistogram } from './histogram.js';
 import type { ClientTransport } from '../domain/load.js';
 import type { LoadMode } from '../domain/measurement.js';
 

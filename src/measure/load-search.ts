@@ -6,7 +6,9 @@
  * Start at the lowest concurrency; double while the target holds and throughput still
  * grows; once a point misses, bisect between the highest passing and the lowest
  * failing concurrency until they are adjacent (or close, relative to their size).
+ * Whether a point passes is domain/target.ts's rule (pointMeetsTarget), as everywhere.
  */
+import { KEEP_UP_SHARE, keptUpWithOfferedRate, pointMeetsTarget } from '../domain/target.js';
 
 export interface SearchPoint {
   concurrency: number;
@@ -35,13 +37,6 @@ export type DoneKind = 'infeasible' | 'saturated' | 'max-concurrency' | 'max-rat
 
 export type NextLoad = { concurrency: number } | { done: true; reason: string; kind: DoneKind };
 
-/** Whether a point meets the p99 target (a point that failed or saw no completions never does). */
-export function meetsTarget(p: Pick<SearchPoint, 'p99Ms' | 'stopReason' | 'unreliable'>, targetP99Ms: number): boolean {
-  if (p.stopReason === 'errors' || p.stopReason === 'no-completions') return false;
-  if (p.unreliable) return false;
-  return Number.isFinite(p.p99Ms) && p.p99Ms <= targetP99Ms;
-}
-
 const fmt = (x: number): string => (Number.isFinite(x) ? String(Math.round(x * 100) / 100) : String(x));
 
 function done(kind: DoneKind, reason: string): { done: true; reason: string; kind: DoneKind } {
@@ -60,7 +55,7 @@ export function nextLoad(points: readonly SearchPoint[], opts: NextLoadOptions):
   if (points.length >= maxPoints) return done('budget', `${points.length} load points measured`);
 
   const measured = new Set(points.map((p) => p.concurrency));
-  const pass = (p: SearchPoint): boolean => meetsTarget(p, target);
+  const pass = (p: SearchPoint): boolean => pointMeetsTarget(p, target);
   const lowestFail = points.filter((p) => !pass(p)).reduce((m, p) => Math.min(m, p.concurrency), Infinity);
   // Passing points above a failing one are noise for the bracket (bestPoint still sees them).
   const below = points.filter((p) => pass(p) && p.concurrency < lowestFail);
@@ -98,33 +93,6 @@ export function nextLoad(points: readonly SearchPoint[], opts: NextLoadOptions):
   const mid = Math.floor((lo + hi) / 2);
   if (measured.has(mid)) return done('bracketed', `concurrency ${mid} was already measured`);
   return { concurrency: mid };
-}
-
-/**
- * Index of the best point meeting the target: highest throughput, ties to the lower
- * p99, then to the lower concurrency. Null when none meets it.
- */
-export function bestPoint(
-  points: readonly Pick<SearchPoint, 'concurrency' | 'throughputIps' | 'p99Ms' | 'stopReason' | 'unreliable'>[],
-  targetP99Ms: number,
-): number | null {
-  let best: number | null = null;
-  points.forEach((p, i) => {
-    if (!meetsTarget(p, targetP99Ms)) return;
-    if (best === null) {
-      best = i;
-      return;
-    }
-    const b = points[best]!;
-    if (
-      p.throughputIps > b.throughputIps ||
-      (p.throughputIps === b.throughputIps &&
-        (p.p99Ms < b.p99Ms || (p.p99Ms === b.p99Ms && p.concurrency < b.concurrency)))
-    ) {
-      best = i;
-    }
-  });
-  return best;
 }
 
 // ---- Open loop: bisection over the request rate ----
@@ -165,11 +133,6 @@ export interface NextRateOptions {
 
 export type NextRate = { rate: number } | { done: true; reason: string; kind: DoneKind };
 
-/** Whether a rate point passes: meets the target, is reliable and the server kept up with the schedule. */
-export function rateMeetsTarget(p: RateSearchPoint, targetP99Ms: number, keepUp = 0.95): boolean {
-  return meetsTarget(p, targetP99Ms) && p.achievedRate >= keepUp * p.offeredRate;
-}
-
 /** Rates are rounded to 3 significant digits (readable, and distinct enough for a 10% bracket). */
 export function roundRate(r: number): number {
   if (!(r > 0) || !Number.isFinite(r)) return r;
@@ -193,7 +156,7 @@ export function nextRate(points: readonly RateSearchPoint[], opts: NextRateOptio
   if (!(min > 0)) throw new RangeError(`minRate must be > 0, got ${min}`);
   const max = Math.max(min, opts.maxRate);
   const tolerance = opts.tolerance ?? 0.1;
-  const keepUp = opts.keepUp ?? 0.95;
+  const keepUp = opts.keepUp ?? KEEP_UP_SHARE;
   const maxPoints = opts.maxPoints ?? 16;
   const target = opts.targetP99Ms;
   const towards = (from: number, to: number): number =>
@@ -201,8 +164,8 @@ export function nextRate(points: readonly RateSearchPoint[], opts: NextRateOptio
 
   if (points.length === 0) return { rate: Math.min(max, Math.max(min, roundRate(opts.startRate ?? Math.sqrt(min * max)))) };
   if (points.length >= maxPoints) return done('budget', `${points.length} load points measured`);
-  const pass = (p: RateSearchPoint): boolean => rateMeetsTarget(p, target, keepUp);
-  const overloaded = (p: RateSearchPoint): boolean => p.achievedRate < keepUp * p.offeredRate;
+  const pass = (p: RateSearchPoint): boolean => pointMeetsTarget(p, target, keepUp);
+  const overloaded = (p: RateSearchPoint): boolean => !keptUpWithOfferedRate(p, keepUp);
   const measured = (r: number): boolean => points.some((p) => Math.abs(p.offeredRate - r) <= 1e-9 * r);
   const failing = points.filter((p) => !pass(p));
   const lowestFail = failing.reduce<RateSearchPoint | null>((m, p) => (m === null || p.offeredRate < m.offeredRate ? p : m), null);
@@ -260,35 +223,4 @@ export function nextRate(points: readonly RateSearchPoint[], opts: NextRateOptio
   const mid = roundRate(Math.sqrt(lo * hi));
   if (measured(mid) || mid <= lo || mid >= hiRate) return done('bracketed', `${fmt(mid)} requests/s was already measured`);
   return { rate: mid };
-}
-
-/** Index of the best rate point meeting the target (highest throughput, ties to lower p99), or null. */
-export function bestRatePoint(points: readonly RateSearchPoint[], targetP99Ms: number, keepUp = 0.95): number | null {
-  let best: number | null = null;
-  points.forEach((p, i) => {
-    if (!rateMeetsTarget(p, targetP99Ms, keepUp)) return;
-    const b = best === null ? null : points[best]!;
-    if (b === null || p.throughputIps > b.throughputIps || (p.throughputIps === b.throughputIps && p.p99Ms < b.p99Ms)) best = i;
-  });
-  return best;
-}
-
-/**
- * The load a point was measured at: its concurrency in closed loop; in open loop its offered
- * request rate (its `concurrency` there is only the peak in flight, a result, not a setting).
- * Regress compares p99 at one; the report names where a flagged point was measured.
- */
-export interface FixedLoad {
-  mode: 'concurrency' | 'rate';
-  level: number;
-}
-
-export function loadOf(p: { concurrency: number; offeredRate?: number }): FixedLoad {
-  return p.offeredRate !== undefined ? { mode: 'rate', level: p.offeredRate } : { mode: 'concurrency', level: p.concurrency };
-}
-
-/** 'concurrency 8' or '850 requests/s'. */
-export function describeLoad(load: FixedLoad): string {
-  if (load.mode === 'concurrency') return `concurrency ${load.level}`;
-  return `${load.level >= 100 ? load.level.toFixed(0) : Number(load.level.toPrecision(3))} requests/s`;
 }

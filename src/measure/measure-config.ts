@@ -13,7 +13,8 @@ import { processClientMonitor, type ClientLimitRules, type ClientMonitor } from 
 import { ClosedLoopDriver } from '../load/closed-loop.js';
 import { type Clock, type LoadDriver } from '../domain/load.js';
 import { createRawChannel, makeInferRequest, makeSender, serializeInferRequest, type InferRequestOptions, type RawChannel } from '../load/infer-requests.js';
-import { bestPoint, bestRatePoint, nextLoad, nextRate, roundRate } from './load-search.js';
+import { nextLoad, nextRate, roundRate } from './load-search.js';
+import { bestPointIndex } from '../domain/target.js';
 import type { LoadWorkerPool } from '../load/workers.js';
 import { measureLoadPoint } from './windows.js';
 import { lateSlackNsFor, OpenLoopDriver, type OpenLoopOptions } from '../load/open-loop.js';
@@ -228,10 +229,7 @@ export async function measureConfiguration(opts: MeasureConfigurationOptions): P
     if (ownMonitor) monitor!.close();
   }
 
-  const bestIndex =
-    mode === 'rate'
-      ? bestRatePoint(points.map((p) => ({ ...p, offeredRate: p.offeredRate ?? 0, achievedRate: p.achievedRate ?? 0 })), opts.targetP99Ms)
-      : bestPoint(points, opts.targetP99Ms);
+  const bestIndex = bestPointIndex(points, opts.targetP99Ms);
   const result: ConfigurationResult = { points, bestIndex, stopReason, loadPoints: points.length, mode };
   if (firstError !== undefined) result.firstError = firstError;
   if (capacityProbe) result.capacityProbe = capacityProbe;

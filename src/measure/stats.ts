@@ -1,11 +1,8 @@
 /**
- * Latency statistics: HDR histograms in microseconds, nearest-rank percentiles
+ * Latency statistics over the load generator's HDR histograms (µs, src/load/histogram.ts): nearest-rank percentiles
  * (perf_analyzer's convention) and perf_analyzer's stability rule. Pure: no clocks, no I/O.
  */
-import { build, decodeFromCompressedBase64, encodeIntoCompressedBase64 } from 'hdr-histogram-js';
-import type { Histogram } from 'hdr-histogram-js';
-
-export type LatencyHistogram = Histogram;
+import type { LatencyHistogram } from '../load/histogram.js';
 
 /** Percentiles in the unit of the source (µs for the histograms built here). */
 export interface Percentiles {
@@ -15,44 +12,6 @@ export interface Percentiles {
   p99: number;
 }
 
-/** Up to an hour in µs; autoResize keeps anything longer from throwing. */
-const HIGHEST_TRACKABLE_US = 3_600_000_000;
-
-/** An empty latency histogram: µs resolution, 3 significant digits, the JS implementation. */
-export function newLatencyHistogram(): LatencyHistogram {
-  return build({
-    bitBucketSize: 32,
-    autoResize: true,
-    lowestDiscernibleValue: 1,
-    highestTrackableValue: HIGHEST_TRACKABLE_US,
-    numberOfSignificantValueDigits: 3,
-    useWebAssembly: false,
-  });
-}
-
-/** Records one latency given in nanoseconds (rounded to whole µs). */
-export function recordLatencyNs(h: LatencyHistogram, ns: bigint | number): void {
-  const us = Math.max(0, Math.round(Number(ns) / 1000));
-  h.recordValue(us);
-}
-
-/** A new histogram holding all of `parts` (the inputs are left untouched). */
-export function mergeHistograms(parts: readonly LatencyHistogram[]): LatencyHistogram {
-  const out = newLatencyHistogram();
-  for (const p of parts) out.add(p);
-  return out;
-}
-
-/** Compact text form (HdrHistogram's compressed V2 base64), for storing histograms. */
-export function encodeHistogram(h: LatencyHistogram): string {
-  return encodeIntoCompressedBase64(h);
-}
-
-export function decodeHistogram(text: string): LatencyHistogram {
-  const h = decodeFromCompressedBase64(text, 32, false);
-  h.autoResize = true;
-  return h;
-}
 
 /** The nearest-rank percentile of ascending values: the ceil(p/100 · n)-th smallest. NaN when empty. */
 export function nearestRank(sorted: readonly number[], p: number): number {
@@ -197,11 +156,4 @@ export function quantileInterval(h: LatencyHistogram, q = 0.99, level = 0.95): [
   if (n === 0) return [0, Number.POSITIVE_INFINITY];
   const { lo, hi } = quantileRankInterval(n, q, level);
   return [valueAtRank(h, lo), valueAtRank(h, hi)];
-}
-
-/** Where a target lies against an interval: at or above its top meets, below its bottom misses. */
-export function verdictAgainst(ci: readonly [number, number], target: number): 'meets' | 'misses' | 'inconclusive' {
-  if (ci[1] <= target) return 'meets';
-  if (ci[0] > target) return 'misses';
-  return 'inconclusive';
 }

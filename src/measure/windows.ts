@@ -8,15 +8,9 @@
  */
 import type { LoadDriver, ThreadLoad, WindowResult } from '../domain/load.js';
 import { judgeClientLimit, type ClientLimitRules, type ClientMonitor, type ClientSample } from '../load/client-monitor.js';
-import {
-  encodeHistogram,
-  isStable,
-  mergeHistograms,
-  percentiles,
-  quantileInterval,
-  verdictAgainst,
-  type WindowFigures,
-} from './stats.js';
+import { encodeHistogram, mergeHistograms } from '../load/histogram.js';
+import { isStable, percentiles, quantileInterval, type WindowFigures } from './stats.js';
+import { intervalVerdict } from '../domain/target.js';
 import type { Arrivals, LoadPoint, ServerTimes, WindowSettings } from '../domain/measurement.js';
 
 export type StopReason = 'stable' | 'max-windows' | 'errors' | 'no-completions';
@@ -189,7 +183,7 @@ export async function measureLoadPoint<S>(opts: MeasureLoadPointOptions<S>): Pro
     usedWindows: used.length,
     histogramB64: encodeHistogram(merged),
   };
-  if (opts.targetP99Ms !== undefined) point.targetVerdict = count === 0 ? 'misses' : verdictAgainst(ciMs, opts.targetP99Ms);
+  if (opts.targetP99Ms !== undefined) point.targetVerdict = count === 0 ? 'misses' : intervalVerdict(ciMs, opts.targetP99Ms);
   if (extra > 0) point.extraWindows = extra;
   if (warm.ms > 0 || warm.requests > 0) {
     point.warmupMs = warm.ms;
@@ -288,7 +282,7 @@ function targetInsideCi(used: readonly Measured[], targetP99Ms: number, level: n
   const merged = mergeHistograms(used.map((m) => m.result.histogram));
   if (merged.totalCount === 0) return false;
   const [lo, hi] = quantileInterval(merged, 0.99, level);
-  return verdictAgainst([lo / 1000, hi / 1000], targetP99Ms) === 'inconclusive';
+  return intervalVerdict([lo / 1000, hi / 1000], targetP99Ms) === 'inconclusive';
 }
 
 function sendingLoad(self: ClientSample | null, workers: ThreadLoad | undefined): ThreadLoad | null {

@@ -3,9 +3,13 @@
  *
  * What is compared (each a check, reported in JUnit, Markdown, HTML and JSON):
  *
+ * Whether a load point meets the target, and which is a measurement's best, is domain/target.ts's
+ * rule, the one the load search and the report use.
+ *
  * - `sla`: the candidate meets the p99 target at some load. When no measurement of any
- *   candidate configuration has a load point within the target, the verdict is `sla-not-met`
- *   (exit 2), whatever else the checks say.
+ *   candidate configuration has a load point meeting the target, the verdict is `sla-not-met`
+ *   (exit 2), whatever else the checks say. A pass says when it is not certain: when the p99
+ *   confidence interval of every point that meets the target reaches above it.
  * - `throughput_at_target`: the highest throughput whose p99 met the target, baseline against
  *   candidate; a regression when it fell by more than `maxThroughputDrop` plus the noise allowance.
  * - `p99_at_fixed_load`: p99 at the baseline's operating load (the load of the baseline's best
@@ -34,97 +38,14 @@
  * measured: the server would not start or load the configuration, every request failed),
  * `sla-not-met` (2), `regression` (1), `pass` (0).
  */
-import { exitCodeForVerdict, type Verdict } from '../domain/exit-codes.js';
-import { describeLoad, loadOf, meetsTarget, type FixedLoad } from '../measure/load-search.js';
-import type { LoadPoint } from '../domain/measurement.js';
-import type { ServingConfig } from '../domain/serving.js';
-import type { TrialState } from '../domain/trial.js';
+import { exitCodeForVerdict } from '../domain/exit-codes.js';
+import { describeLoad, loadOf, type FixedLoad, type LoadPoint } from '../domain/measurement.js';
+import { bestPoint, ciTargetVerdict, figuresUsable, pointMeetsTarget, uncertainPass } from '../domain/target.js';
+import type { Check, CheckStatus, Comparison, Measured, SideSummary, Thresholds, Verdict } from '../domain/comparison.js';
 
-export interface Thresholds {
-  /** Largest accepted fall of throughput at the p99 target, as a fraction of the baseline (0.05 = 5 %). */
-  maxThroughputDrop: number;
-  /** Largest accepted rise of p99 at the fixed load, as a fraction of the baseline (0.10 = 10 %). */
-  maxP99Rise: number;
-  /** Most noise allowance added to either threshold, as a fraction (default 0.10). */
-  maxNoise?: number;
-}
+export type { Check, CheckId, CheckStatus, Comparison, Measured, SideSummary, Thresholds, Verdict } from '../domain/comparison.js';
 
 export const DEFAULT_THRESHOLDS: Required<Thresholds> = { maxThroughputDrop: 0.05, maxP99Rise: 0.1, maxNoise: 0.1 };
-
-/** One configuration's measurements on one side of a comparison. */
-export interface Measured {
-  /** 'baseline', 'candidate', 'candidate best'. */
-  label: string;
-  runId: string | null;
-  trialIndex: number | null;
-  variantName: string | null;
-  config: ServingConfig;
-  /** FAILED: the configuration could not be measured (infrastructure). */
-  state: TrialState;
-  error: string | null;
-  /** Each measurement: the load points of one load search, in the order measured. */
-  repeats: LoadPoint[][];
-}
-
-export type CheckId = 'sla' | 'throughput_at_target' | 'p99_at_fixed_load' | 'measurement';
-export type CheckStatus = 'pass' | 'fail' | 'skipped' | 'error';
-
-export interface Check {
-  id: CheckId;
-  /** For people and JUnit test names: 'throughput at the p99 target (50 ms)'. */
-  name: string;
-  status: CheckStatus;
-  unit: 'inf/s' | 'ms' | '';
-  /** The figures compared (medians over repeats); null where there is none. */
-  baseline: number | null;
-  candidate: number | null;
-  /** Relative change in the bad direction: throughput drop, or p99 rise (0.07 = 7 % worse; negative = better). */
-  worse: number | null;
-  threshold: number | null;
-  noise: number | null;
-  /** threshold + noise. */
-  allowance: number | null;
-  /** The candidate's figure is only a lower bound (p99 beyond the loads measured). */
-  lowerBound: boolean;
-  /** Worse than the threshold but within the noise allowance. */
-  withinNoise: boolean;
-  samples: { baseline: number[]; candidate: number[] };
-  /** One sentence with the figures. */
-  message: string;
-}
-
-export type { Verdict };
-
-export interface SideSummary {
-  label: string;
-  runId: string | null;
-  trialIndex: number | null;
-  variantName: string | null;
-  config: ServingConfig;
-  state: TrialState;
-  error: string | null;
-  measurements: number;
-  /** Median throughput at the target over the measurements; null when none met it. */
-  throughputIps: number | null;
-}
-
-export interface Comparison {
-  verdict: Verdict;
-  exitCode: number;
-  /** One sentence: the verdict and the figures that decided it. */
-  headline: string;
-  model: string;
-  targetP99Ms: number;
-  /** The load p99 is compared at; null when the baseline has no point within the target. */
-  fixedLoad: FixedLoad | null;
-  /** fixedLoad's concurrency in closed loop; null in open loop (kept for readers of the JSON and JUnit outputs). */
-  fixedConcurrency: number | null;
-  thresholds: Required<Thresholds>;
-  baseline: SideSummary;
-  candidate: SideSummary | null;
-  candidateBest: SideSummary | null;
-  checks: Check[];
-}
 
 export interface CompareInput {
   model: string;
@@ -170,23 +91,14 @@ export function ciNoise(p: LoadPoint | undefined): number {
   return Math.max(0, (ci[1] - ci[0]) / (2 * p.p99Ms));
 }
 
-/** The highest throughput among the points within the target; null when none is. */
+/** The throughput of the best point meeting the target (domain/target.ts); null when none does. */
 export function throughputAtTarget(points: readonly LoadPoint[], targetP99Ms: number): number | null {
-  let best: number | null = null;
-  for (const p of points) {
-    if (!meetsTarget(p, targetP99Ms) || !Number.isFinite(p.throughputIps)) continue;
-    if (best === null || p.throughputIps > best) best = p.throughputIps;
-  }
-  return best;
+  return bestPoint(points, targetP99Ms)?.throughputIps ?? null;
 }
 
-/** The load of the best point within the target: highest throughput, then lower p99. */
+/** The load of the best point meeting the target (domain/target.ts). */
 export function operatingLoad(points: readonly LoadPoint[], targetP99Ms: number): FixedLoad | null {
-  let best: LoadPoint | null = null;
-  for (const p of points) {
-    if (!meetsTarget(p, targetP99Ms) || !Number.isFinite(p.throughputIps)) continue;
-    if (best === null || p.throughputIps > best.throughputIps || (p.throughputIps === best.throughputIps && p.p99Ms < best.p99Ms)) best = p;
-  }
+  const best = bestPoint(points, targetP99Ms);
   return best ? loadOf(best) : null;
 }
 
@@ -201,7 +113,7 @@ export type P99AtLoad = { value: number; kind: 'measured' | 'interpolated' | 'lo
  */
 export function p99AtLoad(points: readonly LoadPoint[], load: FixedLoad): P99AtLoad {
   const usable = points
-    .filter((p) => Number.isFinite(p.p99Ms) && p.stopReason !== 'errors' && p.stopReason !== 'no-completions' && !p.unreliable)
+    .filter((p) => Number.isFinite(p.p99Ms) && figuresUsable(p))
     .map((p) => ({ p99: p.p99Ms, load: loadOf(p) }))
     .filter((x) => x.load.mode === load.mode && Number.isFinite(x.load.level));
   const target = load.level;
@@ -251,7 +163,11 @@ export function checkSla(targetP99Ms: number, candidates: readonly (Measured | n
   const base = { id: 'sla' as const, name, unit: '' as const, baseline: null, candidate: null, worse: null, threshold: null, noise: null, allowance: null, lowerBound: false, withinNoise: false, samples: { baseline: [], candidate: [] } };
   if (met.length) {
     const tp = Math.max(...met.flatMap((m) => m.repeats.map((r) => throughputAtTarget(r, targetP99Ms) ?? 0)));
-    return { ...base, status: 'pass', message: `The candidate meets the ${targetText(targetP99Ms)} p99 target (up to ${formatFigure(tp, 'inf/s')}).` };
+    const passing = met.flatMap((m) => m.repeats.flat()).filter((p) => pointMeetsTarget(p, targetP99Ms));
+    // Certain when the p99 interval of some passing point lies within the target.
+    const unsure = !passing.some((p) => ciTargetVerdict(p, targetP99Ms) === 'meets') && passing.some((p) => uncertainPass(p, targetP99Ms));
+    const caveat = unsure ? ' Not certain: at every load point that meets it, the p99 confidence interval reaches above the target.' : '';
+    return { ...base, status: 'pass', message: `The candidate meets the ${targetText(targetP99Ms)} p99 target (up to ${formatFigure(tp, 'inf/s')}).${caveat}` };
   }
   if (measured.length === 0) return { ...base, status: 'skipped', message: 'The candidate has no measurements.' };
   let lowest: LoadPoint | null = null;

@@ -32,6 +32,7 @@ import type { LoadPoint } from '../domain/measurement.js';
 import { PRECISIONS, type Precision, type ServingConfig } from '../domain/serving.js';
 import { type TrialState } from '../domain/trial.js';
 import { chooseRecommended } from '../report/pareto.js';
+import { bestPoint } from '../domain/target.js';
 import type { ReportData, ReportTrial } from '../report/types.js';
 import { compare, type Comparison, type Measured, type Thresholds } from './compare.js';
 import { TanalyzeError } from '../domain/errors.js';
@@ -399,8 +400,7 @@ export function compareDocs(
   const ranked = chooseRecommended(
     measured.map((t) => {
       const tps = t.measurements.map((m) => m.map(pointFromJson));
-      const best = tps.flat().filter((p) => Number.isFinite(p.p99Ms) && p.p99Ms <= target && p.stopReason !== 'errors' && p.stopReason !== 'no-completions');
-      const top = best.reduce<LoadPoint | null>((a, p) => (a === null || p.throughputIps > a.throughputIps ? p : a), null);
+      const top = bestPoint(tps.flat(), target);
       return { t, config: configFromJson(t.config), state: t.state, objectiveIps: top ? top.throughputIps : null, p99Ms: top ? top.p99Ms : null };
     }),
     target,

@@ -8,7 +8,8 @@ import { chartDiv, escapeHtml, renderPage, type VegaAssets } from '../report/htm
 import { describeConfig, formatNumber, targetRuleLayer, zoomParam } from '../report/specs.js';
 import type { Check, Comparison, Measured } from './compare.js';
 import { formatFigure } from './compare.js';
-import { describeLoad } from '../measure/load-search.js';
+import { describeLoad } from '../domain/measurement.js';
+import { pointMeetsTarget } from '../domain/target.js';
 
 export interface ComparisonPageInput {
   comparison: Comparison;
@@ -60,7 +61,7 @@ export function comparisonRows(sides: readonly Measured[], targetP99Ms: number):
           throughput_ips: p.throughputIps,
           p50_ms: p.p50Ms,
           p99_ms: p.p99Ms,
-          within_target: p.p99Ms <= targetP99Ms,
+          within_target: pointMeetsTarget(p, targetP99Ms),
         });
       }
     });

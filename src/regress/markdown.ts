@@ -7,7 +7,7 @@
 import { describeConfig } from '../report/specs.js';
 import type { Check, Comparison, SideSummary, Verdict } from './compare.js';
 import { formatFigure } from './compare.js';
-import { describeLoad } from '../measure/load-search.js';
+import { describeLoad } from '../domain/measurement.js';
 
 /** Text safe in a Markdown table cell: HTML special characters as entities, Markdown punctuation escaped, one line. */
 export function mdText(s: string): string {

@@ -20,7 +20,8 @@ import {
   type BaselineTrial,
 } from './doc.js';
 import { compare, formatFigure, median, operatingLoad, throughputAtTarget, type Comparison, type Measured, type Thresholds } from './compare.js';
-import type { FixedLoad } from '../measure/load-search.js';
+import type { FixedLoad } from '../domain/measurement.js';
+import { bestPoint } from '../domain/target.js';
 
 /** What the measurement of one repeat is asked to measure. */
 export interface MeasureTarget {
@@ -184,8 +185,7 @@ function candidateDocOf(base: BaselineDoc, t: BaselineTrial, cand: Measured, tar
   const tps = cand.repeats.map((r) => throughputAtTarget(r, target));
   const feasible = tps.some((x) => x !== null);
   const objective = feasible ? median(tps.map((x) => x ?? 0)) : null;
-  const within = cand.repeats.flat().filter((p) => Number.isFinite(p.p99Ms) && p.p99Ms <= target);
-  const atBest = within.reduce<LoadPoint | null>((a, p) => (a === null || p.throughputIps > a.throughputIps ? p : a), null);
+  const atBest = bestPoint(cand.repeats.flat(), target);
   const iso = at.toISOString();
   const id = `regress-${iso.slice(0, 19).replace(/[-:]/g, '').replace('T', '-')}`;
   return {

@@ -13,7 +13,9 @@
  *   its config.pbtxt is `model_repository/<variant>/config.pbtxt` in the same folder.
  * - Instance Group: `<count>:<KIND>` as Model Analyzer writes it (`2:GPU`); the kind is read
  *   from the stored config.pbtxt (CPU when it does not say).
- * - Satisfies Constraints: `Yes` when the point's p99 met the target and no request failed.
+ * - Satisfies Constraints: `Yes` when the point meets the p99 target by domain/target.ts's rule
+ *   (the one the search and the recommendation use): measured without failing, reliable, keeping
+ *   up with its offered rate in open loop, p99 within the target.
  *
  * Then, also under Model Analyzer's names: p95, p90, p50 Latency (ms); and the server's
  * per-request times in microseconds, as perf_analyzer reports them (`-f` CSV):
@@ -27,7 +29,9 @@
  * (older runs, replayed or simulated ones): p99 CI Low (ms), p99 CI High (ms) (empty with a low
  * bound: too few requests to bound it above), CI Level (e.g. 0.95), Client Limited (Yes: the
  * load generator, not the server, limited throughput), Client Limit Reason, Unreliable (Yes: the
- * figures cannot be trusted), Unreliable Reason.
+ * figures cannot be trusted), Unreliable Reason, p99 CI Verdict (where the target lies against the
+ * interval: `meets` (its top is within the target), `misses` (its bottom is above it) or
+ * `inconclusive`, so a `Yes` that is not certain shows).
  *
  * `metrics-configurations.csv`: one row per configuration (trial), with the same naming:
  * Trial, Model, Model Config Path, Default, Recommended, State, Max Batch Size, Max Queue
@@ -39,9 +43,10 @@
  * Format: RFC 4180 (comma separated, `"` quoted when needed, CRLF line ends), UTF-8 without a
  * byte-order mark; numbers in plain decimal, empty for no value (and for NaN/Infinity).
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
+import { writeFileAtomic } from '../util/atomic-write.js';
 import { join } from 'node:path';
-import { meetsTarget } from '../measure/load-search.js';
+import { ciTargetVerdict, pointMeetsTarget, trialFeasible } from '../domain/target.js';
 import { figurePoint } from './pareto.js';
 import type { ReportData, ReportPoint, ReportTrial } from './types.js';
 
@@ -60,6 +65,7 @@ export const MEASUREMENT_CHECK_COLUMNS = [
   'Client Limit Reason',
   'Unreliable',
   'Unreliable Reason',
+  'p99 CI Verdict',
 ] as const;
 
 export const MEASUREMENT_COLUMNS = [
@@ -150,10 +156,10 @@ function clientMs(p: ReportPoint): number {
 }
 
 /** The MEASUREMENT_CHECK_COLUMNS cells of a point; all empty without a point. */
-function checkCells(p: ReportPoint | null | undefined): Cell[] {
+function checkCells(p: ReportPoint | null | undefined, targetP99Ms: number): Cell[] {
   if (!p) return MEASUREMENT_CHECK_COLUMNS.map(() => null);
   const ci = p.p99CiMs;
-  return [ci?.[0], ci?.[1], ci ? p.ciLevel : null, p.clientLimited, p.clientLimitReason, p.unreliable, p.unreliableReason];
+  return [ci?.[0], ci?.[1], ci ? p.ciLevel : null, p.clientLimited, p.clientLimitReason, p.unreliable, p.unreliableReason, ciTargetVerdict(p, targetP99Ms)];
 }
 
 export interface CsvOptions {
@@ -184,7 +190,7 @@ export function measurementRows(data: ReportData, opts: CsvOptions = {}): Cell[]
         t.variantName,
         group,
         t.config.maxBatchSize,
-        meetsTarget(p, target) && p.errors === 0,
+        pointMeetsTarget(p, target),
         p.throughputIps,
         p.p99Ms,
         p.p95Ms,
@@ -208,7 +214,7 @@ export function measurementRows(data: ReportData, opts: CsvOptions = {}): Cell[]
         p.stopReason,
         typeof p.gpuMemoryMb === 'number' ? p.gpuMemoryMb : null,
         t.state,
-        ...checkCells(p),
+        ...checkCells(p, target),
       ]);
     }
   }
@@ -222,7 +228,7 @@ export function configurationRows(data: ReportData, opts: CsvOptions = {}): Cell
   return [...data.trials]
     .sort((a, b) => a.index - b.index)
     .map((t) => {
-      const feasible = t.state === 'COMPLETE' && t.objectiveIps !== null && t.p99Ms !== null && t.p99Ms <= target;
+      const feasible = trialFeasible(t, target);
       return [
         t.index,
         data.run.model,
@@ -240,7 +246,7 @@ export function configurationRows(data: ReportData, opts: CsvOptions = {}): Cell
         t.p99Ms,
         t.points.length,
         t.error,
-        ...checkCells(figurePoint(t, target)),
+        ...checkCells(figurePoint(t, target), target),
       ];
     });
 }
@@ -263,7 +269,7 @@ export async function writeCsvTables(dir: string, data: ReportData, opts: CsvOpt
   await mkdir(dir, { recursive: true });
   const measurements = join(dir, MEASUREMENTS_CSV);
   const configurations = join(dir, CONFIGURATIONS_CSV);
-  await writeFile(measurements, measurementsCsv(data, opts), 'utf8');
-  await writeFile(configurations, configurationsCsv(data, opts), 'utf8');
+  await writeFileAtomic(measurements, measurementsCsv(data, opts));
+  await writeFileAtomic(configurations, configurationsCsv(data, opts));
   return { measurements, configurations };
 }

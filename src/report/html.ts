@@ -2,9 +2,10 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fromPackageRoot } from '../util/package-root.js';
-import { bestPoint, figurePoint, isFeasible, paretoFrontier } from './pareto.js';
+import { figurePoint, lowestP99Point, paretoFrontier } from './pareto.js';
+import { trialFeasible, uncertainPass } from '../domain/target.js';
 import { formatDiff, hasChanges, lineDiff } from './diff.js';
-import { describeLoad, loadOf } from '../measure/load-search.js';
+import { describeLoad, loadOf } from '../domain/measurement.js';
 import {
   allSpecs,
   describeConfig,
@@ -152,19 +153,21 @@ export function headlineText(data: ReportData): string {
     const ips = rec.objectiveIps as number;
     const at = rec.p99Ms !== null ? ` at p99 ${formatMs(rec.p99Ms)} ms` : '';
     const base = `Recommended: ${describeConfig(rec.config)}`;
+    const unsure = uncertainPassNote(rec, data.run.targetP99Ms);
+    const caveat = unsure ? ` ${unsure[0]!.toUpperCase()}${unsure.slice(1)}.` : '';
     if (def && def.index === rec.index) {
-      return `${base} — the default configuration is already the best found: ${formatIps(ips)} inf/s${at}, within the ${target} target.`;
+      return `${base} — the default configuration is already the best found: ${formatIps(ips)} inf/s${at}, within the ${target} target.${caveat}`;
     }
-    if (def && isFeasible(def, data.run.targetP99Ms) && (def.objectiveIps as number) > 0) {
+    if (def && trialFeasible(def, data.run.targetP99Ms) && (def.objectiveIps as number) > 0) {
       const d = def.objectiveIps as number;
-      return `${base} — ${formatRatio(ips / d)}x the throughput of the default configuration (${formatIps(ips)} vs ${formatIps(d)} inf/s)${at}, within the ${target} target.`;
+      return `${base} — ${formatRatio(ips / d)}x the throughput of the default configuration (${formatIps(ips)} vs ${formatIps(d)} inf/s)${at}, within the ${target} target.${caveat}`;
     }
     let tail = '';
     if (def) {
       const why = def.state === 'FAILED' ? 'failed' : def.p99Ms !== null ? `did not meet the target (lowest p99 ${formatMs(def.p99Ms)} ms)` : 'did not meet the target';
       tail = ` The default configuration ${why}.`;
     }
-    return `${base} — ${formatIps(ips)} inf/s${at}, within the ${target} target.${tail}`;
+    return `${base} — ${formatIps(ips)} inf/s${at}, within the ${target} target.${caveat}${tail}`;
   }
   const measured = data.trials.filter((t) => t.state !== 'FAILED' && t.state !== 'SKIPPED' && t.points.length > 0);
   if (measured.length === 0) {
@@ -173,13 +176,23 @@ export function headlineText(data: ReportData): string {
   }
   let closest: { t: ReportTrial; p99: number; ips: number } | null = null;
   for (const t of measured) {
-    const p = bestPoint(t.points, -Infinity);
+    const p = lowestP99Point(t.points);
     if (p && (closest === null || p.p99Ms < closest.p99)) closest = { t, p99: p.p99Ms, ips: p.throughputIps };
   }
   const near = closest
     ? ` The lowest p99 measured was ${formatMs(closest.p99)} ms (${describeConfig(closest.t.config)}, at ${formatIps(closest.ips)} inf/s).`
     : '';
   return `No configuration met the ${target} p99 target.${near} Loosen the target or widen the search space.`;
+}
+
+/**
+ * "not certain: the p99 confidence interval (4.1–5.6 ms) reaches above the target" when a
+ * feasible trial's best point meets the target by its p99 but not by its interval; else null.
+ */
+export function uncertainPassNote(t: ReportTrial, targetP99Ms: number): string | null {
+  const p = trialFeasible(t, targetP99Ms) ? figurePoint(t, targetP99Ms) : null;
+  if (!p || !uncertainPass(p, targetP99Ms)) return null;
+  return `not certain: the p99 confidence interval (${formatCi(p)} ms) reaches above the target`;
 }
 
 /** A machine-readable summary of the report (the same facts the page states). */
@@ -189,7 +202,7 @@ export function renderReportJson(data: ReportData) {
   const brief = (t: ReportTrial | undefined) =>
     t ? { index: t.index, variant: t.variantName, config: t.config, state: t.state, throughput_ips: t.objectiveIps, p99_ms: t.p99Ms } : null;
   const speedup =
-    rec && def && isFeasible(def, data.run.targetP99Ms) && (def.objectiveIps as number) > 0
+    rec && def && trialFeasible(def, data.run.targetP99Ms) && (def.objectiveIps as number) > 0
       ? (rec.objectiveIps as number) / (def.objectiveIps as number)
       : null;
   const frontier = paretoFrontier(pointRows(data), (r) => r.throughput_ips, (r) => r.p99_ms).map((r) => ({
@@ -343,17 +356,17 @@ function cards(data: ReportData): string {
   );
   if (def) {
     out.push(
-      isFeasible(def, target)
+      trialFeasible(def, target)
         ? card('Default configuration', `${formatIps(def.objectiveIps as number)} inf/s`, `p99 ${formatMs(def.p99Ms as number)} ms`)
         : card('Default configuration', def.state === 'FAILED' ? 'failed' : 'over target', def.p99Ms !== null ? `lowest p99 ${formatMs(def.p99Ms)} ms` : ''),
     );
   }
-  if (rec && def && isFeasible(def, target) && (def.objectiveIps as number) > 0) {
+  if (rec && def && trialFeasible(def, target) && (def.objectiveIps as number) > 0) {
     out.push(card('Speed-up vs default', `${formatRatio((rec.objectiveIps as number) / (def.objectiveIps as number))}x`, 'same p99 target'));
   }
   const counts = { ok: 0, over: 0, failed: 0 };
   for (const t of data.trials) {
-    if (isFeasible(t, target)) counts.ok++;
+    if (trialFeasible(t, target)) counts.ok++;
     else if (t.state === 'FAILED') counts.failed++;
     else counts.over++;
   }
@@ -420,11 +433,13 @@ function trialsTable(data: ReportData): string {
       const isDef = def?.index === t.index;
       const cls = isRec ? 'recommended' : isDef ? 'default' : '';
       const tags = (isRec ? '<span class="tag rec">recommended</span>' : '') + (isDef ? '<span class="tag def">default</span>' : '');
-      const feasible = isFeasible(t, target);
+      const feasible = trialFeasible(t, target);
       const tp = feasible ? formatIps(t.objectiveIps as number) : '—';
       const chosen = figurePoint(t, target);
       const p99 = (t.p99Ms === null ? '—' : feasible ? formatMs(t.p99Ms) : `<span class="note">${formatMs(t.p99Ms)}*</span>`) + ciSuffixHtml(chosen);
       let note = `<div class="variant">${escapeHtml(t.variantName)}</div>`;
+      const unsure = uncertainPassNote(t, target);
+      if (unsure) note += `<div class="note">${escapeHtml(unsure)}</div>`;
       if (t.error) note += `<div class="err">${escapeHtml(t.error)}</div>`;
       else if (t.state === 'INFEASIBLE' || (!feasible && t.state === 'COMPLETE'))
         note += `<div class="note">no load point met the ${escapeHtml(formatNumber(target))} ms target${t.p99Ms !== null ? '; * marks the lowest p99 seen' : ''}</div>`;

@@ -1,6 +1,7 @@
 import type { LoadPoint } from '../domain/measurement.js';
 import type { ServingConfig } from '../domain/serving.js';
 import type { TrialState } from '../domain/trial.js';
+import { bestPoint, trialFeasible } from '../domain/target.js';
 
 /**
  * The items no other item dominates, maximizing throughput and minimizing p99, sorted by
@@ -36,26 +37,15 @@ export interface RankableTrial {
   p99Ms: number | null;
 }
 
-/** A trial that completed with a throughput whose p99 met the target. */
-export function isFeasible(t: RankableTrial, targetP99Ms: number): boolean {
-  return (
-    t.state === 'COMPLETE' &&
-    t.objectiveIps !== null &&
-    Number.isFinite(t.objectiveIps) &&
-    t.p99Ms !== null &&
-    Number.isFinite(t.p99Ms) &&
-    t.p99Ms <= targetP99Ms
-  );
-}
-
 /**
  * The feasible trial with the highest objective; ties go to the lower p99, then fewer
- * instances, then the smaller max_batch_size, then the earlier trial. Null when none is feasible.
+ * instances, then the smaller max_batch_size, then the earlier trial. Null when none is feasible
+ * (domain/target.ts's trialFeasible).
  */
 export function chooseRecommended<T extends RankableTrial>(trials: readonly T[], targetP99Ms: number): T | null {
   let best: T | null = null;
   for (const t of trials) {
-    if (!isFeasible(t, targetP99Ms)) continue;
+    if (!trialFeasible(t, targetP99Ms)) continue;
     if (best === null || compareTrials(t, best) < 0) best = t;
   }
   return best;
@@ -72,17 +62,16 @@ function compareTrials(a: RankableTrial, b: RankableTrial): number {
 }
 
 /**
- * The load point that represents a trial: the highest throughput meeting the target (ties to
- * the lower p99), else the lowest p99 seen (what an infeasible trial got closest with).
- * Null when no point was measured.
+ * The load point that represents a trial: the best point meeting the target (domain/target.ts),
+ * else the lowest p99 seen (what an infeasible trial got closest with). Null when no point was measured.
  */
-export function bestPoint(points: readonly LoadPoint[], targetP99Ms: number): LoadPoint | null {
-  let best: LoadPoint | null = null;
-  for (const p of points) {
-    if (!Number.isFinite(p.throughputIps) || !Number.isFinite(p.p99Ms) || p.p99Ms > targetP99Ms) continue;
-    if (best === null || p.throughputIps > best.throughputIps || (p.throughputIps === best.throughputIps && p.p99Ms < best.p99Ms)) best = p;
-  }
-  if (best) return best;
+export function representativePoint<P extends LoadPoint>(points: readonly P[], targetP99Ms: number): P | null {
+  return bestPoint(points, targetP99Ms) ?? lowestP99Point(points);
+}
+
+/** The point with the lowest finite p99 (ties to the higher throughput, then the earlier point), or null. */
+export function lowestP99Point<P extends LoadPoint>(points: readonly P[]): P | null {
+  let best: P | null = null;
   for (const p of points) {
     if (!Number.isFinite(p.p99Ms)) continue;
     if (best === null || p.p99Ms < best.p99Ms || (p.p99Ms === best.p99Ms && p.throughputIps > best.throughputIps)) best = p;
@@ -102,7 +91,7 @@ export interface TrialFigures {
  * copies them from that point, so they match it exactly: throughput and p99 for a feasible trial,
  * the lowest p99 (the highest throughput among equal ones) for an infeasible one. Matching the
  * figures, rather than choosing again, keeps the runner's rules (open loop, unreliable points).
- * Figures that match no point get bestPoint's choice. Null when no point was measured.
+ * Figures that match no point get representativePoint's choice. Null when no point was measured.
  */
 export function chosenPointIndex(t: TrialFigures, targetP99Ms: number): number | null {
   const { points, objectiveIps, p99Ms } = t;
@@ -115,7 +104,7 @@ export function chosenPointIndex(t: TrialFigures, targetP99Ms: number): number |
     });
   }
   if (found >= 0) return found;
-  const best = bestPoint(points, targetP99Ms);
+  const best = representativePoint(points, targetP99Ms);
   return best ? points.indexOf(best) : null;
 }
 

@@ -1,7 +1,8 @@
 import type { TopLevelSpec } from 'vega-lite';
 import type { LoadPoint } from '../domain/measurement.js';
 import type { ServingConfig } from '../domain/serving.js';
-import { chosenPoint, isFeasible, paretoFrontier } from './pareto.js';
+import { chosenPoint, paretoFrontier } from './pareto.js';
+import { trialFeasible } from '../domain/target.js';
 import type { ReportData, ReportTrial } from './types.js';
 
 // Formatting shared by the charts and the page, so both say the same thing.
@@ -465,7 +466,7 @@ export function progressRows(data: ReportData): ProgressRow[] {
   const trials = [...data.trials].sort((a, b) => a.index - b.index);
   let best: number | null = null;
   return trials.map((t, i) => {
-    const feasible = isFeasible(t, target);
+    const feasible = trialFeasible(t, target);
     const obj = feasible ? (t.objectiveIps as number) : null;
     if (obj !== null && (best === null || obj > best)) best = obj;
     return {
@@ -489,7 +490,7 @@ export function progressSpec(data: ReportData): TopLevelSpec | null {
   const anyFeasible = rows.some((r) => r.objective_ips !== null);
   const anyMiss = rows.some((r) => r.miss !== null);
   const def = data.trials.find((t) => t.index === data.defaultIndex);
-  const defObj = def && isFeasible(def, data.run.targetP99Ms) ? def.objectiveIps : null;
+  const defObj = def && trialFeasible(def, data.run.targetP99Ms) ? def.objectiveIps : null;
   const x = {
     field: 'n',
     type: 'quantitative',

@@ -13,7 +13,7 @@
  * Errors are not JSON: they go to stderr as text, and the exit code says what happened.
  */
 import type { ServingConfig } from '../domain/serving.js';
-import type { Check, Comparison, Verdict } from '../regress/compare.js';
+import type { Check, Comparison, Verdict } from '../domain/comparison.js';
 import type { CsvPaths } from './csv.js';
 import { describeConfig } from './specs.js';
 import type { ReportData } from './types.js';

@@ -1,4 +1,5 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
+import { writeFileAtomic } from '../util/atomic-write.js';
 import { join } from 'node:path';
 import { writeCsvTables, type CsvPaths } from './csv.js';
 import { renderReportHtml } from './html.js';
@@ -18,7 +19,7 @@ export async function writeReport(dir: string, data: ReportData): Promise<Writte
   const html = renderReportHtml(data);
   await mkdir(dir, { recursive: true });
   const htmlPath = join(dir, 'index.html');
-  await writeFile(htmlPath, html, 'utf8');
+  await writeFileAtomic(htmlPath, html);
   const csv = await writeCsvTables(dir, data);
   return { htmlPath, csv };
 }

@@ -205,6 +205,10 @@ export class OrtProcessExecutor implements Executor {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       // Not the parent's flags (--test, inspectors): the instance is a plain program.
       execArgv: [],
+      // Its own process group: a terminal's Ctrl-C (SIGINT to the foreground group) reaches
+      // tanalyze alone, which decides when instances stop (after the current configuration).
+      // The instance still exits with its parent: it ends when the IPC channel closes.
+      detached: true,
     });
     const io = await new Promise<{ inputs: IoMeta[]; outputs: IoMeta[] }>((resolve, reject) => {
       const timer = setTimeout(() => fail(new Error(`loading took longer than ${LOAD_TIMEOUT_MS / 1000} s`)), LOAD_TIMEOUT_MS);

@@ -274,7 +274,12 @@ class WorkerProcess {
   killReason: string | undefined;
 
   constructor(python: string, script: string, args: string[], private readonly label: string, private readonly log?: (line: string) => void) {
-    this.child = spawn(python, [script, ...args], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, PYTHONUNBUFFERED: '1' } });
+    this.child = spawn(python, [script, ...args], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+      env: { ...process.env, PYTHONUNBUFFERED: '1' },
+      // Its own process group, so a terminal's Ctrl-C does not kill it mid-batch; it exits when its stdin closes.
+      detached: true,
+    });
     this.child.stdout!.on('data', (chunk: Buffer) => {
       let frames: Frame[];
       try {

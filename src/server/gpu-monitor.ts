@@ -90,7 +90,7 @@ export class NvidiaSmiMonitor {
     if (this.child || this.failed) return;
     const bin = this.opts.nvidiaSmi ?? 'nvidia-smi';
     const args = [`--query-gpu=${NVIDIA_SMI_QUERY}`, '--format=csv,noheader,nounits', `-lms`, String(this.opts.intervalMs ?? 500)];
-    const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'ignore'] });
+    const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'ignore'], detached: true /* out of the terminal's Ctrl-C; dies on a closed pipe */ });
     this.child = child;
     child.on('error', () => {
       this.failed = true;

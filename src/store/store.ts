@@ -48,6 +48,19 @@ export interface StoreOptions {
   now?: () => Date;
   /** Source of the random part of run ids, in [0, 1). */
   random?: () => number;
+  /**
+   * Open without writing anything (no folder, no journal mode, no migration): for commands
+   * that only read, so a read-only file or a shared artifact can be read.
+   */
+  readonly?: boolean;
+}
+
+/** What a run id may look like: it names a folder under the reports folder. */
+const RUN_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+
+/** Whether `id` is an acceptable run id (not 'latest', no path separators, no leading dot). */
+export function isRunId(id: string): boolean {
+  return RUN_ID_PATTERN.test(id) && id !== 'latest' && !id.includes('..');
 }
 
 export type RunStatus = 'running' | 'complete' | 'interrupted' | 'failed';
@@ -242,7 +255,8 @@ export class Store {
   static open(file: string, opts: StoreOptions = {}): Store {
     const busy = opts.busyTimeoutMs ?? 5000;
     const memory = file === ':memory:';
-    if (!memory) {
+    const readonly = opts.readonly === true && !memory;
+    if (!memory && !readonly) {
       try {
         mkdirSync(dirname(resolve(file)), { recursive: true });
       } catch (e) {
@@ -251,17 +265,21 @@ export class Store {
     }
     let db: Database.Database;
     try {
-      db = new Database(file, { timeout: busy });
+      db = new Database(file, readonly ? { timeout: busy, readonly: true, fileMustExist: true } : { timeout: busy });
     } catch (e) {
       throw new StoreError('open', file, `cannot open the results database ${file}: ${(e as Error).message}`, { cause: e });
     }
     const store = new Store(db, file, busy, opts);
     try {
       db.pragma(`busy_timeout = ${Math.max(0, Math.floor(busy))}`);
-      if (!memory) db.pragma('journal_mode = WAL');
-      db.pragma('synchronous = FULL');
-      db.pragma('foreign_keys = ON');
-      store.migrate();
+      if (readonly) {
+        store.checkReadableSchema();
+      } else {
+        if (!memory) db.pragma('journal_mode = WAL');
+        db.pragma('synchronous = FULL');
+        db.pragma('foreign_keys = ON');
+        store.migrate();
+      }
     } catch (e) {
       db.close();
       const err = store.wrap(e);
@@ -296,8 +314,8 @@ export class Store {
       if (id === undefined) {
         for (let i = 0; i < 20 && (id === undefined || this.runExists(id)); i++) id = makeRunId(created, this.random);
         if (this.runExists(id!)) throw new StoreError('conflict', this.file, `could not pick an unused run id in ${this.file}`);
-      } else if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(id) || id === 'latest') {
-        throw new StoreError('invalid', this.file, `run id '${id}' is not accepted; accepted: letters, digits, '.', '_', '-' (and not 'latest')`);
+      } else if (!isRunId(id)) {
+        throw new StoreError('invalid', this.file, `run id '${id}' is not accepted; accepted: letters, digits, '.', '_', '-' (not starting with '.', no '..', not 'latest')`);
       } else if (this.runExists(id)) {
         throw new StoreError('conflict', this.file, `run '${id}' already exists in ${this.file}`);
       }
@@ -328,7 +346,7 @@ export class Store {
   getRun(id: string): RunRow | null {
     return this.guard(() => {
       const row = this.db.prepare('SELECT * FROM runs WHERE id = ?').get(id) as Row | undefined;
-      return row ? runFromRow(row) : null;
+      return row ? runFromRow(row, this.file) : null;
     });
   }
 
@@ -343,7 +361,7 @@ export class Store {
         const row = this.db.prepare(`SELECT * FROM runs WHERE (@m IS NULL OR model = @m)
           ORDER BY created_at DESC, rowid DESC LIMIT 1`).get({ m }) as Row | undefined;
         if (!row) throw new StoreError('not-found', this.file, m === null ? `no runs in ${this.file}` : `no runs for model '${m}' in ${this.file}`);
-        return runFromRow(row);
+        return runFromRow(row, this.file);
       }
       let rows = this.db.prepare('SELECT * FROM runs WHERE id = ?').all(idOrLatest) as Row[];
       if (rows.length === 0) {
@@ -357,7 +375,7 @@ export class Store {
         const recent = (this.db.prepare('SELECT id FROM runs ORDER BY created_at DESC, rowid DESC LIMIT 5').all() as { id: string }[]).map((r) => r.id);
         throw new StoreError('not-found', this.file, `no run '${idOrLatest}' in ${this.file}; accepted: latest${recent.length ? `, or a run id such as ${recent.join(', ')}` : ' (the database has no runs yet)'}`);
       }
-      const run = runFromRow(rows[0]!);
+      const run = runFromRow(rows[0]!, this.file);
       if (m !== null && run.model !== m) throw new StoreError('not-found', this.file, `run '${run.id}' in ${this.file} is of model '${run.model}', not '${m}'`);
       return run;
     });
@@ -370,7 +388,7 @@ export class Store {
           (SELECT COUNT(*) FROM trials t WHERE t.run_id = r.id) AS trial_count,
           (SELECT COUNT(*) FROM trials t WHERE t.run_id = r.id AND t.state = 'COMPLETE') AS complete_count
         FROM runs r WHERE (@m IS NULL OR r.model = @m) ORDER BY r.created_at DESC, r.rowid DESC`).all({ m: model ?? null }) as Row[];
-      return rows.map((row) => ({ ...runFromRow(row), trialCount: Number(row.trial_count), completeCount: Number(row.complete_count) }));
+      return rows.map((row) => ({ ...runFromRow(row, this.file), trialCount: Number(row.trial_count), completeCount: Number(row.complete_count) }));
     });
   }
 
@@ -606,6 +624,21 @@ export class Store {
     return tags;
   }
 
+  /** A read-only open cannot migrate: the schema must be this tanalyze's already. */
+  private checkReadableSchema(): void {
+    const hasVersionTable = this.db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'`).get() !== undefined;
+    const v = hasVersionTable ? ((this.db.prepare('SELECT MAX(version) AS v FROM schema_version').get() as { v: number | null }).v ?? 0) : 0;
+    if (v !== SCHEMA_VERSION) {
+      throw new StoreError(
+        'schema',
+        this.file,
+        v === 0
+          ? `${this.file} is not a tanalyze results database (no schema_version)`
+          : `results database ${this.file} has schema version ${v}; this tanalyze reads version ${SCHEMA_VERSION}${v < SCHEMA_VERSION ? ': run a search with this tanalyze on it once (it migrates), or read it with the tanalyze that wrote it' : ': use a newer tanalyze'}`,
+      );
+    }
+  }
+
   private migrate(): void {
     const db = this.db;
     const hasVersionTable = () => db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'`).get() !== undefined;
@@ -666,11 +699,14 @@ function str(v: unknown): string | null {
   return v === null || v === undefined ? null : String(v);
 }
 
-function runFromRow(row: Row): RunRow {
+/** A run row as stored; its id is checked like any input (it names a folder: a crafted database must not write elsewhere). */
+function runFromRow(row: Row, file: string): RunRow {
   const n = decoder(row);
   const planJson = String(row.plan_json);
+  const id = String(row.id);
+  if (!isRunId(id)) throw new StoreError('invalid', file, `run id ${JSON.stringify(id)} stored in ${file} is not a valid run id (letters, digits, '.', '_', '-'; no '..'): refusing to use it as a folder name`);
   return {
-    id: String(row.id),
+    id,
     model: String(row.model),
     createdAt: String(row.created_at),
     finishedAt: str(row.finished_at),

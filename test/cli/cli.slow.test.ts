@@ -39,28 +39,7 @@ test('a short search on the embedded server finds a configuration and writes rep
   db.close();
 });
 
-test('an unknown model lists the models in the repository (exit 64)', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'tanalyze-cli-'));
-  const r = await tanalyze(['--model', 'resnet51', '--p99', '50ms'], dir);
-  assert.equal(r.code, 64);
-  assert.match(r.stderr, /--model: 'resnet51' is not in .*; models there: .*tiny_resnet/);
-  assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
-});
-
-test('a bad --p99 names the accepted forms (exit 64)', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'tanalyze-cli-'));
-  const r = await tanalyze(['--model', 'tiny_resnet', '--p99', '50'], dir);
-  assert.equal(r.code, 64);
-  assert.match(r.stderr, /--p99: '50' is not a latency; accepted: .*50ms, 0\.05s or 50000us/);
-});
-
-test('a missing model repository is a clear error (exit 64)', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'tanalyze-cli-'));
-  const r = await tanalyze(['--model', 'x', '--p99', '50ms', '--model-repository', 'no/such/dir'], dir);
-  assert.equal(r.code, 64);
-  assert.match(r.stderr, /--model-repository: '.*no\/such\/dir' does not exist/);
-});
-
+// The usage errors' texts are tested in process (in-process.test.ts); this one checks the process's own exit code.
 test('an unknown flag is a usage error (exit 64)', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'tanalyze-cli-'));
   const r = await tanalyze(['--model', 'x', '--p99', '50ms', '--bugdet', '3'], dir);

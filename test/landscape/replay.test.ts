@@ -3,7 +3,8 @@ import { describe, it } from 'node:test';
 import { landscapeSpace, type Landscape, type LandscapeRow } from '../../src/landscape/csv.js';
 import { MissingConfigError, configRows, missingConfigs, replayMeasure } from '../../src/landscape/replay.js';
 import { DEFAULT_SIM_PARAMS, simLandscape } from '../../src/landscape/sim.js';
-import { bestPoint, nextLoad } from '../../src/measure/load-search.js';
+import { nextLoad } from '../../src/measure/load-search.js';
+import { bestPointIndex } from '../../src/domain/target.js';
 import type { SearchSpace, ServingConfig } from '../../src/domain/serving.js';
 
 const space: SearchSpace = { maxBatchSizes: [4, 16], maxQueueDelaysUs: [0, 2000], instanceCounts: [1, 2], precisions: ['FP32', 'FP16'] };
@@ -38,7 +39,7 @@ describe('replayMeasure', () => {
       assert.equal(p.p99Ms, row.p99Ms);
       assert.ok(p.p50Ms <= p.p90Ms && p.p90Ms <= p.p95Ms && p.p95Ms <= p.p99Ms);
     }
-    assert.equal(r.bestIndex, bestPoint(r.points, 20));
+    assert.equal(r.bestIndex, bestPointIndex(r.points, 20));
     assert.ok(r.bestIndex !== null && r.points[r.bestIndex]!.p99Ms <= 20);
   });
 

@@ -5,7 +5,7 @@ import { createInferenceClient } from '../../src/protocol/client.js';
 import { createRawChannel, makeInferRequest, serializeInferRequest } from '../../src/load/infer-requests.js';
 import { LoadWorkerPool } from '../../src/load/workers.js';
 import { measureLoadPoint } from '../../src/measure/windows.js';
-import { decodeHistogram } from '../../src/measure/stats.js';
+import { decodeHistogram } from '../../src/load/histogram.js';
 import { startEmbeddedServer } from '../../src/server/server.js';
 import { fromPackageRoot } from '../../src/util/package-root.js';
 

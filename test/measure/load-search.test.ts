@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { bestPoint, meetsTarget, nextLoad, type NextLoadOptions, type SearchPoint } from '../../src/measure/load-search.js';
+import { nextLoad, type NextLoadOptions, type SearchPoint } from '../../src/measure/load-search.js';
+import { bestPointIndex } from '../../src/domain/target.js';
 import { mulberry32 as seededRandom } from '../../src/util/random.js';
 
 type Curve = (c: number) => Omit<SearchPoint, 'concurrency'>;
@@ -11,7 +12,7 @@ function simulate(curve: Curve, opts: NextLoadOptions) {
   for (let guard = 0; guard < 100; guard++) {
     const next = nextLoad(points, opts);
     if ('done' in next) {
-      const best = bestPoint(points, opts.targetP99Ms);
+      const best = bestPointIndex(points, opts.targetP99Ms);
       return {
         order: points.map((p) => p.concurrency),
         kind: next.kind,
@@ -174,24 +175,4 @@ test('load search: starts at the minimum and proposes it again if a resume lost 
   assert.deepEqual(nextLoad([], { targetP99Ms: 10, maxConcurrency: 8 }), { concurrency: 1 });
   const pts: SearchPoint[] = [{ concurrency: 4, throughputIps: 10, p99Ms: 50, stable: true }];
   assert.deepEqual(nextLoad(pts, { targetP99Ms: 10, maxConcurrency: 8 }), { concurrency: 1 });
-});
-
-test('meetsTarget: errors and no-completions never meet it', () => {
-  assert.equal(meetsTarget({ p99Ms: 5 }, 10), true);
-  assert.equal(meetsTarget({ p99Ms: 10 }, 10), true);
-  assert.equal(meetsTarget({ p99Ms: 10.01 }, 10), false);
-  assert.equal(meetsTarget({ p99Ms: Number.NaN }, 10), false);
-  assert.equal(meetsTarget({ p99Ms: 1, stopReason: 'errors' }, 10), false);
-  assert.equal(meetsTarget({ p99Ms: 1, stopReason: 'no-completions' }, 10), false);
-  assert.equal(meetsTarget({ p99Ms: 1, stopReason: 'max-windows' }, 10), true);
-});
-
-test('bestPoint: max throughput under the target, ties to lower p99 then lower concurrency', () => {
-  const p = (concurrency: number, throughputIps: number, p99Ms: number, stopReason?: string) => ({ concurrency, throughputIps, p99Ms, ...(stopReason ? { stopReason } : {}) });
-  assert.equal(bestPoint([], 10), null);
-  assert.equal(bestPoint([p(1, 100, 20)], 10), null);
-  assert.equal(bestPoint([p(1, 100, 5), p(2, 180, 8), p(4, 250, 12)], 10), 1);
-  assert.equal(bestPoint([p(1, 100, 5), p(2, 180, 9), p(4, 180, 7)], 10), 2);
-  assert.equal(bestPoint([p(4, 180, 7), p(2, 180, 7)], 10), 1);
-  assert.equal(bestPoint([p(1, 100, 5), p(2, 900, 1, 'errors')], 10), 0);
 });

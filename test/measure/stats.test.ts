@@ -1,15 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  decodeHistogram,
-  encodeHistogram,
-  isStable,
-  mergeHistograms,
-  nearestRank,
-  newLatencyHistogram,
-  percentiles,
-  recordLatencyNs,
-} from '../../src/measure/stats.js';
+import { decodeHistogram, encodeHistogram, mergeHistograms, newLatencyHistogram, recordLatencyNs } from '../../src/load/histogram.js';
+import { isStable, nearestRank, percentiles } from '../../src/measure/stats.js';
 import { mulberry32 as seededRandom } from '../../src/util/random.js';
 
 const exact = (values: number[], p: number): number => {

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import type { LoadDriver, StopResult, ThreadLoad, WindowResult } from '../../src/domain/load.js';
 import type { ClientMonitor, ClientSample } from '../../src/load/client-monitor.js';
 import { measureLoadPoint } from '../../src/measure/windows.js';
-import { decodeHistogram, newLatencyHistogram } from '../../src/measure/stats.js';
+import { decodeHistogram, newLatencyHistogram } from '../../src/load/histogram.js';
 import type { WindowSettings } from '../../src/domain/measurement.js';
 
 const SETTINGS: WindowSettings = { windowMs: 100, minWindows: 3, maxWindows: 10, stabilityTolerance: 0.1, warmupMs: 0, maxExtraWindows: 4 };

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { LoadDriver, StopResult, WindowResult } from '../../src/domain/load.js';
 import { measureLoadPoint, windowLengthMs } from '../../src/measure/windows.js';
-import { newLatencyHistogram } from '../../src/measure/stats.js';
+import { newLatencyHistogram } from '../../src/load/histogram.js';
 import type { ServerTimes, WindowSettings } from '../../src/domain/measurement.js';
 
 const SETTINGS: WindowSettings = { windowMs: 100, minWindows: 3, maxWindows: 10, stabilityTolerance: 0.1, warmupMs: 50 };

@@ -186,6 +186,23 @@ test('helpers: median, noise, throughput at target', () => {
   assert.equal(throughputAtTarget([pt(1, 500, 1, { stopReason: 'errors' })], 50), null);
 });
 
+test('regress judges points by the same rule as the search: unreliable and fallen-behind points do not meet the target', () => {
+  // Before domain/target.ts, regress counted both (its rule only left out failed measurements).
+  assert.equal(throughputAtTarget([pt(1, 100, 5), pt(2, 500, 6, { unreliable: true })], 50), 100);
+  const behind = pt(9, 500, 6, { mode: 'rate', offeredRate: 400, achievedRate: 200 });
+  assert.equal(throughputAtTarget([pt(1, 100, 5, { mode: 'rate', offeredRate: 100, achievedRate: 100 }), behind], 50), 100);
+  const c = run(side('candidate', [[pt(1, 100, 5, { unreliable: true })]]));
+  assert.equal(c.verdict, 'sla-not-met', 'an unreliable pass is no pass');
+});
+
+test('the SLA check says when a pass is not certain: every passing point\'s p99 interval reaches above the target', () => {
+  const message = (points: LoadPoint[]) => run(side('candidate', [points])).checks.find((k) => k.id === 'sla')!.message;
+  const unsure = [pt(1, 100, 45, { p99CiMs: [40, 55] }), pt(2, 190, 48, { p99CiMs: [44, Number.POSITIVE_INFINITY] })];
+  assert.match(message(unsure), /meets the 50 ms p99 target \(up to 190 inf\/s\)\. Not certain: at every load point that meets it, the p99 confidence interval reaches above the target\.$/);
+  assert.doesNotMatch(message([...unsure, pt(4, 150, 30, { p99CiMs: [28, 33] })]), /Not certain/, 'one certain pass is enough');
+  assert.doesNotMatch(message(scaled(1)), /Not certain/, 'no interval: nothing to say');
+});
+
 describe('thresholds: parsing', () => {
   const ok: [string, number][] = [['5%', 0.05], ['0.05', 0.05], ['12.5%', 0.125], ['.1', 0.1], ['0%', 0], ['150%', 1.5]];
   for (const [raw, want] of ok) test(`'${raw}' is ${want}`, () => assert.ok(Math.abs(parseFraction('--max-p99-rise', raw) - want) < 1e-12));

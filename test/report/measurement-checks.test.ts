@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { configurationRows, CONFIGURATION_COLUMNS, MEASUREMENT_CHECK_COLUMNS, MEASUREMENT_COLUMNS, measurementRows } from '../../src/report/csv.js';
 import { reportDataFromStore, reportPoint } from '../../src/report/from-store.js';
-import { measurementNoteText, renderReportHtml, type VegaAssets } from '../../src/report/html.js';
+import { headlineText, measurementNoteText, renderReportHtml, type VegaAssets } from '../../src/report/html.js';
 import { chosenPoint } from '../../src/report/pareto.js';
 import { allSpecs, pointRows } from '../../src/report/specs.js';
 import type { ReportData, ReportPoint } from '../../src/report/types.js';
@@ -194,7 +194,7 @@ test('flag reasons are untrusted text: escaped in the table and the specs', () =
   assert.equal(html.match(/<\/script/gi)?.length, Object.values(allSpecs(data)).filter(Boolean).length + 4);
 });
 
-test('CSV: the interval and the flags as columns at the end of both tables, empty where not measured', () => {
+test('CSV: the interval, the flags and the interval\'s verdict as columns at the end of both tables, empty where not measured', () => {
   const oldMeasurement = MEASUREMENT_COLUMNS.slice(0, MEASUREMENT_COLUMNS.length - MEASUREMENT_CHECK_COLUMNS.length);
   assert.equal(oldMeasurement.length, 30, 'the columns before keep their positions');
   assert.equal(oldMeasurement.at(-1), 'State');
@@ -209,18 +209,39 @@ test('CSV: the interval and the flags as columns at the end of both tables, empt
   const rec = data.trials.find((t) => t.index === data.recommendedIndex)!;
   const best = chosenPoint(rec, data.run.targetP99Ms)!;
   const r = at(rec.index, best.concurrency);
-  assert.deepEqual(r.slice(-7), [best.p99CiMs![0], best.p99CiMs![1], 0.95, true, CHECK_REASONS.busy, undefined, undefined]);
+  assert.deepEqual(r.slice(-8), [best.p99CiMs![0], best.p99CiMs![1], 0.95, true, CHECK_REASONS.busy, undefined, undefined, 'meets']);
   const late = data.trials.find((t) => t.index === 6)!.points.at(-1)!;
-  assert.deepEqual(at(6, late.concurrency).slice(-4), [true, CHECK_REASONS.late, true, CHECK_REASONS.late]);
+  assert.deepEqual(at(6, late.concurrency).slice(-5, -1), [true, CHECK_REASONS.late, true, CHECK_REASONS.late]);
   assert.equal(cell(at(3, 1), MEASUREMENT_COLUMNS, 'p99 CI High (ms)'), Infinity, 'open above: written as an empty field');
-  assert.deepEqual(at(1, 1).slice(-7, -4), [undefined, undefined, null], 'measured without an interval');
+  const openAbove = cell(at(3, 1), MEASUREMENT_COLUMNS, 'p99 CI Low (ms)') as number;
+  assert.equal(cell(at(3, 1), MEASUREMENT_COLUMNS, 'p99 CI Verdict'), openAbove > data.run.targetP99Ms ? 'misses' : 'inconclusive', 'open above: never meets');
+  assert.deepEqual(at(1, 1).slice(-8, -5), [undefined, undefined, null], 'measured without an interval');
+  assert.equal(at(1, 1).at(-1), null, 'no interval, no verdict');
 
   const c = configurationRows(data);
   const conf = (trial: number) => c.find((row) => row[0] === trial)!;
-  assert.deepEqual(conf(rec.index).slice(-7), r.slice(-7), "a configuration's row carries its chosen point's");
-  assert.deepEqual(conf(4).slice(-7), [null, null, null, null, null, null, null], 'a failed trial has no point');
+  assert.deepEqual(conf(rec.index).slice(-8), r.slice(-8), "a configuration's row carries its chosen point's");
+  assert.deepEqual(conf(4).slice(-8), [null, null, null, null, null, null, null, null], 'a failed trial has no point');
 
   for (const rows of [measurementRows(makeReportFixture()), configurationRows(makeReportFixture())]) {
-    for (const row of rows) assert.ok(row.slice(-7).every((v) => v === null || v === undefined), `an older run wrote ${JSON.stringify(row.slice(-7))}`);
+    for (const row of rows) assert.ok(row.slice(-8).every((v) => v === null || v === undefined), `an older run wrote ${JSON.stringify(row.slice(-8))}`);
   }
+});
+
+test('a recommendation whose p99 interval reaches above the target says it is not certain: headline, table and CSV', () => {
+  const base = makeReportFixture({ measurementChecks: true });
+  const target = base.run.targetP99Ms;
+  const rec = base.trials.find((t) => t.index === base.recommendedIndex)!;
+  const best = chosenPoint(rec, target)!;
+  assert.ok(!headlineText(base).includes('not certain'), 'its interval lies within the target: certain');
+  const data: ReportData = {
+    ...base,
+    trials: base.trials.map((t) => (t !== rec ? t : { ...t, points: t.points.map((p) => (p !== best ? p : { ...p, p99CiMs: [best.p99Ms * 0.9, target * 1.2] as [number, number] })) })),
+  };
+  assert.match(headlineText(data), / Not certain: the p99 confidence interval \([\d.]+–60\.0 ms\) reaches above the target\.( |$)/);
+  const html = renderReportHtml(data, FAKE_ASSETS);
+  const row = html.slice(html.indexOf(`data-trial="${rec.index}"`)).split('</tr>')[0]!;
+  assert.match(row, /<div class="note">not certain: the p99 confidence interval/);
+  const m = measurementRows(data).find((r) => r[MEASUREMENT_COLUMNS.indexOf('Trial')] === rec.index && r[MEASUREMENT_COLUMNS.indexOf('Concurrency')] === best.concurrency)!;
+  assert.deepEqual([m[MEASUREMENT_COLUMNS.indexOf('Satisfies Constraints')], m.at(-1)], [true, 'inconclusive'], 'a pass, and its verdict');
 });

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { bestPoint, chooseRecommended, chosenPoint, chosenPointIndex, figurePoint, paretoFrontier, type RankableTrial } from '../../src/report/pareto.js';
+import { chooseRecommended, chosenPoint, chosenPointIndex, figurePoint, lowestP99Point, paretoFrontier, representativePoint, type RankableTrial } from '../../src/report/pareto.js';
 import type { LoadPoint } from '../../src/domain/measurement.js';
 import type { ServingConfig } from '../../src/domain/serving.js';
 import type { TrialState } from '../../src/domain/trial.js';
@@ -122,27 +122,35 @@ const bestCases: { name: string; points: LoadPoint[]; want: number | null }[] = 
   { name: 'highest throughput within target', points: [lp(1, 100, 5), lp(2, 180, 20), lp(4, 200, 60)], want: 2 },
   { name: 'tie on throughput: lower p99', points: [lp(4, 200, 40), lp(2, 200, 30)], want: 2 },
   { name: 'none within target: lowest p99', points: [lp(1, 10, 70), lp(2, 15, 65), lp(4, 16, 90)], want: 2 },
+  // The target rule is domain/target.ts's: an unreliable point is not the best even within the target.
+  { name: 'an unreliable point within the target is passed over', points: [lp(1, 100, 5), { ...lp(2, 190, 20), unreliable: true }, lp(4, 150, 30)], want: 4 },
 ];
 for (const c of bestCases) {
-  test(`bestPoint: ${c.name}`, () => {
-    assert.equal(bestPoint(c.points, 50)?.concurrency ?? null, c.want);
+  test(`representativePoint: ${c.name}`, () => {
+    assert.equal(representativePoint(c.points, 50)?.concurrency ?? null, c.want);
   });
 }
+
+test('lowestP99Point: the lowest finite p99, ties to the higher throughput; null without one', () => {
+  assert.equal(lowestP99Point([lp(1, 10, 70), lp(2, 12, 65), lp(4, 16, 65)])?.concurrency, 4);
+  assert.equal(lowestP99Point([lp(1, 10, Number.NaN)]), null);
+  assert.equal(lowestP99Point([]), null);
+});
 
 // The runner copies a trial's figures from the point it chose; the report finds that point by them.
 const chosenCases: { name: string; points: LoadPoint[]; objectiveIps: number | null; p99Ms: number | null; want: number | null }[] = [
   { name: 'no points', points: [], objectiveIps: null, p99Ms: null, want: null },
   { name: 'feasible: the point with both figures', points: [lp(1, 100, 5), lp(2, 180, 20), lp(4, 200, 60)], objectiveIps: 180, p99Ms: 20, want: 1 },
   {
-    // An unreliable point within the target: bestPoint would take it, the runner did not.
-    name: "the runner's choice, not bestPoint's",
+    // An unreliable point within the target: the figures lead to the runner's point.
+    name: "the runner's choice",
     points: [lp(1, 100, 5), { ...lp(2, 190, 20), unreliable: true }, lp(4, 150, 30)],
     objectiveIps: 150,
     p99Ms: 30,
     want: 2,
   },
   { name: 'infeasible: the lowest p99, the higher throughput among equal ones', points: [lp(1, 10, 70), lp(2, 12, 65), lp(4, 16, 65)], objectiveIps: null, p99Ms: 65, want: 2 },
-  { name: "figures that match no point: bestPoint's", points: [lp(1, 100, 5), lp(2, 180, 20)], objectiveIps: 181, p99Ms: 20, want: 1 },
+  { name: "figures that match no point: representativePoint's", points: [lp(1, 100, 5), lp(2, 180, 20)], objectiveIps: 181, p99Ms: 20, want: 1 },
 ];
 for (const c of chosenCases) {
   test(`chosenPointIndex: ${c.name}`, () => {
@@ -155,7 +163,7 @@ test('chosenPoint is the point at chosenPointIndex; figurePoint also needs the p
   assert.equal(chosenPoint({ points, objectiveIps: 180, p99Ms: 20 }, 50), points[1]);
   assert.equal(chosenPoint({ points: [], objectiveIps: null, p99Ms: null }, 50), null);
   assert.equal(figurePoint({ points, objectiveIps: 180, p99Ms: 20 }, 50), points[1]);
-  // Figures that match no point: chosenPoint falls back to bestPoint's, which does not carry the figure.
+  // Figures that match no point: chosenPoint falls back to representativePoint's, which does not carry the figure.
   assert.equal(chosenPoint({ points, objectiveIps: 181, p99Ms: 21 }, 50), points[1]);
   assert.equal(figurePoint({ points, objectiveIps: 181, p99Ms: 21 }, 50), null);
   assert.equal(figurePoint({ points, objectiveIps: null, p99Ms: null }, 50), null);

@@ -346,3 +346,44 @@ it('a load point keeps its measurement details and window histograms (schema v2)
   assert.equal(store.pointRows(id)[0]!.histogramB64, 'merged');
   store.close();
 });
+
+describe('reading safely (a shared or crafted database)', () => {
+  it('a read-only open writes nothing: no migration, no journal, and a write through it is refused', () => {
+    const file = dbFile();
+    const s = Store.open(file, { now: fakeClock() });
+    const run = s.createRun(newRun());
+    s.close();
+    rmSync(`${file}-wal`, { force: true });
+    rmSync(`${file}-shm`, { force: true });
+    const ro = Store.open(file, { readonly: true });
+    assert.equal(ro.getRun(run.id)?.model, 'resnet');
+    assert.throws(() => ro.createRun(newRun()), (e: unknown) => e instanceof StoreError && /readonly/i.test(e.message));
+    ro.close();
+  });
+
+  it('a read-only open of a missing file or an older schema is a clear error, not a new file', () => {
+    const missing = join(root, 'nope', 'runs.db');
+    assert.throws(() => Store.open(missing, { readonly: true }), (e: unknown) => e instanceof StoreError && e.code === 'open');
+    const old = dbFile();
+    Store.open(old).close();
+    const db = new Database(old);
+    db.prepare('DELETE FROM schema_version WHERE version = ?').run(SCHEMA_VERSION);
+    db.close();
+    assert.throws(() => Store.open(old, { readonly: true }), (e: unknown) => e instanceof StoreError && e.code === 'schema' && /migrates/.test(e.message));
+  });
+
+  it('a run id read from the database that could leave the reports folder is refused', () => {
+    const file = dbFile();
+    const s = Store.open(file, { now: fakeClock() });
+    const run = s.createRun(newRun());
+    s.close();
+    const db = new Database(file);
+    db.pragma('foreign_keys = OFF');
+    db.prepare('UPDATE runs SET id = ? WHERE id = ?').run('../../../x', run.id);
+    db.close();
+    const again = Store.open(file);
+    assert.throws(() => again.resolveRun('latest'), (e: unknown) => e instanceof StoreError && e.code === 'invalid' && e.message.includes('"../../../x"'));
+    assert.throws(() => again.getRun('../../../x'), (e: unknown) => e instanceof StoreError && e.code === 'invalid');
+    again.close();
+  });
+});

@@ -6,12 +6,12 @@
  */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { CliIO } from '../io.js';
+import { withProcessDefaults, type CliIO } from '../io.js';
 import { UsageError } from '../../domain/errors.js';
 import { resolvePlan } from '../plan.js';
 import { profileFor } from '../resume.js';
 import { toolVersion } from '../version.js';
-import { executeRun, hardwareDescription } from './run.js';
+import { executeRun } from './run.js';
 import { openModel, startServing } from '../serving.js';
 import { DISCARD_SINK, runTrial } from '../../runner/trial-loop.js';
 import { Store } from '../../store/store.js';
@@ -99,7 +99,7 @@ export async function regressCommand(flags: Record<string, unknown>, io: CliIO):
       repeats: settings.repeats,
       ...(research ? { research } : {}),
       log,
-      environment: { serverVersion: serving.serverVersion, hardware: hardwareDescription(), launch: plan.launch, toolVersion: toolVersion() },
+      environment: { serverVersion: serving.serverVersion, hardware: withProcessDefaults(io).machine.description, launch: plan.launch, toolVersion: toolVersion() },
     });
     return await finishRegress(result, settings, io, where);
   } finally {

@@ -1,8 +1,7 @@
 /** The main job: plan → search → report. */
-import { mkdir, writeFile } from 'node:fs/promises';
-import { cpus, hostname, totalmem } from 'node:os';
+import { mkdir } from 'node:fs/promises';
 import { join, relative } from 'node:path';
-import type { CliIO } from '../io.js';
+import { withProcessDefaults, type CliIO } from '../io.js';
 import { EXIT_CODES } from '../../domain/exit-codes.js';
 import { InfrastructureError, UsageError } from '../../domain/errors.js';
 import type { RunPlan } from '../plan.js';
@@ -41,10 +40,11 @@ export async function executeRun(plan: RunPlan, opts: { resume: string | null; f
   const log = plan.quiet || plan.json ? () => {} : (line: string) => io.stderr(line + '\n');
 
   const store = openStore(plan.db);
-  const started = Date.now();
+  const sys = withProcessDefaults(io);
+  const started = sys.now();
   const settings = resumableSettings(plan, space, await opened.hash());
-  const storedPlan = { ...plan, settings, settingsHash: settingsHash(settings), pid: process.pid, host: hostname() };
-  let run = findRunToResume(store, opts, plan, settings, log);
+  const storedPlan = { ...plan, settings, settingsHash: settingsHash(settings), pid: sys.pid, host: sys.host };
+  let run = findRunToResume(store, opts, plan, settings, log, sys.host);
   const wallBefore = run?.wallS ?? 0;
   if (run) {
     run = store.updateRun(run.id, { status: 'running', budget: plan.budget, plan: storedPlan, finishedAt: null });
@@ -57,7 +57,7 @@ export async function executeRun(plan: RunPlan, opts: { resume: string | null; f
       budget: plan.budget,
       launch: plan.launch,
       toolVersion: toolVersion(),
-      hardware: hardwareDescription(),
+      hardware: sys.machine.description,
       plan: storedPlan,
     });
   }
@@ -72,14 +72,13 @@ export async function executeRun(plan: RunPlan, opts: { resume: string | null; f
     if (stopRequested) {
       io.stderr('tanalyze: stopping now\n');
       killAllChildrenSync(); // a tritonserver tanalyze started; embedded instances exit with their parent
-      process.exit(EXIT_CODES.interrupted);
+      sys.exit(EXIT_CODES.interrupted);
     }
     stopRequested = true;
     io.stderr('tanalyze: stopping after the current configuration (Ctrl-C again to stop now)\n');
   };
   installCleanupHooks();
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  const stopListening = sys.onSignal(onSignal);
 
   let stopReason = 'unknown';
   let serving: Awaited<ReturnType<typeof startServing>> | undefined;
@@ -110,20 +109,19 @@ export async function executeRun(plan: RunPlan, opts: { resume: string | null; f
     stopReason = outcome.stopReason;
   } catch (e) {
     stopReason = `error: ${(e as Error).message}`;
-    store.finishRun(run.id, { status: 'failed', stopReason, wallS: wallBefore + (Date.now() - started) / 1000 });
+    store.finishRun(run.id, { status: 'failed', stopReason, wallS: wallBefore + (sys.now() - started) / 1000 });
     throw e;
   } finally {
     await serving?.close();
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    stopListening();
   }
-  store.finishRun(run.id, { status: stopRequested ? 'interrupted' : 'complete', stopReason, wallS: wallBefore + (Date.now() - started) / 1000 });
+  store.finishRun(run.id, { status: stopRequested ? 'interrupted' : 'complete', stopReason, wallS: wallBefore + (sys.now() - started) / 1000 });
 
   const data = reportDataFromStore(store, run.id);
   store.close();
   let outputs: RunOutputs;
   try {
-    outputs = await writeOutputs(runDir, data, offline ? null : model);
+    outputs = await writeOutputs(runDir, data, offline ? null : model, sys.writeFile);
   } catch (e) {
     // Disk full, read-only folder: every measurement is already in the database.
     throw new InfrastructureError(
@@ -159,7 +157,7 @@ export function resumableSettings(plan: RunPlan, space: RunPlan['space'], modelH
  * --resume names a run; without it, the newest run of the same model and settings that
  * stopped before its end (Ctrl-C, or killed) is resumed, and said so. --fresh opts out.
  */
-function findRunToResume(store: Store, opts: { resume: string | null; fresh: boolean }, plan: RunPlan, settings: ResumableSettings, log: (s: string) => void): RunRow | null {
+function findRunToResume(store: Store, opts: { resume: string | null; fresh: boolean }, plan: RunPlan, settings: ResumableSettings, log: (s: string) => void, host: string): RunRow | null {
   const storedSettings = (r: RunRow) => (r.plan as { settings?: ResumableSettings } | null)?.settings;
   if (opts.resume !== null) {
     let run: RunRow;
@@ -187,7 +185,7 @@ function findRunToResume(store: Store, opts: { resume: string | null; fresh: boo
     if (r.status !== 'interrupted' && r.status !== 'running') continue;
     const p = r.plan as { settingsHash?: string; pid?: number; host?: string } | null;
     if (p?.settingsHash !== hash) continue;
-    if (r.status === 'running' && p.host === hostname() && p.pid !== undefined && processAlive(p.pid)) continue;
+    if (r.status === 'running' && p.host === host && p.pid !== undefined && processAlive(p.pid)) continue;
     log(`Resuming run ${r.id}, which stopped before its end with the same settings (${store.trials(r.id).length} configurations stored); --fresh starts a new run.`);
     return r;
   }
@@ -211,12 +209,7 @@ function openStore(file: string): Store {
   }
 }
 
-export function hardwareDescription(): string {
-  const c = cpus();
-  return `${c.length} × ${c[0]?.model.trim() ?? 'unknown CPU'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB RAM, ${process.platform}/${process.arch}, Node ${process.version}`;
-}
-
-async function writeOutputs(runDir: string, data: ReportData, model: RepoModel | null): Promise<RunOutputs> {
+async function writeOutputs(runDir: string, data: ReportData, model: RepoModel | null, writeFile: (path: string, text: string) => Promise<void>): Promise<RunOutputs> {
   const { htmlPath, csv } = await writeReport(runDir, data);
   let configPath: string | null = null;
   const rec = data.trials.find((t) => t.index === data.recommendedIndex);
