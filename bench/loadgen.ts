@@ -36,7 +36,8 @@ import { type LoadDriver, type StopResult, type WindowResult } from '../src/doma
 import { createRawChannel, makeInferRequest, MODEL_INFER_PATH, serializeInferRequest } from '../src/load/infer-requests.js';
 import { LoadWorkerPool } from '../src/load/workers.js';
 import { OpenLoopDriver } from '../src/load/open-loop.js';
-import { newLatencyHistogram, percentiles, recordLatencyNs } from '../src/measure/stats.js';
+import { percentiles } from '../src/measure/stats.js';
+import { newLatencyHistogram, recordLatencyNs } from '../src/load/histogram.js';
 import { startEmbeddedServer, type EmbeddedServer } from '../src/server/server.js';
 import { fromPackageRoot } from '../src/util/package-root.js';
 
