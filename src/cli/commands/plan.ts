@@ -82,6 +82,10 @@ export function planReport(
     const src = sources[key] ?? { source: 'default' as const, where: 'default', value: null };
     return { key, name: flagName(optionSpec(key)), value: planValue(key, plan) ?? null, source: src.source, where: src.where };
   });
+  const builds = engineBuilds(ctx.builder, ctx.space, plan.engine.cache);
+  const estimate = estimateWallTime(plan, trials);
+  // Build times depend on the model and the builder; a cached build costs nothing.
+  if (builds.count > 0) estimate.note += builds.count === 1 ? '; the engine build (none when cached) is not counted' : `; the ${builds.count} engine builds (none when cached) are not counted`;
   return {
     kind: 'plan',
     schema_version: PLAN_SCHEMA_VERSION,
@@ -93,8 +97,8 @@ export function planReport(
     budget: plan.budget,
     seed: plan.seed,
     trials,
-    engineBuilds: engineBuilds(ctx.builder, ctx.space, plan.engine.cache),
-    estimate: estimateWallTime(plan, trials),
+    engineBuilds: builds,
+    estimate,
   };
 }
 
@@ -196,7 +200,9 @@ export function formatPlanReport(r: PlanReport): string {
       (r.space.combinations !== r.space.size ? ` (${r.space.combinations - r.space.size} of ${r.space.combinations} combinations are invalid and never proposed)` : ''),
     `Strategy: ${r.strategy}, seed ${r.seed}; budget ${r.budget} configurations, so at most ${r.trials} are measured${r.trials < r.budget ? ' (the space is smaller than the budget)' : ''}`,
     `Engine builds: ${r.engineBuilds.description}`,
-    `Wall time: about ${formatDuration(r.estimate.typicalS)} (between ${formatDuration(r.estimate.lowS)} and ${formatDuration(r.estimate.highS)})${r.estimate.cappedByTimeBudget ? ', capped by --time-budget' : ''}`,
+    r.estimate.highS === 0
+      ? 'Wall time: seconds'
+      : `Wall time: about ${formatDuration(r.estimate.typicalS)} (between ${formatDuration(r.estimate.lowS)} and ${formatDuration(r.estimate.highS)})${r.estimate.cappedByTimeBudget ? ', capped by --time-budget' : ''}`,
     `  ${r.estimate.note}.`,
   );
   return lines.join('\n');
