@@ -12,10 +12,12 @@ import { formatPlanValue, loadProfile, planValue, PLAN_KEYS, resolvePlanSourced,
 
 /**
  * Settings a resumed run may take from the flags given beside --resume: they do not change
- * what is measured (how long to go on, where outputs go, how load is sent, machine paths).
+ * what is measured (how long to go on, where outputs go, how load is sent, machine paths; a
+ * moved model repository is checked by the hash of the model files).
  */
 export const RESUME_MAY_CHANGE: ReadonlySet<string> = new Set([
   'budget', 'timeBudget', 'db', 'outDir', 'json', 'quiet', 'port', 'loadWorkers', 'clientTransport', 'engineCache',
+  'modelRepository', 'tritonPath', 'dockerSocket',
   'gpuPython', 'gpuWorker', 'gpuCache', 'gpuRunTimeoutMs', 'gpuCudaGraphs', 'gpuDevice', 'gpuLog', 'nvidiaSmi',
 ]);
 
@@ -107,6 +109,12 @@ async function resumePlan(ref: string, flags: Record<string, unknown>, io: CliIO
     timeBudgetMs: takeGiven('timeBudget') ? resolved.plan.timeBudgetMs : stored.timeBudgetMs,
     outDir: takeGiven('outDir') ? resolved.plan.outDir : stored.outDir,
     port: takeGiven('port') ? resolved.plan.port : stored.port,
+    modelRepository: takeGiven('modelRepository') ? resolved.plan.modelRepository : stored.modelRepository,
+    server: {
+      ...stored.server,
+      tritonPath: takeGiven('tritonPath') ? resolved.plan.server.tritonPath : stored.server.tritonPath,
+      dockerSocket: takeGiven('dockerSocket') ? resolved.plan.server.dockerSocket : stored.server.dockerSocket,
+    },
     load: {
       ...stored.load,
       workers: takeGiven('loadWorkers') ? resolved.plan.load.workers : stored.load.workers,
