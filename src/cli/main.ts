@@ -39,6 +39,16 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+// stdout on a full device or a closed pipe: Node would die of an unhandled 'error' event with
+// exit 1, which compare and regress use for "regression found". It is an infrastructure failure.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (e: NodeJS.ErrnoException) => {
+    const name = stream === process.stdout ? 'standard output' : 'standard error';
+    if (stream !== process.stderr) process.stderr.write(`tanalyze: cannot write to ${name}: ${e.message}\n`, () => {});
+    process.exit(EXIT_CODES.infrastructure);
+  });
+}
+
 const exitCode = await main(process.argv);
 process.exitCode = exitCode;
 // A stray handle (a gRPC channel in a failure path) must not keep a finished run alive.

@@ -1,10 +1,11 @@
 /** The main job: plan → search → report. */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { access, constants, mkdir } from 'node:fs/promises';
+import { writeFileAtomic } from '../../util/atomic-write.js';
 import { cpus, hostname, totalmem } from 'node:os';
 import { join, relative } from 'node:path';
 import type { CliIO } from '../io.js';
-import { EXIT_CODES } from '../../domain/exit-codes.js';
-import { InfrastructureError, UsageError } from '../../domain/errors.js';
+import { EXIT_CODES, exitCodeForRun } from '../../domain/exit-codes.js';
+import { InfrastructureError, TanalyzeError, UsageError } from '../../domain/errors.js';
 import type { RunPlan } from '../plan.js';
 import { resolveRunPlan } from '../resume.js';
 import { toolVersion } from '../version.js';
@@ -40,6 +41,7 @@ export async function executeRun(plan: RunPlan, opts: { resume: string | null; f
   const offline = opened.offline;
   const log = plan.quiet || plan.json ? () => {} : (line: string) => io.stderr(line + '\n');
 
+  await requireWritableFolder(plan.outDir);
   const store = openStore(plan.db);
   const started = Date.now();
   const settings = resumableSettings(plan, space, await opened.hash());
@@ -63,7 +65,14 @@ export async function executeRun(plan: RunPlan, opts: { resume: string | null; f
   }
   const runDir = join(plan.outDir, run.id);
   const variantRepo = join(runDir, 'model_repository');
-  await mkdir(offline ? runDir : variantRepo, { recursive: true });
+  try {
+    await mkdir(offline ? runDir : variantRepo, { recursive: true });
+  } catch (e) {
+    // The run must not stay 'running' in the database: nothing was measured.
+    const error = new InfrastructureError(`--out-dir: cannot create '${runDir}': ${(e as Error).message}`, 'Choose a folder you can write to with --out-dir.', { cause: e });
+    store.finishRun(run.id, { status: 'failed', stopReason: `error: ${error.message}`, wallS: wallBefore });
+    throw error;
+  }
   log(`tanalyze ${toolVersion()}: run ${run.id}, model '${plan.model}', p99 target ${plan.targetP99Ms} ms, ${plan.strategy} search, budget ${plan.budget}`);
 
   // First Ctrl-C: finish the current trial, then report what was measured. Second: stop now.
@@ -110,7 +119,14 @@ export async function executeRun(plan: RunPlan, opts: { resume: string | null; f
     stopReason = outcome.stopReason;
   } catch (e) {
     stopReason = `error: ${(e as Error).message}`;
-    store.finishRun(run.id, { status: 'failed', stopReason, wallS: wallBefore + (Date.now() - started) / 1000 });
+    try {
+      store.finishRun(run.id, { status: 'failed', stopReason, wallS: wallBefore + (Date.now() - started) / 1000 });
+    } catch {
+      // The database itself failed (a full disk): the run stays 'running', and is resumed as a stopped run.
+    }
+    if (e instanceof TanalyzeError && e.kind === 'infrastructure' && !e.hint) {
+      throw new TanalyzeError('infrastructure', e.message, `What was measured is saved; once fixed, go on with: tanalyze --resume ${run.id} (the unfinished configuration is measured again)`, { cause: e });
+    }
     throw e;
   } finally {
     await serving?.close();
@@ -134,7 +150,10 @@ export async function executeRun(plan: RunPlan, opts: { resume: string | null; f
   const summary = summarizeRun(data, outputs);
   if (plan.json) io.stdout(JSON.stringify(summary, null, 2) + '\n');
   else io.stdout(formatRunSummary(summary, (p) => (p.startsWith(io.cwd) ? relative(io.cwd, p) : p)) + '\n');
-  const exitCode = stopRequested ? EXIT_CODES.interrupted : data.recommendedIndex === null ? EXIT_CODES.targetNotMet : EXIT_CODES.ok;
+  const exitCode = exitCodeForRun({ interrupted: stopRequested, recommended: data.recommendedIndex !== null, trialStates: data.trials.map((t) => t.state) });
+  if (exitCode === EXIT_CODES.infrastructure) {
+    io.stderr(`tanalyze: no configuration of '${plan.model}' could be measured (every one failed or was skipped; see the reasons above): the model or the server is broken, not the target\n`);
+  }
   return { exitCode, runId: run.id };
 }
 
@@ -203,6 +222,16 @@ function processAlive(pid: number): boolean {
   }
 }
 
+/** --out-dir must be a folder tanalyze can write to, checked before a run is stored. */
+async function requireWritableFolder(dir: string): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true });
+    await access(dir, constants.W_OK);
+  } catch (e) {
+    throw new InfrastructureError(`--out-dir: cannot write to '${dir}': ${(e as Error).message}`, 'Choose a folder you can write to with --out-dir.', { cause: e });
+  }
+}
+
 function openStore(file: string): Store {
   try {
     return Store.open(file);
@@ -223,13 +252,14 @@ async function writeOutputs(runDir: string, data: ReportData, model: RepoModel |
   if (rec && model) {
     // The winning knobs applied to the model's own config.pbtxt, under its own name, ready to
     // replace it: built artifacts (an optimized model, an engine) stay in the variant folder.
-    const name = model.config.name ?? model.name;
+    // Triton names a model by its folder; a config `name` that differs is rejected, so the folder's name is used.
+    const name = model.name;
     const precisionFile = modelFileForPrecision(model, rec.config.precision);
     const cfg = rec.isDefault
       ? { ...model.config, name }
       : applyServingConfig(model.config, rec.config, { name, ...(precisionFile ? { modelFileForPrecision: precisionFile } : {}) });
     configPath = join(runDir, 'config.pbtxt');
-    await writeFile(configPath, printModelConfig(cfg));
+    await writeFileAtomic(configPath, printModelConfig(cfg));
   }
   return { htmlPath, configPath, csv };
 }
