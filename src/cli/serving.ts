@@ -21,6 +21,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { createHash } from 'node:crypto';
 import { UsageError } from '../domain/errors.js';
+import { ModelLoadError } from '../server/model-repository.js';
 import type { SearchSpace } from '../domain/serving.js';
 import { modelNamesIn, readModelRepository } from '../config/variant.js';
 import { hashModelDir } from '../runner/fingerprint.js';
@@ -125,6 +126,11 @@ export async function findModel(plan: RunPlan): Promise<RepoModel> {
     throw new UsageError([
       `--model: '${plan.model}' is not in ${plan.modelRepository}; ${names.length ? `models there: ${names.join(', ')}` : 'it holds no models (no <model>/config.pbtxt)'}`,
     ]);
+  }
+  // Triton refuses such a model whatever the search would change, so nothing is measured (exit 3).
+  const maxBatchSize = Number(model.config.max_batch_size ?? 0);
+  if (!Number.isInteger(maxBatchSize) || maxBatchSize < 0) {
+    throw new ModelLoadError(model.name, `${join(model.dir, 'config.pbtxt')}: max_batch_size must be >= 0, got ${String(model.config.max_batch_size)}; Triton cannot load the model as configured`);
   }
   if (model.versions.length === 0) throw new UsageError([`model '${model.name}': ${model.dir} has no version folder (e.g. 1/model.onnx)`]);
   return model;

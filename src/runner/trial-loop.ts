@@ -140,7 +140,7 @@ export async function runSearch(ctxIn: SearchContext): Promise<SearchOutcome> {
   }
   let history = ctx.store.trialHistory(ctx.runId);
   const hasDefault = ctx.store.trials(ctx.runId).some((t) => t.isDefault);
-  if (!ctx.offline && !hasDefault && history.length < ctx.budget) {
+  if (!ctx.offline && !hasDefault && history.length < ctx.budget && !ctx.shouldStop?.()) {
     await runTrial(ctx, { index: history.length, config: servingConfigOf(ctx.model.config), isDefault: true }, storeSink(ctx.store, ctx.runId));
     history = ctx.store.trialHistory(ctx.runId);
   }

@@ -228,14 +228,14 @@ test('a full disk in the middle of a trial leaves it to be redone on resume, not
   assert.equal(after[2]!.attempt, 2, 'the trial cut short by the full disk was measured again');
 });
 
-test('ENOSPC while writing a variant is an infrastructure failure; a configuration error stays a failed trial', async () => {
+test("ENOSPC from tanalyze's own disk during a measurement is an infrastructure failure, not a failed trial", async () => {
   const store = Store.open(join(mkdtempSync(join(tmpdir(), 'tanalyze-db-')), 't.db'));
   const run = newRun(store, 2);
-  const launcher = new FakeLauncher();
-  launcher.apply = async () => {
-    throw Object.assign(new Error("ENOSPC: no space left on device, write '/x/config.pbtxt'"), { code: 'ENOSPC' });
+  const ctx = context(store, run.id, fakeModel(), new FakeLauncher(), { budget: 2 });
+  ctx.measure = async () => {
+    throw Object.assign(new Error("ENOSPC: no space left on device, write '/x/server.log'"), { code: 'ENOSPC' });
   };
-  await assert.rejects(runSearch(context(store, run.id, fakeModel(), launcher, { budget: 2 })), /own disk failed: ENOSPC/);
+  await assert.rejects(runSearch(ctx), (e: unknown) => e instanceof TanalyzeError && e.kind === 'infrastructure' && /own disk failed: ENOSPC/.test((e as Error).message));
   assert.equal(store.trials(run.id)[0]!.state, 'RUNNING');
 });
 

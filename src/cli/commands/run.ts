@@ -90,71 +90,78 @@ export async function executeRun(plan: RunPlan, opts: { resume: string | null; f
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
 
-  let stopReason = 'unknown';
-  let serving: Awaited<ReturnType<typeof startServing>> | undefined;
+  // The handler stays until the summary is printed: a Ctrl-C while the report is written
+  // must not kill tanalyze half-way (the cleanup hook would re-raise the signal).
   try {
-    serving = await startServing(plan, opened, { variantRepo, runId: run.id, runDir }, log);
-    store.updateRun(run.id, { serverVersion: serving.serverVersion });
-    log(`server: ${serving.serverVersion} at ${serving.grpcAddress}`);
-    const outcome = await runSearch({
-      runId: run.id,
-      model,
-      variantRepo,
-      space,
-      budget: plan.budget,
-      seed: plan.seed,
-      targetP99Ms: plan.targetP99Ms,
-      windows: plan.windows,
-      maxConcurrency: plan.maxConcurrency,
-      store,
-      strategy: strategyByName(plan.strategy, { targetP99Ms: plan.targetP99Ms }),
-      offline: offline !== null,
-      ...(plan.timeBudgetMs !== null ? { deadline: started + plan.timeBudgetMs } : {}),
-      launcher: serving.launcher,
-      ...(serving.builder ? { builder: serving.builder } : {}),
-      measure: serving.measure,
-      log,
-      shouldStop: () => stopRequested,
-    });
-    stopReason = outcome.stopReason;
-  } catch (e) {
-    stopReason = `error: ${(e as Error).message}`;
+    let stopReason = 'unknown';
+    let serving: Awaited<ReturnType<typeof startServing>> | undefined;
     try {
-      store.finishRun(run.id, { status: 'failed', stopReason, wallS: wallBefore + (Date.now() - started) / 1000 });
-    } catch {
-      // The database itself failed (a full disk): the run stays 'running', and is resumed as a stopped run.
+      serving = await startServing(plan, opened, { variantRepo, runId: run.id, runDir }, log);
+      store.updateRun(run.id, { serverVersion: serving.serverVersion });
+      log(`server: ${serving.serverVersion} at ${serving.grpcAddress}`);
+      const outcome = await runSearch({
+        runId: run.id,
+        model,
+        variantRepo,
+        space,
+        budget: plan.budget,
+        seed: plan.seed,
+        targetP99Ms: plan.targetP99Ms,
+        windows: plan.windows,
+        maxConcurrency: plan.maxConcurrency,
+        store,
+        strategy: strategyByName(plan.strategy, { targetP99Ms: plan.targetP99Ms }),
+        offline: offline !== null,
+        ...(plan.timeBudgetMs !== null ? { deadline: started + plan.timeBudgetMs } : {}),
+        launcher: serving.launcher,
+        ...(serving.builder ? { builder: serving.builder } : {}),
+        measure: serving.measure,
+        log,
+        shouldStop: () => stopRequested,
+      });
+      stopReason = outcome.stopReason;
+    } catch (e) {
+      stopReason = `error: ${(e as Error).message}`;
+      try {
+        store.finishRun(run.id, { status: 'failed', stopReason, wallS: wallBefore + (Date.now() - started) / 1000 });
+      } catch {
+        // The database itself failed (a full disk): the run stays 'running', and is resumed as a stopped run.
+      }
+      if (e instanceof TanalyzeError && e.kind === 'infrastructure' && !e.hint) {
+        throw new TanalyzeError('infrastructure', e.message, `What was measured is saved; once fixed, go on with: tanalyze --resume ${run.id} (the unfinished configuration is measured again)`, { cause: e });
+      }
+      throw e;
+    } finally {
+      await serving?.close();
     }
-    if (e instanceof TanalyzeError && e.kind === 'infrastructure' && !e.hint) {
-      throw new TanalyzeError('infrastructure', e.message, `What was measured is saved; once fixed, go on with: tanalyze --resume ${run.id} (the unfinished configuration is measured again)`, { cause: e });
+    // A Ctrl-C after this point changes nothing: the search is over and the report is written.
+    const interrupted = stopRequested;
+    store.finishRun(run.id, { status: interrupted ? 'interrupted' : 'complete', stopReason, wallS: wallBefore + (Date.now() - started) / 1000 });
+
+    const data = reportDataFromStore(store, run.id);
+    store.close();
+    let outputs: RunOutputs;
+    try {
+      outputs = await writeOutputs(runDir, data, offline ? null : model);
+    } catch (e) {
+      // Disk full, read-only folder: every measurement is already in the database.
+      throw new InfrastructureError(
+        `could not write the report to ${runDir}: ${(e as Error).message}`,
+        `Every measurement is saved in ${plan.db}; write the report again with: tanalyze report ${run.id} --db ${plan.db} --out <file>`,
+      );
     }
-    throw e;
+    const summary = summarizeRun(data, outputs);
+    if (plan.json) io.stdout(JSON.stringify(summary, null, 2) + '\n');
+    else io.stdout(formatRunSummary(summary, (p) => (p.startsWith(io.cwd) ? relative(io.cwd, p) : p)) + '\n');
+    const exitCode = exitCodeForRun({ interrupted, recommended: data.recommendedIndex !== null, trialStates: data.trials.map((t) => t.state) });
+    if (exitCode === EXIT_CODES.infrastructure) {
+      io.stderr(`tanalyze: no configuration of '${plan.model}' could be measured (every one failed or was skipped; see the reasons above): the model or the server is broken, not the target\n`);
+    }
+    return { exitCode, runId: run.id };
   } finally {
-    await serving?.close();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
-  store.finishRun(run.id, { status: stopRequested ? 'interrupted' : 'complete', stopReason, wallS: wallBefore + (Date.now() - started) / 1000 });
-
-  const data = reportDataFromStore(store, run.id);
-  store.close();
-  let outputs: RunOutputs;
-  try {
-    outputs = await writeOutputs(runDir, data, offline ? null : model);
-  } catch (e) {
-    // Disk full, read-only folder: every measurement is already in the database.
-    throw new InfrastructureError(
-      `could not write the report to ${runDir}: ${(e as Error).message}`,
-      `Every measurement is saved in ${plan.db}; write the report again with: tanalyze report ${run.id} --db ${plan.db} --out <file>`,
-    );
-  }
-  const summary = summarizeRun(data, outputs);
-  if (plan.json) io.stdout(JSON.stringify(summary, null, 2) + '\n');
-  else io.stdout(formatRunSummary(summary, (p) => (p.startsWith(io.cwd) ? relative(io.cwd, p) : p)) + '\n');
-  const exitCode = exitCodeForRun({ interrupted: stopRequested, recommended: data.recommendedIndex !== null, trialStates: data.trials.map((t) => t.state) });
-  if (exitCode === EXIT_CODES.infrastructure) {
-    io.stderr(`tanalyze: no configuration of '${plan.model}' could be measured (every one failed or was skipped; see the reasons above): the model or the server is broken, not the target\n`);
-  }
-  return { exitCode, runId: run.id };
 }
 
 /** What must not change for a run to be resumed (runner/fingerprint.ts). */
