@@ -3,9 +3,8 @@
  * and writing and printing a comparison (JUnit, Markdown, the comparison page, text or JSON).
  * File and clock access come in through `ComparisonDeps` (defaults: node's fs and Date).
  */
-import { mkdir, writeFile } from 'node:fs/promises';
-import { dirname, relative, resolve } from 'node:path';
-import type { CliIO } from './io.js';
+import { relative, resolve } from 'node:path';
+import { writeOutputFile, type CliIO } from './io.js';
 import { UsageError } from '../domain/errors.js';
 import { toolVersion } from './version.js';
 import { Store } from '../store/store.js';
@@ -127,19 +126,18 @@ export function resolveComparisonSettings(
 // Writing and printing a comparison (compare and regress)
 
 export interface ComparisonDeps {
-  writeFile: (path: string, text: string) => Promise<void>;
+  /** Writes the file a flag names (`flag` is for the error message). */
+  writeFile: (flag: string, path: string, text: string) => Promise<void>;
   now: () => Date;
   openStore: (file: string) => Store;
   toolVersion: () => string;
 }
 
 export const defaultDeps: ComparisonDeps = {
-  writeFile: async (path, text) => {
-    await mkdir(dirname(path), { recursive: true });
-    await writeFile(path, text, 'utf8');
-  },
+  writeFile: writeOutputFile,
   now: () => new Date(),
-  openStore: (file) => Store.open(file),
+  // compare, baseline export and regress only read stored runs: a read-only file is enough.
+  openStore: (file) => Store.open(file, { readonly: true }),
   toolVersion,
 };
 
@@ -177,10 +175,11 @@ export async function finishComparison(input: FinishInput, settings: ComparisonS
   if (input.candidateSource) props.candidate = input.candidateSource;
   if (settings.html) props.report_html = settings.html;
   if (settings.junit) {
-    await deps.writeFile(settings.junit, renderJUnit(c, { command: input.command, timestamp: now, durationS: input.durationS ?? 0, properties: props }));
+    await deps.writeFile('--junit', settings.junit, renderJUnit(c, { command: input.command, timestamp: now, durationS: input.durationS ?? 0, properties: props }));
   }
   if (settings.markdown) {
     await deps.writeFile(
+      '--markdown',
       settings.markdown,
       renderMarkdown(c, {
         command: input.command,
@@ -192,6 +191,7 @@ export async function finishComparison(input: FinishInput, settings: ComparisonS
   }
   if (settings.html) {
     await deps.writeFile(
+      '--html',
       settings.html,
       renderComparisonHtml({
         comparison: c,
@@ -226,7 +226,7 @@ export function asUsage<T>(fn: () => T): T {
  * outputs and prints; returns the exit code.
  */
 export async function finishRegress(result: RegressResult, settings: ComparisonSettings, io: CliIO, baselineSource: string, deps: ComparisonDeps = defaultDeps): Promise<number> {
-  if (settings.saveBaseline) await deps.writeFile(settings.saveBaseline, baselineJson(result.candidateDoc));
+  if (settings.saveBaseline) await deps.writeFile('--save-baseline', settings.saveBaseline, baselineJson(result.candidateDoc));
   const env = result.candidateDoc.run;
   return finishComparison(
     {

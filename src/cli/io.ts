@@ -1,7 +1,8 @@
 import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
 import { cpus, hostname, totalmem } from 'node:os';
-import { resolve } from 'node:path';
-import { UsageError } from '../domain/errors.js';
+import { dirname, resolve } from 'node:path';
+import { InfrastructureError, UsageError } from '../domain/errors.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
 import { defaultOf } from './options.js';
 
@@ -87,4 +88,17 @@ export function existingDbPath(flags: Record<string, unknown>, io: CliIO): strin
   const db = resolve(io.cwd, (flags['db'] as string | undefined) ?? (io.env['TANALYZE_DB'] || undefined) ?? defaultOf<string>('db'));
   if (!existsSync(db)) throw new UsageError([`--db: '${db}' does not exist; run a search first or name the database with --db`]);
   return db;
+}
+
+/**
+ * Writes a file a flag names (--out, --junit, --save-baseline), atomically: the old file stays
+ * whole on a kill or a full disk. A failure is an infrastructure error naming the flag and path.
+ */
+export async function writeOutputFile(flag: string, path: string, text: string): Promise<void> {
+  try {
+    await mkdir(dirname(path), { recursive: true });
+    await writeFileAtomic(path, text);
+  } catch (e) {
+    throw new InfrastructureError(`${flag}: could not write '${path}': ${(e as Error).message}`, 'Free space on that disk or choose another path.', { cause: e });
+  }
 }

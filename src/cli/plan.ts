@@ -3,6 +3,7 @@
  * `loadProfile` (reads one YAML file); every problem is collected and reported together.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { availableParallelism, totalmem } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { Precision, SearchSpace } from '../domain/serving.js';
@@ -168,7 +169,7 @@ export function resolvePlan(flags: RawOptions, env: Record<string, string | unde
 }
 
 /** As resolvePlan, and where each setting came from (key of the option table → source). */
-export function resolvePlanSourced(flags: RawOptions, env: Record<string, string | undefined>, profile: Profile, cwd: string): { plan: RunPlan; sources: Record<string, SettingSource> } {
+export function resolvePlanSourced(flags: RawOptions, env: Record<string, string | undefined>, profile: Profile, cwd: string, machine: Machine = thisMachine()): { plan: RunPlan; sources: Record<string, SettingSource> } {
   const problems: string[] = [];
   const sources: Record<string, SettingSource> = {};
   const get = (key: string): Sourced | undefined => {
@@ -346,8 +347,55 @@ export function resolvePlanSourced(flags: RawOptions, env: Record<string, string
     quiet: flags.quiet === true,
   };
   if (plan.port > 65535) problems.push(`--port: ${plan.port} is not a port; accepted: 0 to 65535`);
+  if (!problems.length) problems.push(...machineLimitProblems(plan, machine, (key) => get(key)?.from ?? `${flagName(optionSpec(key))} (default)`));
   if (problems.length) throw new UsageError(problems, 'Run `tanalyze --help` for the flags and their forms.');
   return { plan, sources };
+}
+
+/** What the run is checked against: the cores and memory of the machine tanalyze runs on. */
+export interface Machine {
+  cores: number;
+  memoryBytes: number;
+}
+
+export function thisMachine(): Machine {
+  return { cores: availableParallelism(), memoryBytes: totalmem() };
+}
+
+/** An embedded ONNX Runtime instance is a process of about this size (32 took 2.8 GB). */
+const INSTANCE_MEMORY_BYTES = 100 * 2 ** 20;
+/** Requests in flight per core the load generator keeps up with. */
+const CONCURRENCY_PER_CORE = 256;
+
+/**
+ * Settings that would overwhelm this machine (threads, processes, in-flight requests beyond
+ * its cores and memory), and a time budget too short to measure one configuration: one problem
+ * per setting, naming where it came from, the value and the limit.
+ */
+export function machineLimitProblems(plan: RunPlan, machine: Machine, from: (key: string) => string): string[] {
+  const problems: string[] = [];
+  const cores = Math.max(1, machine.cores);
+  const gib = (machine.memoryBytes / 2 ** 30).toFixed(1);
+  if (plan.load.workers > cores) {
+    problems.push(`${from('loadWorkers')}: ${plan.load.workers} load workers is more than this machine's ${cores} cores (each worker is a thread that needs a core); accepted: 0 to ${cores}`);
+  }
+  const offline = OFFLINE_LAUNCH_MODES.includes(plan.launch) || plan.launch === 'remote';
+  if (!offline) {
+    const maxInstances = Math.max(1, Math.min(cores * 8, Math.floor(machine.memoryBytes / 2 / INSTANCE_MEMORY_BYTES)));
+    const tooMany = plan.space.instanceCounts.filter((n) => n > maxInstances);
+    if (tooMany.length) {
+      problems.push(`${from('instanceCounts')}: ${tooMany.join(', ')} instances is more than this machine runs (${cores} cores, ${gib} GiB memory, about 100 MiB per instance); accepted: 1 to ${maxInstances}`);
+    }
+    const minMs = plan.windows.warmupMs + plan.windows.minWindows * plan.windows.windowMs;
+    if (plan.timeBudgetMs !== null && plan.timeBudgetMs < minMs) {
+      problems.push(`${from('timeBudget')}: ${formatMs(plan.timeBudgetMs)} cannot measure one configuration (warm-up plus ${plan.windows.minWindows} windows of ${formatMs(plan.windows.windowMs)} take ${formatMs(minMs)}); accepted: at least ${formatMs(minMs)}`);
+    }
+  }
+  const maxConcurrency = cores * CONCURRENCY_PER_CORE;
+  if (plan.maxConcurrency > maxConcurrency) {
+    problems.push(`${from('maxConcurrency')}: ${plan.maxConcurrency} requests in flight is more than this machine's ${cores} cores drive; accepted: 1 to ${maxConcurrency}`);
+  }
+  return problems;
 }
 
 /** The GPU workers' settings from the environment alone (benchmarks that start the server themselves). */

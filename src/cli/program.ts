@@ -3,6 +3,7 @@ import { Command, Option } from 'commander';
 import { helpDescription, optionsFor, type CommandName } from './options.js';
 import { EXIT_CODE_DOCS } from '../domain/exit-codes.js';
 import { toolVersion } from './version.js';
+import { UsageError } from '../domain/errors.js';
 
 export type Flags = Record<string, unknown>;
 
@@ -80,6 +81,18 @@ export function buildProgram(actions: Actions, setExit: (code: number) => void, 
 
   sub('regress', 'regress', "measure a baseline's recommended configuration again, on any launch mode, and compare (nightly jobs); the load and server settings come from the nightly profile unless --profile names another; exit 1 on regression")
     .action(async (flags: Flags) => setExit(await actions.regress(flags)));
+
+  // Commander's own message ("too many arguments") does not say which: a stray argument is named.
+  const allCommands = (cmd: Command): Command[] => [cmd, ...cmd.commands.flatMap(allCommands)];
+  for (const cmd of allCommands(program)) cmd.allowExcessArguments(true);
+  program.hook('preAction', (_program, cmd) => {
+    const stray = cmd.args.slice(cmd.registeredArguments.length);
+    if (!stray.length) return;
+    const name = cmd === program ? 'tanalyze' : `tanalyze ${cmd.parent && cmd.parent !== program ? `${cmd.parent.name()} ` : ''}${cmd.name()}`;
+    const takes = cmd.registeredArguments.length ? `takes ${cmd.registeredArguments.map((a) => `<${a.name()}>`).join(' ')} only` : 'takes no positional arguments (settings are flags, e.g. --model NAME)';
+    const commands = cmd === program ? `; commands: ${program.commands.map((c) => c.name()).join(', ')}` : '';
+    throw new UsageError([`unexpected argument${stray.length > 1 ? 's' : ''} ${stray.map((a) => `'${a}'`).join(', ')}: ${name} ${takes}${commands}`]);
+  });
   return program;
 }
 

@@ -36,6 +36,9 @@ export function profileFor(flags: Record<string, unknown>, io: CliIO, command: C
 }
 
 export async function resolveRunPlan(flags: Record<string, unknown>, io: CliIO): Promise<ResolvedRunPlan> {
+  if (typeof flags.resume === 'string' && flags.fresh === true) {
+    throw new UsageError([`--resume ${flags.resume} and --fresh contradict each other: --resume goes on with a stored run, --fresh starts a new one; give one of them`]);
+  }
   if (typeof flags.resume !== 'string') return { ...resolvePlanSourced(flags, io.env, profileFor(flags, io, 'run'), io.cwd), resumed: null };
   return resumePlan(flags.resume, flags, io);
 }

@@ -17,13 +17,13 @@ import { EngineCache } from '../runner/engines/cache.js';
 import { LocalToolRunner } from '../runner/engines/tools.js';
 import { measureConfiguration, probeConcurrencyFor, type MeasureConfigurationOptions } from '../measure/measure-config.js';
 import { LoadWorkerPool } from '../load/workers.js';
-import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { createHash } from 'node:crypto';
 import { UsageError } from '../domain/errors.js';
+import { ModelLoadError } from '../server/model-repository.js';
 import type { SearchSpace } from '../domain/serving.js';
-import { readModelRepository } from '../config/variant.js';
+import { modelNamesIn, readModelRepository } from '../config/variant.js';
 import { hashModelDir } from '../runner/fingerprint.js';
 import type { RepoModel, TrialContext } from '../runner/trial-loop.js';
 import { LandscapeError, landscapeSpace, parseLandscape } from '../landscape/csv.js';
@@ -114,16 +114,22 @@ export function loadOptionsFor(
 }
 
 export async function findModel(plan: RunPlan): Promise<RepoModel> {
-  if (!existsSync(plan.modelRepository)) {
-    throw new UsageError([`--model-repository: '${plan.modelRepository}' does not exist; give a Triton model repository (a folder of <model>/config.pbtxt and <model>/<version>/ folders)`]);
-  }
-  const models = await readModelRepository(plan.modelRepository);
-  const model = models.find((m) => m.name === plan.model);
+  const repoKind = await stat(plan.modelRepository).then((st) => (st.isDirectory() ? 'folder' : 'other'), () => 'missing');
+  const accepted = 'give a Triton model repository (a folder of <model>/config.pbtxt and <model>/<version>/ folders)';
+  if (repoKind === 'missing') throw new UsageError([`--model-repository: '${plan.modelRepository}' does not exist; ${accepted}`]);
+  if (repoKind !== 'folder') throw new UsageError([`--model-repository: '${plan.modelRepository}' is a file, not a folder; ${accepted}`]);
+  // Only the tuned model's config.pbtxt is parsed: another model's typo must not stop this run.
+  const model = (await readModelRepository(plan.modelRepository, { only: plan.model }))[0];
   if (!model) {
-    const names = models.map((m) => m.name).sort();
+    const names = await modelNamesIn(plan.modelRepository);
     throw new UsageError([
       `--model: '${plan.model}' is not in ${plan.modelRepository}; ${names.length ? `models there: ${names.join(', ')}` : 'it holds no models (no <model>/config.pbtxt)'}`,
     ]);
+  }
+  // Triton refuses such a model whatever the search would change, so nothing is measured (exit 3).
+  const maxBatchSize = Number(model.config.max_batch_size ?? 0);
+  if (!Number.isInteger(maxBatchSize) || maxBatchSize < 0) {
+    throw new ModelLoadError(model.name, `${join(model.dir, 'config.pbtxt')}: max_batch_size must be >= 0, got ${String(model.config.max_batch_size)}; Triton cannot load the model as configured`);
   }
   if (model.versions.length === 0) throw new UsageError([`model '${model.name}': ${model.dir} has no version folder (e.g. 1/model.onnx)`]);
   return model;

@@ -137,7 +137,12 @@ export interface RepositoryModel {
 }
 
 /** Every model folder (one with a config.pbtxt) of a Triton model repository, by name. */
-export async function readModelRepository(repoDir: string): Promise<RepositoryModel[]> {
+/**
+ * The repository's models. With `only`, just that model's config.pbtxt is read and parsed:
+ * a broken configuration of another model in the same repository does not stop tuning this one
+ * (Triton too loads each model on its own).
+ */
+export async function readModelRepository(repoDir: string, opts: { only?: string } = {}): Promise<RepositoryModel[]> {
   const root = resolve(repoDir);
   const st = await stat(root).catch(() => null);
   if (!st) throw new Error(`model repository '${repoDir}' does not exist`);
@@ -145,6 +150,7 @@ export async function readModelRepository(repoDir: string): Promise<RepositoryMo
   const out: RepositoryModel[] = [];
   const names = (await readdir(root)).filter((n) => !n.startsWith('.')).sort();
   for (const name of names) {
+    if (opts.only !== undefined && name !== opts.only) continue;
     const dir = join(root, name);
     if (!(await stat(dir).then((s) => s.isDirectory(), () => false))) continue;
     const file = join(dir, 'config.pbtxt');
@@ -162,4 +168,14 @@ export async function readModelRepository(repoDir: string): Promise<RepositoryMo
     out.push({ name, dir, config, versions });
   }
   return out;
+}
+
+/** The names of the models in a repository (folders with a config.pbtxt), none of them parsed. */
+export async function modelNamesIn(repoDir: string): Promise<string[]> {
+  const root = resolve(repoDir);
+  const names: string[] = [];
+  for (const name of (await readdir(root)).filter((n) => !n.startsWith('.')).sort()) {
+    if (await stat(join(root, name, 'config.pbtxt')).then((s) => s.isFile(), () => false)) names.push(name);
+  }
+  return names;
 }

@@ -37,3 +37,20 @@ export class InfrastructureError extends TanalyzeError {
     super('infrastructure', message, hint, options);
   }
 }
+
+/** errno codes that mean tanalyze's own disk or file system failed, not the configuration it measured. */
+const OWN_IO_ERRNOS = new Set(['ENOSPC', 'EIO', 'EROFS', 'EDQUOT', 'EMFILE', 'ENFILE']);
+
+/**
+ * An error that says nothing about the configuration being measured: tanalyze's own disk or
+ * database failed (a full disk, an I/O error). A trial that meets one is not given a verdict:
+ * it stays unfinished and a resumed run measures it again. Returns it as an infrastructure
+ * error (kind 'infrastructure'), or null for any other error.
+ */
+export function ownInfrastructureFailure(e: unknown): TanalyzeError | null {
+  const code = (e as NodeJS.ErrnoException | null)?.code;
+  if (typeof code === 'string' && OWN_IO_ERRNOS.has(code)) {
+    return new InfrastructureError(`tanalyze's own disk failed: ${(e as Error).message}`, undefined, { cause: e });
+  }
+  return null;
+}

@@ -56,3 +56,16 @@ const KIND_EXIT_CODES: Record<ErrorKind, number> = {
 export function exitCodeFor(err: unknown): number {
   return err instanceof TanalyzeError ? KIND_EXIT_CODES[err.kind] : EXIT_CODES.internal;
 }
+
+/**
+ * The exit code of a search: interrupted; a configuration met the target; the model could not
+ * be served at all (every trial failed or was skipped: a model that does not load, a server
+ * that fails every configuration), which is no verdict on the target; or no configuration met it.
+ */
+export function exitCodeForRun(r: { interrupted: boolean; recommended: boolean; trialStates: readonly string[] }): number {
+  if (r.interrupted) return EXIT_CODES.interrupted;
+  if (r.recommended) return EXIT_CODES.ok;
+  const measuredAny = r.trialStates.some((s) => s === 'COMPLETE' || s === 'INFEASIBLE');
+  if (r.trialStates.length > 0 && !measuredAny) return EXIT_CODES.infrastructure;
+  return EXIT_CODES.targetNotMet;
+}

@@ -81,7 +81,7 @@ export function loadBaseline(ref: string, opts: LoadBaselineOptions): LoadedBase
   if (!existsSync(dbFile)) {
     throw new BaselineError(`${what}: '${ref}' is not a file, and the results database '${dbFile}' does not exist; give a baseline JSON file, or the database with --db`);
   }
-  const store = (opts.openStore ?? ((f: string) => Store.open(f)))(dbFile);
+  const store = (opts.openStore ?? ((f: string) => Store.open(f, { readonly: true })))(dbFile);
   try {
     let runId: string;
     try {

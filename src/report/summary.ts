@@ -114,7 +114,8 @@ export function formatRunSummary(s: RunSummary, rel: (path: string) => string = 
   const n = (x: number | null, d = 1) => (x === null ? '-' : x.toFixed(d));
   const lines: string[] = [''];
   const states = Object.entries(s.trials_by_state).map(([k, v]) => `${v} ${k.toLowerCase()}`).join(', ');
-  lines.push(`Measured ${s.trials} configurations (${states}) in ${n(s.wall_s, 0)} s; stopped: ${s.stop_reason}.`);
+  const measured = `Measured ${s.trials} configuration${s.trials === 1 ? '' : 's'}${states ? ` (${states})` : ''}`;
+  lines.push(`${measured} in ${n(s.wall_s, 0)} s; stopped: ${s.stop_reason}.`);
   const asConfig = (c: ConfigSummary) =>
     describeConfig({ maxBatchSize: c.max_batch_size, maxQueueDelayUs: c.max_queue_delay_us, instanceCount: c.instance_count, precision: c.precision as ServingConfig['precision'], preferredBatchSizes: c.preferred_batch_sizes });
   if (s.recommended) {

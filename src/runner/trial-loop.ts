@@ -18,6 +18,10 @@ import type { Launcher, MeasureConfiguration, MeasureResult, ModelVariant } from
 import type { LoadPoint, TrialResult, WindowSettings } from '../domain/measurement.js';
 import { installArtifacts, limitMaxBatchSizes, type BuildResult, type EngineBuilder } from './engines/builder.js';
 import { PrecisionUnavailableError } from './engines/onnxruntime.js';
+import { ownInfrastructureFailure, TanalyzeError } from '../domain/errors.js';
+
+/** One turn of the event loop, so a signal (Ctrl-C, SIGTERM) is handled even when no trial waits on I/O (replay, sim). */
+const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 export interface RepoModel {
   name: string;
@@ -119,16 +123,18 @@ export async function runSearch(ctxIn: SearchContext): Promise<SearchOutcome> {
   // so the history the strategy sees is the one an uninterrupted run would have had.
   ctx.store.failStaleRunning(ctx.runId, 'the process stopped during the trial');
   for (const t of ctx.store.trialsToRedo(ctx.runId)) {
+    await yieldToEventLoop();
     if (ctx.shouldStop?.()) break;
     await runTrial(ctx, { index: t.index, config: t.config, isDefault: t.isDefault }, storeSink(ctx.store, ctx.runId));
   }
   let history = ctx.store.trialHistory(ctx.runId);
   const hasDefault = ctx.store.trials(ctx.runId).some((t) => t.isDefault);
-  if (!ctx.offline && !hasDefault && history.length < ctx.budget) {
+  if (!ctx.offline && !hasDefault && history.length < ctx.budget && !ctx.shouldStop?.()) {
     await runTrial(ctx, { index: history.length, config: servingConfigOf(ctx.model.config), isDefault: true }, storeSink(ctx.store, ctx.runId));
     history = ctx.store.trialHistory(ctx.runId);
   }
   for (;;) {
+    await yieldToEventLoop();
     if (ctx.shouldStop?.()) return { trials: history.length, stopReason: 'interrupted' };
     if (history.length >= ctx.budget) return { trials: history.length, stopReason: `budget of ${ctx.budget} configurations reached` };
     const repeated = repeatedFailure(history, ctx.maxRepeatedFailures ?? 5);
@@ -180,6 +186,8 @@ export async function runTrial(
     }
     pbtxt = printModelConfig(cfg);
   } catch (e) {
+    const own = ownInfrastructureFailure(e);
+    if (own) throw own; // a full disk while building: no verdict on the configuration
     setupError = (e as Error).message;
     setupUnavailable = e instanceof PrecisionUnavailableError;
     cfg = ctx.model.config;
@@ -203,6 +211,9 @@ export async function runTrial(
   let loaded = false;
   let pointCount = 0;
   let measured: MeasureResult | null = null;
+  // A failure of tanalyze's own database or disk is no verdict on the configuration: the
+  // trial is left unfinished (RUNNING), so a resumed run measures it again.
+  let ownFailure = null as TanalyzeError | null;
   try {
     if (!ctx.offline) await writeVariant(ctx.variantRepo, ctx.model.dir, cfg, variantName);
     if (build) await installArtifacts(variant.dir, build.files);
@@ -220,9 +231,15 @@ export async function runTrial(
       maxConcurrency: ctx.maxConcurrency,
       onPoint: (p, i) => {
         pointCount++;
-        sink.point(trialId, i, p);
+        try {
+          sink.point(trialId, i, p);
+        } catch (e) {
+          ownFailure ??= asOwnFailure(e);
+          throw e;
+        }
       },
     });
+    if (ownFailure) throw ownFailure;
     measured = result;
     if (result.stopReason?.startsWith('errors')) {
       // Requests fail even at the lightest load: the configuration is broken, not overloaded,
@@ -249,16 +266,27 @@ export async function runTrial(
           : `no load point met the target reliably (${result.stopReason ?? 'see the load points'})`;
     }
   } catch (e) {
+    ownFailure ??= ownInfrastructureFailure(e);
     state = 'FAILED';
     error = (e as Error).message;
   } finally {
     if (loaded) await ctx.launcher.release(variant).catch((e) => ctx.log(`  (unloading ${variantName} failed: ${(e as Error).message})`));
+  }
+  if (ownFailure) {
+    ctx.log(`${label}: not finished: ${ownFailure.message} (it is measured again when the run is resumed)`);
+    throw ownFailure;
   }
   sink.finish(trialId, { state, objectiveIps, p99Ms, error });
   const secs = ((Date.now() - started) / 1000).toFixed(1);
   if (state === 'COMPLETE') ctx.log(`${label}: ${fmt(objectiveIps)} inf/s at p99 ${fmt(p99Ms)} ms (${pointCount} load points, ${secs} s)`);
   else ctx.log(`${label}: ${state.toLowerCase()}: ${error} (${secs} s)`);
   return { state, objectiveIps, p99Ms, error, result: measured };
+}
+
+/** An error the trial's sink (the results database) threw: tanalyze's own infrastructure. */
+function asOwnFailure(e: unknown): TanalyzeError {
+  if (e instanceof TanalyzeError && e.kind === 'infrastructure') return e;
+  return ownInfrastructureFailure(e) ?? new TanalyzeError('infrastructure', `the results could not be stored: ${(e as Error).message}`, undefined, { cause: e });
 }
 
 /** Error text with names and numbers blanked, so the same failure on different variants compares equal. */

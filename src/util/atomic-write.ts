@@ -5,10 +5,17 @@
  * (the temporary one is removed on a failure we see).
  */
 import { randomBytes } from 'node:crypto';
-import { open, rename, rm } from 'node:fs/promises';
+import { open, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
 export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
+  // A device or pipe (/dev/stdout, /dev/full, a FIFO) is written in place: renaming over it
+  // would replace the device with a plain file.
+  const existing = await stat(path).catch(() => null);
+  if (existing && !existing.isFile()) {
+    await writeFile(path, data);
+    return;
+  }
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
   let handle: Awaited<ReturnType<typeof open>> | undefined;
   try {

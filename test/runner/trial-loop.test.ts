@@ -8,7 +8,9 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Store } from '../../src/store/store.js';
+import { Store, StoreError } from '../../src/store/store.js';
+import { TanalyzeError } from '../../src/domain/errors.js';
+import { exitCodeFor } from '../../src/domain/exit-codes.js';
 import { GridStrategy } from '../../src/search/grid.js';
 import { runSearch, type RepoModel, type SearchContext } from '../../src/runner/trial-loop.js';
 import { parseModelConfig } from '../../src/config/pbtxt.js';
@@ -198,4 +200,59 @@ test('an infeasible trial whose points failed for another reason than p99 says s
   const t = store.trials(run.id)[0]!;
   assert.equal(t.state, 'INFEASIBLE');
   assert.match(t.error!, /no load point met the target reliably \(client-limited: the client could not keep 100 requests\/s on schedule\)/);
+});
+
+// Issue 16 item 3: a failure of tanalyze's own database or disk is no verdict on the configuration.
+test('a full disk in the middle of a trial leaves it to be redone on resume, not FAILED', async () => {
+  const store = Store.open(join(mkdtempSync(join(tmpdir(), 'tanalyze-db-')), 't.db'));
+  const run = newRun(store, 4);
+  const launcher = new FakeLauncher();
+  const ctx = context(store, run.id, fakeModel(), launcher, { budget: 4 });
+  const recordPoint = store.recordPoint.bind(store);
+  let calls = 0;
+  // FAKE disk: the third point written hits a full disk, as SQLite reports it.
+  store.recordPoint = (...args: Parameters<Store['recordPoint']>) => {
+    if (++calls === 3) throw new StoreError('io', 't.db', 'results database t.db: database or disk is full');
+    return recordPoint(...args);
+  };
+  await assert.rejects(runSearch(ctx), (e: unknown) => e instanceof TanalyzeError && e.kind === 'infrastructure' && /disk is full/.test((e as Error).message));
+  const stored = store.trials(run.id);
+  assert.equal(stored.length, 3);
+  assert.equal(stored[2]!.state, 'RUNNING', 'the trial got no verdict');
+  assert.equal(exitCodeFor(new StoreError('io', 't.db', 'full')), 3);
+
+  store.recordPoint = recordPoint;
+  await runSearch(ctx);
+  const after = store.trials(run.id);
+  assert.deepEqual(after.map((t) => t.state), ['COMPLETE', 'COMPLETE', 'COMPLETE', 'COMPLETE']);
+  assert.equal(after[2]!.attempt, 2, 'the trial cut short by the full disk was measured again');
+});
+
+test("ENOSPC from tanalyze's own disk during a measurement is an infrastructure failure, not a failed trial", async () => {
+  const store = Store.open(join(mkdtempSync(join(tmpdir(), 'tanalyze-db-')), 't.db'));
+  const run = newRun(store, 2);
+  const ctx = context(store, run.id, fakeModel(), new FakeLauncher(), { budget: 2 });
+  ctx.measure = async () => {
+    throw Object.assign(new Error("ENOSPC: no space left on device, write '/x/server.log'"), { code: 'ENOSPC' });
+  };
+  await assert.rejects(runSearch(ctx), (e: unknown) => e instanceof TanalyzeError && e.kind === 'infrastructure' && /own disk failed: ENOSPC/.test((e as Error).message));
+  assert.equal(store.trials(run.id)[0]!.state, 'RUNNING');
+});
+
+// Issue 16 item 2: an offline search (no I/O to wait on) still sees a stop request.
+test('a search whose trials never wait on I/O yields, so a signal handled between trials stops it', async () => {
+  const store = Store.open(join(mkdtempSync(join(tmpdir(), 'tanalyze-db-')), 't.db'));
+  const run = newRun(store, 100_000);
+  let stop = false;
+  const timer = setTimeout(() => (stop = true), 30);
+  const ctx = context(store, run.id, fakeModel(), new FakeLauncher(), {
+    budget: 100_000,
+    offline: true,
+    space: { maxBatchSizes: Array.from({ length: 64 }, (_, i) => i + 1), maxQueueDelaysUs: [0, 100, 200, 500, 1000, 2000, 5000, 10000], instanceCounts: [1, 3, 4, 5, 6, 7, 8], precisions: ['FP32'] },
+    shouldStop: () => stop,
+  });
+  const outcome = await runSearch(ctx);
+  clearTimeout(timer);
+  assert.equal(outcome.stopReason, 'interrupted');
+  assert.ok(outcome.trials < 64 * 8 * 7, `${outcome.trials} trials`);
 });

@@ -32,7 +32,7 @@ export async function exportBaselineCommand(runRef: string, flags: Record<string
     io.stdout(baselineJson(doc));
     return 0;
   }
-  await deps.writeFile(out, baselineJson(doc));
+  await deps.writeFile('--out', out, baselineJson(doc));
   const rec = findTrial(doc, doc.recommended_index);
   const data = reportDataFromDoc(doc);
   const recTrial = data.trials.find((t) => t.index === doc.recommended_index);

@@ -1,7 +1,6 @@
 /** `tanalyze export-landscape <run>`: a stored run's measurements as a replayable landscape CSV. */
-import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { existingDbPath, type CliIO } from '../io.js';
+import { existingDbPath, writeOutputFile, type CliIO } from '../io.js';
 import { EXIT_CODES } from '../../domain/exit-codes.js';
 import { UsageError } from '../../domain/errors.js';
 import { Store, StoreError } from '../../store/store.js';
@@ -9,7 +8,7 @@ import { formatLandscape, type LandscapeRow } from '../../landscape/csv.js';
 
 export async function exportLandscapeCommand(runArg: string, flags: Record<string, unknown>, io: CliIO): Promise<number> {
   const db = existingDbPath(flags, io);
-  const store = Store.open(db);
+  const store = Store.open(db, { readonly: true });
   try {
     let run;
     try {
@@ -29,11 +28,11 @@ export async function exportLandscapeCommand(runArg: string, flags: Record<strin
     const configurations = new Set(rows.map((r) => JSON.stringify(r.config))).size;
     if (flags.json) {
       const out = flags.out ? resolve(io.cwd, flags.out as string) : null;
-      if (out) await writeFile(out, text);
+      if (out) await writeOutputFile('--out', out, text);
       io.stdout(JSON.stringify({ kind: 'landscape-export', schema_version: 1, run_id: run.id, strategy: run.strategy, rows: rows.length, configurations, path: out }, null, 2) + '\n');
     } else if (flags.out) {
       const out = resolve(io.cwd, flags.out as string);
-      await writeFile(out, text);
+      await writeOutputFile('--out', out, text);
       io.stderr(`${rows.length} load points of ${configurations} configurations written to ${out}${run.strategy !== 'grid' ? ` (run ${run.id} was a ${run.strategy} search: the landscape holds only the configurations it measured)` : ''}\n`);
     } else {
       io.stdout(text);

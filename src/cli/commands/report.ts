@@ -8,11 +8,12 @@ import { reportDataFromStore } from '../../report/from-store.js';
 import { writeReport } from '../../report/write.js';
 import { renderReportHtml } from '../../report/html.js';
 import { summarizeRun } from '../../report/summary.js';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
+import { writeFileAtomic } from '../../util/atomic-write.js';
 
 export async function reportCommand(runArg: string, flags: Record<string, unknown>, io: CliIO): Promise<number> {
   const db = existingDbPath(flags, io);
-  const store = Store.open(db);
+  const store = Store.open(db, { readonly: true });
   try {
     let run;
     try {
@@ -30,7 +31,7 @@ export async function reportCommand(runArg: string, flags: Record<string, unknow
       if (flags.out) {
         htmlPath = resolve(io.cwd, flags.out as string);
         await mkdir(dirname(htmlPath), { recursive: true });
-        await writeFile(htmlPath, renderReportHtml(data));
+        await writeFileAtomic(htmlPath, renderReportHtml(data));
       } else {
         ({ htmlPath } = await writeReport(join(dirname(db), run.id), data));
       }

@@ -1,9 +1,9 @@
 /** The main job: plan → search → report. */
-import { mkdir } from 'node:fs/promises';
+import { access, constants, mkdir } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { withProcessDefaults, type CliIO } from '../io.js';
-import { EXIT_CODES } from '../../domain/exit-codes.js';
-import { InfrastructureError, UsageError } from '../../domain/errors.js';
+import { EXIT_CODES, exitCodeForRun } from '../../domain/exit-codes.js';
+import { InfrastructureError, TanalyzeError, UsageError } from '../../domain/errors.js';
 import type { RunPlan } from '../plan.js';
 import { resolveRunPlan } from '../resume.js';
 import { toolVersion } from '../version.js';
@@ -39,6 +39,7 @@ export async function executeRun(plan: RunPlan, opts: { resume: string | null; f
   const offline = opened.offline;
   const log = plan.quiet || plan.json ? () => {} : (line: string) => io.stderr(line + '\n');
 
+  await requireWritableFolder(plan.outDir);
   const store = openStore(plan.db);
   const sys = withProcessDefaults(io);
   const started = sys.now();
@@ -63,7 +64,14 @@ export async function executeRun(plan: RunPlan, opts: { resume: string | null; f
   }
   const runDir = join(plan.outDir, run.id);
   const variantRepo = join(runDir, 'model_repository');
-  await mkdir(offline ? runDir : variantRepo, { recursive: true });
+  try {
+    await mkdir(offline ? runDir : variantRepo, { recursive: true });
+  } catch (e) {
+    // The run must not stay 'running' in the database: nothing was measured.
+    const error = new InfrastructureError(`--out-dir: cannot create '${runDir}': ${(e as Error).message}`, 'Choose a folder you can write to with --out-dir.', { cause: e });
+    store.finishRun(run.id, { status: 'failed', stopReason: `error: ${error.message}`, wallS: wallBefore });
+    throw error;
+  }
   log(`tanalyze ${toolVersion()}: run ${run.id}, model '${plan.model}', p99 target ${plan.targetP99Ms} ms, ${plan.strategy} search, budget ${plan.budget}`);
 
   // First Ctrl-C: finish the current trial, then report what was measured. Second: stop now.
@@ -80,60 +88,77 @@ export async function executeRun(plan: RunPlan, opts: { resume: string | null; f
   installCleanupHooks();
   const stopListening = sys.onSignal(onSignal);
 
-  let stopReason = 'unknown';
-  let serving: Awaited<ReturnType<typeof startServing>> | undefined;
+  // The handler stays until the summary is printed: a Ctrl-C while the report is written
+  // must not kill tanalyze half-way (the cleanup hook would re-raise the signal).
   try {
-    serving = await startServing(plan, opened, { variantRepo, runId: run.id, runDir }, log);
-    store.updateRun(run.id, { serverVersion: serving.serverVersion });
-    log(`server: ${serving.serverVersion} at ${serving.grpcAddress}`);
-    const outcome = await runSearch({
-      runId: run.id,
-      model,
-      variantRepo,
-      space,
-      budget: plan.budget,
-      seed: plan.seed,
-      targetP99Ms: plan.targetP99Ms,
-      windows: plan.windows,
-      maxConcurrency: plan.maxConcurrency,
-      store,
-      strategy: strategyByName(plan.strategy, { targetP99Ms: plan.targetP99Ms }),
-      offline: offline !== null,
-      ...(plan.timeBudgetMs !== null ? { deadline: started + plan.timeBudgetMs } : {}),
-      launcher: serving.launcher,
-      ...(serving.builder ? { builder: serving.builder } : {}),
-      measure: serving.measure,
-      log,
-      shouldStop: () => stopRequested,
-    });
-    stopReason = outcome.stopReason;
-  } catch (e) {
-    stopReason = `error: ${(e as Error).message}`;
-    store.finishRun(run.id, { status: 'failed', stopReason, wallS: wallBefore + (sys.now() - started) / 1000 });
-    throw e;
+    let stopReason = 'unknown';
+    let serving: Awaited<ReturnType<typeof startServing>> | undefined;
+    try {
+      serving = await startServing(plan, opened, { variantRepo, runId: run.id, runDir }, log);
+      store.updateRun(run.id, { serverVersion: serving.serverVersion });
+      log(`server: ${serving.serverVersion} at ${serving.grpcAddress}`);
+      const outcome = await runSearch({
+        runId: run.id,
+        model,
+        variantRepo,
+        space,
+        budget: plan.budget,
+        seed: plan.seed,
+        targetP99Ms: plan.targetP99Ms,
+        windows: plan.windows,
+        maxConcurrency: plan.maxConcurrency,
+        store,
+        strategy: strategyByName(plan.strategy, { targetP99Ms: plan.targetP99Ms }),
+        offline: offline !== null,
+        ...(plan.timeBudgetMs !== null ? { deadline: started + plan.timeBudgetMs } : {}),
+        launcher: serving.launcher,
+        ...(serving.builder ? { builder: serving.builder } : {}),
+        measure: serving.measure,
+        log,
+        shouldStop: () => stopRequested,
+      });
+      stopReason = outcome.stopReason;
+    } catch (e) {
+      stopReason = `error: ${(e as Error).message}`;
+      try {
+        store.finishRun(run.id, { status: 'failed', stopReason, wallS: wallBefore + (sys.now() - started) / 1000 });
+      } catch {
+        // The database itself failed (a full disk): the run stays 'running', and is resumed as a stopped run.
+      }
+      if (e instanceof TanalyzeError && e.kind === 'infrastructure' && !e.hint) {
+        throw new TanalyzeError('infrastructure', e.message, `What was measured is saved; once fixed, go on with: tanalyze --resume ${run.id} (the unfinished configuration is measured again)`, { cause: e });
+      }
+      throw e;
+    } finally {
+      await serving?.close();
+    }
+    // A Ctrl-C after this point changes nothing: the search is over and the report is written.
+    const interrupted = stopRequested;
+    store.finishRun(run.id, { status: interrupted ? 'interrupted' : 'complete', stopReason, wallS: wallBefore + (sys.now() - started) / 1000 });
+
+    const data = reportDataFromStore(store, run.id);
+    store.close();
+    let outputs: RunOutputs;
+    try {
+      outputs = await writeOutputs(runDir, data, offline ? null : model, sys.writeFile);
+    } catch (e) {
+      // Disk full, read-only folder: every measurement is already in the database.
+      throw new InfrastructureError(
+        `could not write the report to ${runDir}: ${(e as Error).message}`,
+        `Every measurement is saved in ${plan.db}; write the report again with: tanalyze report ${run.id} --db ${plan.db} --out <file>`,
+      );
+    }
+    const summary = summarizeRun(data, outputs);
+    if (plan.json) io.stdout(JSON.stringify(summary, null, 2) + '\n');
+    else io.stdout(formatRunSummary(summary, (p) => (p.startsWith(io.cwd) ? relative(io.cwd, p) : p)) + '\n');
+    const exitCode = exitCodeForRun({ interrupted, recommended: data.recommendedIndex !== null, trialStates: data.trials.map((t) => t.state) });
+    if (exitCode === EXIT_CODES.infrastructure) {
+      io.stderr(`tanalyze: no configuration of '${plan.model}' could be measured (every one failed or was skipped; see the reasons above): the model or the server is broken, not the target\n`);
+    }
+    return { exitCode, runId: run.id };
   } finally {
-    await serving?.close();
     stopListening();
   }
-  store.finishRun(run.id, { status: stopRequested ? 'interrupted' : 'complete', stopReason, wallS: wallBefore + (sys.now() - started) / 1000 });
-
-  const data = reportDataFromStore(store, run.id);
-  store.close();
-  let outputs: RunOutputs;
-  try {
-    outputs = await writeOutputs(runDir, data, offline ? null : model, sys.writeFile);
-  } catch (e) {
-    // Disk full, read-only folder: every measurement is already in the database.
-    throw new InfrastructureError(
-      `could not write the report to ${runDir}: ${(e as Error).message}`,
-      `Every measurement is saved in ${plan.db}; write the report again with: tanalyze report ${run.id} --db ${plan.db} --out <file>`,
-    );
-  }
-  const summary = summarizeRun(data, outputs);
-  if (plan.json) io.stdout(JSON.stringify(summary, null, 2) + '\n');
-  else io.stdout(formatRunSummary(summary, (p) => (p.startsWith(io.cwd) ? relative(io.cwd, p) : p)) + '\n');
-  const exitCode = stopRequested ? EXIT_CODES.interrupted : data.recommendedIndex === null ? EXIT_CODES.targetNotMet : EXIT_CODES.ok;
-  return { exitCode, runId: run.id };
 }
 
 /** What must not change for a run to be resumed (runner/fingerprint.ts). */
@@ -201,6 +226,16 @@ function processAlive(pid: number): boolean {
   }
 }
 
+/** --out-dir must be a folder tanalyze can write to, checked before a run is stored. */
+async function requireWritableFolder(dir: string): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true });
+    await access(dir, constants.W_OK);
+  } catch (e) {
+    throw new InfrastructureError(`--out-dir: cannot write to '${dir}': ${(e as Error).message}`, 'Choose a folder you can write to with --out-dir.', { cause: e });
+  }
+}
+
 function openStore(file: string): Store {
   try {
     return Store.open(file);
@@ -216,7 +251,8 @@ async function writeOutputs(runDir: string, data: ReportData, model: RepoModel |
   if (rec && model) {
     // The winning knobs applied to the model's own config.pbtxt, under its own name, ready to
     // replace it: built artifacts (an optimized model, an engine) stay in the variant folder.
-    const name = model.config.name ?? model.name;
+    // Triton names a model by its folder; a config `name` that differs is rejected, so the folder's name is used.
+    const name = model.name;
     const precisionFile = modelFileForPrecision(model, rec.config.precision);
     const cfg = rec.isDefault
       ? { ...model.config, name }
