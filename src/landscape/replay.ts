@@ -11,7 +11,8 @@
  * Noise (`noise` = σ, e.g. 0.05): every point's throughput is multiplied by exp(σ·z1) and
  * its three latencies by one common exp(σ·z2) (so p50 <= p90 <= p99 still holds), with
  * z1, z2 standard normal draws seeded by (seed, configuration, concurrency): the same
- * point always gets the same noise, whatever the order of the measurements.
+ * point always gets the same noise, whatever the order of the measurements. A repeated
+ * measurement of a configuration (`repeat` 1, 2, ...) draws its own noise.
  */
 import { bestPoint, nextLoad, type NextLoadOptions } from '../runner/load-search.js';
 import type { LoadPoint, TrialResult } from '../runner/types.js';
@@ -26,6 +27,11 @@ export interface ReplayOptions {
   /** σ of the multiplicative log-normal noise; 0 or absent = the recorded figures. */
   noise?: number;
   seed?: number;
+  /**
+   * How many times this configuration was measured before in the run (default 0): a repeat
+   * gets noise of its own, as a measurement taken again would; repeat 0 is the noise above.
+   */
+  repeat?: number;
   /** Passed on to nextLoad (its defaults otherwise). */
   tolerance?: NextLoadOptions['tolerance'];
   minGrowth?: NextLoadOptions['minGrowth'];
@@ -73,7 +79,10 @@ function noisyPoint(row: LandscapeRow, config: ServingConfig, opts: ReplayOption
   let tf = 1;
   let lf = 1;
   if (sigma > 0) {
-    const rand = seededRng(opts.seed ?? 0, 'replay-noise', configKey(config), row.concurrency);
+    const repeat = opts.repeat ?? 0;
+    const labels: (string | number)[] = ['replay-noise', configKey(config), row.concurrency];
+    if (repeat > 0) labels.push('repeat', repeat);
+    const rand = seededRng(opts.seed ?? 0, ...labels);
     tf = Math.exp(sigma * normal(rand));
     lf = Math.exp(sigma * normal(rand));
   }

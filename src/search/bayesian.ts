@@ -219,8 +219,22 @@ export class BayesianStrategy implements Strategy {
     return shouldStopEarly(history, space, { seed, ...this.opts });
   }
 
-  /** The decision behind ask, with the figures early stopping reads. */
+  /**
+   * The decision behind ask, with the figures early stopping reads. Memoized: the loop asks
+   * for the same history (and its prefixes, for early stopping) several times, and each
+   * answer costs two model fits.
+   */
   analyze(history: readonly TrialRecord[], space: SearchSpace, seed: number): Analysis {
+    const key = JSON.stringify([this.opts, space, seed, history]);
+    const hit = ANALYSES.get(key);
+    if (hit) return hit;
+    const a = this.computeAnalysis(history, space, seed);
+    if (ANALYSES.size >= 16) ANALYSES.delete(ANALYSES.keys().next().value!);
+    ANALYSES.set(key, a);
+    return a;
+  }
+
+  private computeAnalysis(history: readonly TrialRecord[], space: SearchSpace, seed: number): Analysis {
     const all = enumerateSpace(space);
     const valid = new Map(all.map((c) => [configKey(c), c]));
     const tried = new Set(history.map((t) => configKey(t.config)));
@@ -293,6 +307,9 @@ export class BayesianStrategy implements Strategy {
     return { phase: 'improvement', next: candidates[best]!, maxExpectedGain: Math.exp(acq[globalBest]!), bestIps, hyper: { objective: obj.hyper, feasibility: feas.hyper, objectiveNoiseSd: Math.sqrt(obj.noiseVariance) } };
   }
 }
+
+// A pure function of (options, space, seed, history): the latest answers, oldest evicted first.
+const ANALYSES = new Map<string, Analysis>();
 
 function argmax(xs: readonly number[]): number {
   let b = 0;

@@ -63,6 +63,10 @@ export interface Strategy {
 export interface StrategyOptions {
   /** The p99 target (ms): strategies that model feasibility use it. */
   targetP99Ms?: number;
+  /** The run's budget (measurements): with the target, the search ends with finish.ts's final phase. */
+  budget?: number;
+  /** Finer control of that final phase (benchmarks turn its parts off). */
+  finish?: { local?: boolean; confirm?: boolean; confirmShare?: number; maxFinalists?: number; maxMeasurements?: number };
 }
 
 export function configKey(c: ServingConfig): string {
