@@ -122,7 +122,7 @@ export async function runCommand(flags: Record<string, unknown>, io: CliIO): Pro
       windows: plan.windows,
       maxConcurrency: plan.maxConcurrency,
       store,
-      strategy: strategyByName(plan.strategy, { targetP99Ms: plan.targetP99Ms }),
+      strategy: strategyByName(plan.strategy, { targetP99Ms: plan.targetP99Ms, budget: plan.budget }),
       offline: offline !== null,
       ...(plan.timeBudgetMs !== null ? { deadline: started + plan.timeBudgetMs } : {}),
       launcher,
@@ -248,7 +248,7 @@ async function openOffline(plan: RunPlan): Promise<Offline> {
       hash: createHash('sha256').update(text).digest('hex'),
       launcher: new OfflineLauncher('replay', `replay of ${basename(file)}${plan.replayNoise ? ` with ${plan.replayNoise * 100}% noise` : ''}`),
       measure: async (req) => {
-        const result = replayMeasure(landscape, req.config, { targetP99Ms: req.targetP99Ms, noise: plan.replayNoise, seed: plan.seed });
+        const result = replayMeasure(landscape, req.config, { targetP99Ms: req.targetP99Ms, noise: plan.replayNoise, seed: plan.seed, repeat: req.repeat ?? 0 });
         result.points.forEach((p, i) => req.onPoint(p, i));
         return result;
       },

@@ -1,5 +1,6 @@
 import type { LoadPoint } from '../runner/types.js';
 import type { ServingConfig, TrialState } from '../search/types.js';
+import type { Confirmation } from './confirmation.js';
 
 /**
  * A load point as the report sees it: the stored LoadPoint, plus figures the store may hold
@@ -74,4 +75,6 @@ export interface ReportData {
   defaultIndex: number | null;
   recommendedPbtxt: string | null;
   defaultPbtxt: string | null;
+  /** The recommended configuration and the runner-up with their repeats and intervals; absent: not computed (tests, older callers). */
+  confirmation?: Confirmation;
 }

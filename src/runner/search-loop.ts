@@ -29,6 +29,8 @@ export interface MeasureRequest {
   settings: WindowSettings;
   maxConcurrency: number;
   onPoint: (point: LoadPoint, index: number) => void;
+  /** How many earlier trials of the run measured this configuration (0: the first; replay draws fresh noise for a repeat). */
+  repeat?: number;
 }
 
 export interface SearchContext {
@@ -116,7 +118,8 @@ export async function runSearch(ctxIn: SearchContext): Promise<SearchOutcome> {
 
 async function runTrial(ctx: SearchContext, index: number, config: ServingConfig, isDefault: boolean): Promise<TrialRecord> {
   const variantName = `${ctx.model.name}_config_${index}`;
-  const label = `[${index + 1}/${ctx.budget}] ${isDefault ? 'default ' : ''}${describe(config)}`;
+  const repeat = ctx.store.trialHistory(ctx.runId).filter((t) => t.index < index && configKey(t.config) === configKey(config)).length;
+  const label = `[${index + 1}/${ctx.budget}] ${isDefault ? 'default ' : ''}${repeat ? `again (measurement ${repeat + 1}): ` : ''}${describe(config)}`;
   const started = Date.now();
 
   // The builder gives precision its meaning where it can (a TensorRT build); otherwise a
@@ -177,6 +180,7 @@ async function runTrial(ctx: SearchContext, index: number, config: ServingConfig
       targetP99Ms: ctx.targetP99Ms,
       settings: ctx.windows,
       maxConcurrency: ctx.maxConcurrency,
+      repeat,
       onPoint: (p, i) => {
         pointCount++;
         ctx.store.recordPoint(trialId, i, p);
