@@ -45,12 +45,14 @@ interface Args {
   workers: number;
   /** Which parts of the final phase (finish.ts) run: both, local, confirm, none. */
   finish: string;
+  /** The load search confirms the knee (runner/load-search.ts confirmKnee). */
+  knee: boolean;
 }
 
 function parseArgs(argv: string[]): Args {
   const args: Args = {
     seeds: 20, dir: join('bench', 'landscapes'), extra: [SHARED_LANDSCAPE], only: [], strategies: [...STRATEGY_NAMES], budgetShare: 0.25,
-    workers: Math.max(1, Math.min(2, availableParallelism())), finish: 'both',
+    workers: Math.max(1, Math.min(2, availableParallelism())), finish: 'both', knee: true,
   };
   for (let i = 0; i < argv.length; i += 2) {
     const a = argv[i]!;
@@ -63,10 +65,13 @@ function parseArgs(argv: string[]): Args {
     else if (a === '--strategies') args.strategies = v.split(',');
     else if (a === '--budget-share') args.budgetShare = Number(v);
     else if (a === '--workers') args.workers = Math.max(1, Number(v));
-    else if (a === '--finish') {
+    else if (a === '--knee') {
+      if (v !== 'on' && v !== 'off') throw new Error(`--knee: '${v}' is not one of on, off`);
+      args.knee = v === 'on';
+    } else if (a === '--finish') {
       if (!FINISH_MODES.includes(v)) throw new Error(`--finish: '${v}' is not one of ${FINISH_MODES.join(', ')}`);
       args.finish = v;
-    } else throw new Error(`unknown option ${a}; accepted: --seeds, --dir, --extra, --only, --strategies, --budget-share, --workers, --finish`);
+    } else throw new Error(`unknown option ${a}; accepted: --seeds, --dir, --extra, --only, --strategies, --budget-share, --workers, --finish, --knee`);
   }
   return args;
 }
@@ -102,6 +107,7 @@ interface Task {
   strategy: string;
   noise: number;
   finish: string;
+  knee: boolean;
 }
 
 interface RunResult {
@@ -123,6 +129,8 @@ interface RunResult {
   /** When a configuration within 2% was first measured (the recommendation may still be another, under noise). */
   foundAt: number | null;
   loadPoints: number;
+  /** Load points spent confirming the knee: beyond what the one-point rule measures for the same configurations. */
+  kneePoints: number;
   ms: number;
 }
 
@@ -160,6 +168,7 @@ function runOnce(
   let repeats = 0;
   const timesMeasured = new Map<string, number>();
   let loadPoints = 0;
+  let kneePoints = 0;
   let reachedAt: number | null = null;
   let foundAt: number | null = null;
   let stoppedEarly = false;
@@ -181,8 +190,9 @@ function runOnce(
     const key = configKey(c);
     const repeat = timesMeasured.get(key) ?? 0;
     timesMeasured.set(key, repeat + 1);
-    const r = replayMeasure(landscape, c, { targetP99Ms: task.target, noise: task.noise, seed, repeat });
+    const r = replayMeasure(landscape, c, { targetP99Ms: task.target, noise: task.noise, seed, repeat, confirmKnee: task.knee });
     loadPoints += r.points.length;
+    if (task.knee) kneePoints += r.points.length - replayMeasure(landscape, c, { targetP99Ms: task.target, noise: task.noise, seed, repeat, confirmKnee: false }).points.length;
     history.push(record(history.length, c, r));
     if (foundAt === null && within(c)) foundAt = history.length;
     if (reachedAt === null && within(recommendation(history, task.target))) reachedAt = history.length;
@@ -191,7 +201,7 @@ function runOnce(
   const recTruth = rec === null ? null : (truth.get(configKey(rec)) ?? null);
   return {
     good: within(rec), infeasible: recTruth === null, measurements: history.length, configurations: timesMeasured.size, local, repeats,
-    stoppedEarly, reachedAt, foundAt, loadPoints, ms: performance.now() - started,
+    stoppedEarly, reachedAt, foundAt, loadPoints, kneePoints, ms: performance.now() - started,
   };
 }
 
@@ -246,7 +256,7 @@ const landscapeName = (path: string) => basename(path).replace(/\.csv$/, '');
 
 const COLUMNS: [string, number, boolean?][] = [
   ['strategy', 9, true], ['landscape', 24, true], ['N', 4], ['B', 4], ['p99', 5], ['noise', 5], ['rec<=2%', 7], ['infeas', 6],
-  ['meas', 5], ['confs', 5], ['local', 5], ['rep', 5], ['early', 5], ['reach', 6], ['found', 6], ['points', 7], ['ms/run', 7],
+  ['meas', 5], ['confs', 5], ['local', 5], ['rep', 5], ['early', 5], ['reach', 6], ['found', 6], ['points', 7], ['knee', 5], ['ms/run', 7],
 ];
 
 function summarize(r: TaskResult): { row: string; verdict: string | null } {
@@ -262,7 +272,7 @@ function summarize(r: TaskResult): { row: string; verdict: string | null } {
   const name = landscapeName(r.path);
   const cells = [r.strategy, name, r.n, r.budget, r.target, r.noise, share(good), infeasible ? `${infeasible}` : '0',
     fmt(med((x) => x.measurements)), fmt(med((x) => x.configurations)), avg((x) => x.local), avg((x) => x.repeats), share(r.runs.filter((x) => x.stoppedEarly).length),
-    fmt(med((x) => x.reachedAt)), fmt(med((x) => x.foundAt)), points.toFixed(1), ms.toFixed(0)];
+    fmt(med((x) => x.reachedAt)), fmt(med((x) => x.foundAt)), points.toFixed(1), avg((x) => x.kneePoints), ms.toFixed(0)];
   const row = cells.map((c, i) => pad(c, COLUMNS[i]![1], COLUMNS[i]![2])).join(' ');
   let verdict: string | null = null;
   if (r.strategy === 'bayesian' && !isSimulated(r.path)) {
@@ -293,7 +303,7 @@ async function main(): Promise<void> {
     const p = prepare(path);
     for (const [target, t] of p.truths) {
       console.log(`# ${landscapeName(path)}${isSimulated(path) ? ' (simulated)' : ''}: ${p.n} configurations; p99 target ${target} ms: ${t.feasible} feasible, best ${t.best.toFixed(1)}/s, ${t.near} within 2% of it`);
-      for (const strategy of args.strategies) for (const noise of [0, 0.05]) tasks.push({ path, target, strategy, noise, finish: args.finish });
+      for (const strategy of args.strategies) for (const noise of [0, 0.05]) tasks.push({ path, target, strategy, noise, finish: args.finish, knee: args.knee });
     }
   }
   // Longest first (bayesian and grid on the largest landscapes), so the workers finish together.
@@ -335,10 +345,10 @@ async function main(): Promise<void> {
     'meas, confs: median measurements and distinct configurations; local, rep: mean measurements of the final phase (finish.ts):',
     'the incumbent\'s untested neighbours, and finalists measured again; early: share of runs that ended before the budget;',
     'reach: median measurements until the running recommendation is within 2% (">B": never); found: until one within 2% is measured;',
-    'points: mean load points per run.',
+    'points: mean load points per run; knee: of those, mean points spent confirming the knee (beyond the one-point rule).',
   ].join('\n'));
   if (verdicts.length) console.log(`\nIssue targets (bayesian, measured landscapes: within 2% in >= 85% of seeds noise-free, >= 70% with 5% noise, never infeasible):\n${verdicts.join('\n')}`);
-  console.log(`\n${args.seeds} seeds; final phase: ${args.finish}; budget ${Math.round(args.budgetShare * 100)}% of N (grid: N); ${args.workers} workers; ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  console.log(`\n${args.seeds} seeds; final phase: ${args.finish}; knee confirmation: ${args.knee ? 'on' : 'off'}; budget ${Math.round(args.budgetShare * 100)}% of N (grid: N); ${args.workers} workers; ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 }
 
 if (isMainThread) {

@@ -36,6 +36,7 @@ export interface ReplayOptions {
   tolerance?: NextLoadOptions['tolerance'];
   minGrowth?: NextLoadOptions['minGrowth'];
   maxPoints?: NextLoadOptions['maxPoints'];
+  confirmKnee?: NextLoadOptions['confirmKnee'];
 }
 
 export class MissingConfigError extends Error {
@@ -105,6 +106,8 @@ function noisyPoint(row: LandscapeRow, config: ServingConfig, opts: ReplayOption
     stopReason: 'replayed',
     server: null,
     durationS: 0,
+    // The replay's noise stands for the point's: the load search judges growth against it.
+    ...(sigma > 0 ? { throughputCv: sigma } : {}),
   };
 }
 
@@ -124,6 +127,7 @@ export function replayMeasure(landscape: Landscape, config: ServingConfig, opts:
     ...(opts.tolerance !== undefined ? { tolerance: opts.tolerance } : {}),
     ...(opts.minGrowth !== undefined ? { minGrowth: opts.minGrowth } : {}),
     ...(opts.maxPoints !== undefined ? { maxPoints: opts.maxPoints } : {}),
+    ...(opts.confirmKnee !== undefined ? { confirmKnee: opts.confirmKnee } : {}),
   };
   const points: LoadPoint[] = [];
   const measured = new Set<number>();

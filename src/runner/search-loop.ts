@@ -14,6 +14,7 @@ import type { Store } from '../store/store.js';
 import type { Launcher, LoadPoint, ModelVariant, TrialResult, WindowSettings } from './types.js';
 import { installArtifacts, limitMaxBatchSizes, type BuildResult, type EngineBuilder } from './engines/builder.js';
 import { PrecisionUnavailableError } from './engines/onnxruntime.js';
+import { kneeConfirmationCost } from './load-search.js';
 
 export interface RepoModel {
   name: string;
@@ -165,6 +166,7 @@ async function runTrial(ctx: SearchContext, index: number, config: ServingConfig
   let error: string | null = null;
   let loaded = false;
   let pointCount = 0;
+  let kneeCost = 0;
   try {
     if (!ctx.offline) await writeVariant(ctx.variantRepo, ctx.model.dir, cfg, variantName);
     if (build) await installArtifacts(variant.dir, build.files);
@@ -186,6 +188,10 @@ async function runTrial(ctx: SearchContext, index: number, config: ServingConfig
         ctx.store.recordPoint(trialId, i, p);
       },
     });
+    // Closed loop: the load points spent confirming the knee (one noisy point does not end the load search).
+    if (result.points.length && result.points.every((p) => p.offeredRate === undefined)) {
+      kneeCost = kneeConfirmationCost(result.points, { targetP99Ms: ctx.targetP99Ms, maxConcurrency: ctx.maxConcurrency });
+    }
     if (result.stopReason?.startsWith('errors')) {
       // Requests fail even at the lightest load: the configuration is broken, not overloaded.
       state = 'FAILED';
@@ -215,7 +221,7 @@ async function runTrial(ctx: SearchContext, index: number, config: ServingConfig
   }
   ctx.store.finishTrial(trialId, { state, objectiveIps, p99Ms, error });
   const secs = ((Date.now() - started) / 1000).toFixed(1);
-  if (state === 'COMPLETE') ctx.log(`${label}: ${fmt(objectiveIps)} inf/s at p99 ${fmt(p99Ms)} ms (${pointCount} load points, ${secs} s)`);
+  if (state === 'COMPLETE') ctx.log(`${label}: ${fmt(objectiveIps)} inf/s at p99 ${fmt(p99Ms)} ms (${pointCount} load points${kneeCost ? `, ${kneeCost} to confirm the knee` : ''}, ${secs} s)`);
   else ctx.log(`${label}: ${state.toLowerCase()}: ${error} (${secs} s)`);
   return ctx.store.trialHistory(ctx.runId)[index]!;
 }
