@@ -72,6 +72,8 @@ export interface Analysis {
   maxExpectedGain: number | null;
   /** Best measured throughput so far (a feasible trial), or null. */
   bestIps: number | null;
+  /** In the improvement phase, log(EI × P(feasible)) of every untried configuration, by configKey. */
+  scores?: Map<string, number>;
   /** The fitted hyperparameters, for diagnostics. */
   hyper?: { objective?: GpHyper; feasibility?: GpHyper; objectiveNoiseSd?: number };
 }
@@ -214,6 +216,17 @@ export class BayesianStrategy implements Strategy {
     return this.analyze(history, space, seed).next;
   }
 
+  /**
+   * Untried configurations, most promising first by the model's acquisition (the given
+   * order where the model has not started: design phase, nothing feasible yet).
+   */
+  rank(candidates: readonly ServingConfig[], history: readonly TrialRecord[], space: SearchSpace, seed: number): ServingConfig[] {
+    const scores = this.analyze(history, space, seed).scores;
+    if (!scores) return [...candidates];
+    const score = (c: ServingConfig) => scores.get(configKey(c)) ?? -Infinity;
+    return candidates.map((c, i) => ({ c, i })).sort((a, b) => score(b.c) - score(a.c) || a.i - b.i).map((x) => x.c);
+  }
+
   /** Why the search should stop now (negligible expected improvement), or null. */
   earlyStopReason(history: readonly TrialRecord[], space: SearchSpace, seed: number): string | null {
     return shouldStopEarly(history, space, { seed, ...this.opts });
@@ -304,7 +317,8 @@ export class BayesianStrategy implements Strategy {
       });
       if (lb >= 0) best = lb;
     }
-    return { phase: 'improvement', next: candidates[best]!, maxExpectedGain: Math.exp(acq[globalBest]!), bestIps, hyper: { objective: obj.hyper, feasibility: feas.hyper, objectiveNoiseSd: Math.sqrt(obj.noiseVariance) } };
+    const scores = new Map(candidates.map((c, i) => [configKey(c), acq[i]!]));
+    return { phase: 'improvement', next: candidates[best]!, maxExpectedGain: Math.exp(acq[globalBest]!), bestIps, scores, hyper: { objective: obj.hyper, feasibility: feas.hyper, objectiveNoiseSd: Math.sqrt(obj.noiseVariance) } };
   }
 }
 

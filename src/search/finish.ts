@@ -73,9 +73,11 @@ export class FinishingStrategy implements Strategy {
   decide(history: readonly TrialRecord[], space: SearchSpace, seed: number): FinishDecision {
     const left = this.opts.budget - history.length;
     const innerStop = this.inner.earlyStopReason?.(history, space, seed) ?? null;
-    const local = this.opts.local === false ? [] : this.untestedNeighbours(history, space);
+    const local = this.opts.local === false ? [] : this.untestedNeighbours(history, space, seed);
     const repeat = this.opts.confirm === false ? null : this.nextRepeat(history);
-    const confirmReserve = this.opts.confirm === false ? 0 : Math.floor((this.opts.confirmShare ?? 0.15) * this.opts.budget);
+    // No more than the finalists can use: each measured up to maxMeasurements times.
+    const confirmCap = ((this.opts.maxMeasurements ?? 3) - 1) * (this.opts.maxFinalists ?? 3);
+    const confirmReserve = this.opts.confirm === false ? 0 : Math.min(confirmCap, Math.floor((this.opts.confirmShare ?? 0.15) * this.opts.budget));
     const localReserve = Math.min(local.length, Math.floor((this.opts.localShare ?? 0.25) * this.opts.budget));
     const reserve = this.opts.onlyAtEnd ? 0 : localReserve + (repeat ? confirmReserve : 0);
     if (innerStop === null && left > reserve) {
@@ -93,9 +95,10 @@ export class FinishingStrategy implements Strategy {
 
   /**
    * The neighbours never measured of the incumbent, then of the runner-up (the best is often
-   * one step from the second best too, across a diagonal of the first), in quick search's order.
+   * one step from the second best too, across a diagonal of the first), in quick search's
+   * order, or the strategy's own (rank) where it has one.
    */
-  private untestedNeighbours(history: readonly TrialRecord[], space: SearchSpace): ServingConfig[] {
+  private untestedNeighbours(history: readonly TrialRecord[], space: SearchSpace, seed: number): ServingConfig[] {
     const { best, runnerUp } = recommend(history, this.opts.targetP99Ms);
     const valid = new Map(enumerateSpace(space).map((c) => [configKey(c), c]));
     const tried = new Set(history.map((t) => configKey(t.config)));
@@ -104,7 +107,8 @@ export class FinishingStrategy implements Strategy {
       if (!e || !valid.has(e.key)) continue;
       for (const c of neighbours(e.config, space, valid)) if (!tried.has(configKey(c))) out.set(configKey(c), c);
     }
-    return [...out.values()];
+    const list = [...out.values()];
+    return this.inner.rank && list.length > 1 ? this.inner.rank(list, history, space, seed) : list;
   }
 
   /**

@@ -57,6 +57,11 @@ export interface Strategy {
    * is negligible), or null to go on. Pure, like ask; the runner prints the reason.
    */
   earlyStopReason?(history: readonly TrialRecord[], space: SearchSpace, seed: number): string | null;
+  /**
+   * Optional: the given untried configurations, most promising first by the strategy's own
+   * judgement (the final local phase measures them in this order). Pure, like ask.
+   */
+  rank?(candidates: readonly ServingConfig[], history: readonly TrialRecord[], space: SearchSpace, seed: number): ServingConfig[];
 }
 
 /** What a strategy may be built with (the CLI knows these from the run plan). */
