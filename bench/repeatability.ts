@@ -76,7 +76,8 @@ function main(): void {
         '--max-batch-sizes', String(mbs), '--queue-delays', String(delay), '--instance-counts', String(inst), '--precisions', prec,
         '--max-concurrency', String(args.maxConcurrency), '--db', db, '--out-dir', join(dir, `out-${run}`), '--json', '--quiet'],
       { encoding: 'utf8', timeout: 10 * 60_000 });
-      if (r.status !== 0) throw new Error(`run ${run} failed (exit ${r.status}): ${r.stderr.slice(-2000)}`);
+      // Exit 2: the run finished and nothing met the target (a busy machine can do that); the store says how close it came.
+      if (r.status !== 0 && r.status !== 2) throw new Error(`run ${run} failed (exit ${r.status}): ${r.stderr.slice(-2000)}`);
       const summary = JSON.parse(r.stdout) as { run_id: string };
       const store = Store.open(db);
       try {
@@ -95,7 +96,8 @@ function main(): void {
         store.close();
       }
       const last = rows[rows.length - 1]!;
-      console.log(`run ${run}: default ${last.def.ips?.toFixed(0) ?? '-'} inf/s, configuration ${last.conf.ips?.toFixed(0) ?? '-'} inf/s (${last.wallS.toFixed(0)} s)`);
+      const show = (f: Found) => (f.ips !== null ? `${f.ips.toFixed(0)} inf/s` : `none within the target (lowest p99 ${f.p99Ms?.toFixed(1) ?? '-'} ms)`);
+      console.log(`run ${run}: default ${show(last.def)}, configuration ${show(last.conf)} (${last.wallS.toFixed(0)} s)`);
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
