@@ -39,6 +39,8 @@ export interface MeasureRequest {
   settings: WindowSettings;
   maxConcurrency: number;
   onPoint: (point: LoadPoint, index: number) => void;
+  /** How many earlier trials of the run measured this configuration (0: the first; replay draws fresh noise for a repeat). */
+  repeat?: number;
 }
 
 /** A load search's result: the points, the best one, and why it stopped. */

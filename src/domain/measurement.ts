@@ -77,6 +77,8 @@ export interface LoadPoint {
   windowHistogramsB64?: string[];
   /** How many of the last windows the figures come from. */
   usedWindows?: number;
+  /** Coefficient of variation of throughput over the used windows (the load search's measure of a point's noise). */
+  throughputCv?: number;
 }
 
 export type LoadMode = 'concurrency' | 'rate';

@@ -44,7 +44,7 @@ export class ReplayLauncher implements MeasuringLauncher {
 
   measure = async (req: MeasureRequest): Promise<MeasureResult> => {
     const config = this.appliedConfig(req);
-    const result = replayMeasure(this.landscape, config, { targetP99Ms: req.targetP99Ms, ...this.options });
+    const result = replayMeasure(this.landscape, config, { targetP99Ms: req.targetP99Ms, ...this.options, repeat: req.repeat ?? 0 });
     result.points.forEach((p, i) => req.onPoint(p, i));
     return result;
   };

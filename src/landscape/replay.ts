@@ -11,7 +11,8 @@
  * Noise (`noise` = σ, e.g. 0.05): every point's throughput is multiplied by exp(σ·z1) and
  * its three latencies by one common exp(σ·z2) (so p50 <= p90 <= p99 still holds), with
  * z1, z2 standard normal draws seeded by (seed, configuration, concurrency): the same
- * point always gets the same noise, whatever the order of the measurements.
+ * point always gets the same noise, whatever the order of the measurements. A repeated
+ * measurement of a configuration (`repeat` 1, 2, ...) draws its own noise.
  */
 import { nextLoad, type NextLoadOptions } from '../measure/load-search.js';
 import { bestPointIndex } from '../domain/target.js';
@@ -28,10 +29,16 @@ export interface ReplayOptions {
   /** σ of the multiplicative log-normal noise; 0 or absent = the recorded figures. */
   noise?: number;
   seed?: number;
+  /**
+   * How many times this configuration was measured before in the run (default 0): a repeat
+   * gets noise of its own, as a measurement taken again would; repeat 0 is the noise above.
+   */
+  repeat?: number;
   /** Passed on to nextLoad (its defaults otherwise). */
   tolerance?: NextLoadOptions['tolerance'];
   minGrowth?: NextLoadOptions['minGrowth'];
   maxPoints?: NextLoadOptions['maxPoints'];
+  confirmKnee?: NextLoadOptions['confirmKnee'];
 }
 
 export class MissingConfigError extends TanalyzeError {
@@ -74,7 +81,10 @@ function noisyPoint(row: LandscapeRow, config: ServingConfig, opts: ReplayOption
   let tf = 1;
   let lf = 1;
   if (sigma > 0) {
-    const rand = seededRng(opts.seed ?? 0, 'replay-noise', configKey(config), row.concurrency);
+    const repeat = opts.repeat ?? 0;
+    const labels: (string | number)[] = ['replay-noise', configKey(config), row.concurrency];
+    if (repeat > 0) labels.push('repeat', repeat);
+    const rand = seededRng(opts.seed ?? 0, ...labels);
     tf = Math.exp(sigma * normal(rand));
     lf = Math.exp(sigma * normal(rand));
   }
@@ -97,6 +107,8 @@ function noisyPoint(row: LandscapeRow, config: ServingConfig, opts: ReplayOption
     stopReason: 'replayed',
     server: null,
     durationS: 0,
+    // The replay's noise stands for the point's: the load search judges growth against it.
+    ...(sigma > 0 ? { throughputCv: sigma } : {}),
   };
 }
 
@@ -116,6 +128,7 @@ export function replayMeasure(landscape: Landscape, config: ServingConfig, opts:
     ...(opts.tolerance !== undefined ? { tolerance: opts.tolerance } : {}),
     ...(opts.minGrowth !== undefined ? { minGrowth: opts.minGrowth } : {}),
     ...(opts.maxPoints !== undefined ? { maxPoints: opts.maxPoints } : {}),
+    ...(opts.confirmKnee !== undefined ? { confirmKnee: opts.confirmKnee } : {}),
   };
   const points: LoadPoint[] = [];
   const measured = new Set<number>();

@@ -19,6 +19,8 @@ export interface SearchPoint {
   stopReason?: string;
   /** An unreliable point (the client fell behind its schedule) never meets the target. */
   unreliable?: boolean;
+  /** Relative spread (coefficient of variation) of throughput over the point's windows; absent = unknown (0). */
+  throughputCv?: number;
 }
 
 export interface NextLoadOptions {
@@ -31,7 +33,12 @@ export interface NextLoadOptions {
   minGrowth?: number;
   /** Stop after this many points whatever else (default 24). */
   maxPoints?: number;
+  /** Judge growth against the points' noise and stop only after two flat points in a row (default true; false: one flat point stops). */
+  confirmKnee?: boolean;
 }
+
+/** Growth below this many standard deviations of the difference of two points' throughputs is flat. */
+const GROWTH_SIGMAS = 2;
 
 export type DoneKind = 'infeasible' | 'saturated' | 'max-concurrency' | 'max-rate' | 'bracketed' | 'budget' | 'client-limited';
 
@@ -72,13 +79,22 @@ export function nextLoad(points: readonly SearchPoint[], opts: NextLoadOptions):
 
   if (lowestFail === Infinity) {
     if (lo >= max) return done('max-concurrency', `p99 ${fmt(top.p99Ms)} ms meets the target at the maximum concurrency ${max}`);
-    const prevBest = below
-      .filter((p) => p.concurrency < lo)
-      .reduce((m, p) => Math.max(m, p.throughputIps), -Infinity);
-    if (prevBest > 0 && top.throughputIps < prevBest * (1 + minGrowth)) {
+    const ladder = [...below].sort((a, b) => a.concurrency - b.concurrency);
+    const confirm = opts.confirmKnee ?? true;
+    // Whether the point at ladder[i] failed to grow beyond the best below it (by minGrowth, or its noise).
+    const flat = (i: number): { flat: boolean; prev: SearchPoint | null; need: number } => {
+      const p = ladder[i]!;
+      const prev = ladder.slice(0, i).reduce<SearchPoint | null>((m, q) => (m === null || q.throughputIps > m.throughputIps ? q : m), null);
+      if (!prev || !(prev.throughputIps > 0)) return { flat: false, prev, need: minGrowth };
+      const noise = confirm ? GROWTH_SIGMAS * Math.hypot(p.throughputCv ?? 0, prev.throughputCv ?? 0) : 0;
+      const need = Math.max(minGrowth, noise);
+      return { flat: p.throughputIps < prev.throughputIps * (1 + need), prev, need };
+    };
+    const last = flat(ladder.length - 1);
+    if (last.flat && (!confirm || flat(ladder.length - 2).flat)) {
       return done(
         'saturated',
-        `throughput ${fmt(top.throughputIps)}/s at concurrency ${lo} is within ${Math.round(minGrowth * 100)}% of ${fmt(prevBest)}/s at lower load`,
+        `throughput ${fmt(top.throughputIps)}/s at concurrency ${lo} is within ${Math.round(last.need * 100)}% of ${fmt(last.prev!.throughputIps)}/s at lower load${confirm ? ', as was the point below it' : ''}`,
       );
     }
     const next = Math.min(lo * 2, max);
@@ -93,6 +109,17 @@ export function nextLoad(points: readonly SearchPoint[], opts: NextLoadOptions):
   const mid = Math.floor((lo + hi) / 2);
   if (measured.has(mid)) return done('bracketed', `concurrency ${mid} was already measured`);
   return { concurrency: mid };
+}
+
+/**
+ * Load points a search spent confirming the knee: how many it measured beyond where the
+ * one-point rule (confirmKnee false) would have stopped. Pure; 0 when that rule would not
+ * have stopped sooner.
+ */
+export function kneeConfirmationCost(points: readonly SearchPoint[], opts: NextLoadOptions): number {
+  const plain = { ...opts, confirmKnee: false };
+  for (let n = 1; n < points.length; n++) if ('done' in nextLoad(points.slice(0, n), plain)) return points.length - n;
+  return 0;
 }
 
 // ---- Open loop: bisection over the request rate ----

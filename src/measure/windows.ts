@@ -183,6 +183,9 @@ export async function measureLoadPoint<S>(opts: MeasureLoadPointOptions<S>): Pro
     usedWindows: used.length,
     histogramB64: encodeHistogram(merged),
   };
+  // The windows' spread of throughput: the load search judges growth against it.
+  const cv = coefficientOfVariation(used.map((m) => m.summary.throughputIps));
+  if (cv !== null) point.throughputCv = cv;
   if (opts.targetP99Ms !== undefined) point.targetVerdict = count === 0 ? 'misses' : intervalVerdict(ciMs, opts.targetP99Ms);
   if (extra > 0) point.extraWindows = extra;
   if (warm.ms > 0 || warm.requests > 0) {
@@ -289,6 +292,15 @@ function sendingLoad(self: ClientSample | null, workers: ThreadLoad | undefined)
   if (workers) return workers;
   if (!self) return null;
   return { eventLoopUtilization: self.eventLoopUtilization, eventLoopDelayP99Ms: self.eventLoopDelayP99Ms };
+}
+
+/** Sample standard deviation over the mean; null for fewer than two values or a mean of 0. */
+function coefficientOfVariation(xs: readonly number[]): number | null {
+  if (xs.length < 2) return null;
+  const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
+  if (!(mean > 0)) return null;
+  const v = xs.reduce((a, x) => a + (x - mean) ** 2, 0) / (xs.length - 1);
+  return Math.sqrt(v) / mean;
 }
 
 function summarize(w: WindowResult, perRequest: number): WindowSummary {

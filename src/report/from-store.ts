@@ -2,7 +2,7 @@
 import type { LoadPoint } from '../domain/measurement.js';
 import type { Store } from '../store/store.js';
 import type { ReportData, ReportPoint, ReportTrial } from './types.js';
-import { chooseRecommended } from './pareto.js';
+import { confirmationOf } from './confirmation.js';
 
 /** The plan fields the report states; older runs may lack some (they read as 0). */
 interface StoredPlan {
@@ -31,7 +31,9 @@ export function reportDataFromStore(store: Store, runId: string): ReportData {
     points: store.points(t.id).map(reportPoint),
     pbtxt: t.pbtxt,
   }));
-  const recommended = chooseRecommended(trials, run.targetP99Ms);
+  // The search's own choice: the best mean over repeats, not the luckiest single measurement.
+  const confirmation = confirmationOf(trials, run.targetP99Ms);
+  const recommended = confirmation.recommended ? { index: confirmation.recommended.representativeIndex } : null;
   const def = trials.find((t) => t.isDefault) ?? null;
   const pbtxtOf = (index: number | null) => (index === null ? null : rows.find((t) => t.index === index)?.pbtxt ?? null);
   return {
@@ -60,6 +62,7 @@ export function reportDataFromStore(store: Store, runId: string): ReportData {
     defaultIndex: def?.index ?? null,
     recommendedPbtxt: pbtxtOf(recommended?.index ?? null),
     defaultPbtxt: pbtxtOf(def?.index ?? null),
+    confirmation,
   };
 }
 

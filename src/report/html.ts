@@ -361,6 +361,17 @@ function cards(data: ReportData): string {
         : card('Default configuration', def.state === 'FAILED' ? 'failed' : 'over target', def.p99Ms !== null ? `lowest p99 ${formatMs(def.p99Ms)} ms` : ''),
     );
   }
+  const conf = data.confirmation;
+  if (conf?.recommended && (conf.recommended.trialIndexes.length > 1 || conf.runnerUp)) {
+    const f = conf.recommended;
+    const iv = (x: [number, number]) => `${formatIps(x[0])}–${formatIps(x[1])}`;
+    const lvl = `${Math.round(conf.level * 100)}%`;
+    const runner = conf.runnerUp
+      ? `; runner-up (trial ${conf.runnerUp.representativeIndex}) ${formatIps(conf.runnerUp.meanIps)} inf/s over ${conf.runnerUp.trialIndexes.length}, ${lvl} interval ${iv(conf.runnerUp.intervalIps)}${conf.cannotTellApart ? ': the two cannot be told apart' : ''}`
+      : '';
+    out.push(card('Measured again', `${f.trialIndexes.length}× · mean ${formatIps(f.meanIps)} inf/s`,
+      `measurements ${f.throughputsIps.map(formatIps).join(', ')}; ${lvl} interval ${iv(f.intervalIps)}${runner}`));
+  }
   if (rec && def && trialFeasible(def, target) && (def.objectiveIps as number) > 0) {
     out.push(card('Speed-up vs default', `${formatRatio((rec.objectiveIps as number) / (def.objectiveIps as number))}x`, 'same p99 target'));
   }

@@ -16,6 +16,7 @@ import type { ServingConfig } from '../domain/serving.js';
 import type { Check, Comparison, Verdict } from '../domain/comparison.js';
 import type { CsvPaths } from './csv.js';
 import { describeConfig } from './specs.js';
+import type { FinalistFigures } from './confirmation.js';
 import type { ReportData } from './types.js';
 
 export const SUMMARY_SCHEMA_VERSION = 1;
@@ -38,6 +39,18 @@ export interface ConfigSummary {
   p99_ms: number | null;
 }
 
+/** A finalist's measurements: the recommended configuration or the runner-up, measured once or more. */
+export interface FinalistSummary {
+  /** Trial indexes of its measurements (repeats included), in order. */
+  trial_indexes: number[];
+  /** Throughput found at the target by each feasible measurement (inferences/s). */
+  throughputs_ips: number[];
+  mean_ips: number;
+  /** Interval of the mean (inferences/s) at `interval_level`. */
+  interval_ips: [number, number];
+  interval_level: number;
+}
+
 /** `kind: "run"`: the result of a search run (also printed by `tanalyze report`). */
 export interface RunSummary {
   kind: 'run';
@@ -50,7 +63,14 @@ export interface RunSummary {
   trials_by_state: Record<string, number>;
   stop_reason: string | null;
   wall_s: number | null;
+  /** The best mean throughput over repeats (the row shown is its measurement closest to the mean). */
   recommended: ConfigSummary | null;
+  /** Every measurement of the recommended configuration, their mean and interval. */
+  recommended_measurements: FinalistSummary | null;
+  /** The next best configuration, its measurements, mean and interval. */
+  runner_up: (ConfigSummary & { measurements: FinalistSummary }) | null;
+  /** True when the intervals of the recommended configuration and the runner-up overlap: the measurements cannot tell them apart. */
+  runner_up_indistinguishable: boolean | null;
   default: ConfigSummary | null;
   /** Recommended throughput / default throughput at the target; null when either is missing. */
   throughput_gain: number | null;
@@ -90,6 +110,10 @@ export function summarizeRun(data: ReportData, out: RunOutputs): RunSummary {
   const def = conf(data.defaultIndex);
   const byState: Record<string, number> = {};
   for (const t of data.trials) byState[t.state] = (byState[t.state] ?? 0) + 1;
+  const c = data.confirmation;
+  const finalist = (f: FinalistFigures | null | undefined): FinalistSummary | null =>
+    f ? { trial_indexes: f.trialIndexes, throughputs_ips: f.throughputsIps, mean_ips: f.meanIps, interval_ips: f.intervalIps, interval_level: c!.level } : null;
+  const runnerUpRow = c?.runnerUp ? conf(c.runnerUp.representativeIndex) : null;
   return {
     kind: 'run',
     schema_version: SUMMARY_SCHEMA_VERSION,
@@ -101,6 +125,9 @@ export function summarizeRun(data: ReportData, out: RunOutputs): RunSummary {
     stop_reason: data.run.stopReason,
     wall_s: data.run.wallS,
     recommended: rec,
+    recommended_measurements: finalist(c?.recommended),
+    runner_up: runnerUpRow && c?.runnerUp ? { ...runnerUpRow, measurements: finalist(c.runnerUp)! } : null,
+    runner_up_indistinguishable: c && c.recommended && c.runnerUp ? c.cannotTellApart : null,
     default: def,
     throughput_gain: rec?.throughput_ips && def?.throughput_ips && def.state === 'COMPLETE' ? rec.throughput_ips / def.throughput_ips : null,
     report_html: out.htmlPath,
@@ -121,6 +148,14 @@ export function formatRunSummary(s: RunSummary, rel: (path: string) => string = 
   if (s.recommended) {
     lines.push(`Recommended (trial ${s.recommended.trial_index}): ${asConfig(s.recommended)}`);
     lines.push(`  ${n(s.recommended.throughput_ips)} inferences/s at p99 ${n(s.recommended.p99_ms, 2)} ms (target ${s.target_p99_ms} ms)`);
+    const m = s.recommended_measurements;
+    if (m && m.trial_indexes.length > 1) lines.push(`  measured ${m.trial_indexes.length} times: ${m.throughputs_ips.map((x) => n(x, 0)).join(', ')} inferences/s; mean ${n(m.mean_ips)}, ${Math.round(m.interval_level * 100)}% interval ${n(m.interval_ips[0])}-${n(m.interval_ips[1])}`);
+    const r = s.runner_up;
+    if (r) {
+      const rm = r.measurements;
+      lines.push(`Runner-up (trial ${r.trial_index}): ${asConfig(r)}`);
+      lines.push(`  mean ${n(rm.mean_ips)} inferences/s over ${rm.trial_indexes.length} measurement${rm.trial_indexes.length === 1 ? '' : 's'}, interval ${n(rm.interval_ips[0])}-${n(rm.interval_ips[1])}${s.runner_up_indistinguishable ? '; the measurements cannot tell it from the recommended one' : ''}`);
+    }
   } else {
     lines.push(`No configuration met the p99 target of ${s.target_p99_ms} ms.`);
   }

@@ -1,6 +1,7 @@
 import type { LoadPoint } from '../domain/measurement.js';
 import type { ServingConfig } from '../domain/serving.js';
 import type { TrialState } from '../domain/trial.js';
+import type { Confirmation } from './confirmation.js';
 
 /**
  * A load point as the report sees it: the stored LoadPoint, plus figures the store may hold
@@ -75,4 +76,6 @@ export interface ReportData {
   defaultIndex: number | null;
   recommendedPbtxt: string | null;
   defaultPbtxt: string | null;
+  /** The recommended configuration and the runner-up with their repeats and intervals; absent: not computed (tests, older callers). */
+  confirmation?: Confirmation;
 }

@@ -19,6 +19,7 @@ import type { LoadPoint, TrialResult, WindowSettings } from '../domain/measureme
 import { installArtifacts, limitMaxBatchSizes, type BuildResult, type EngineBuilder } from './engines/builder.js';
 import { PrecisionUnavailableError } from './engines/onnxruntime.js';
 import { ownInfrastructureFailure, TanalyzeError } from '../domain/errors.js';
+import { kneeConfirmationCost } from '../measure/load-search.js';
 
 /** One turn of the event loop, so a signal (Ctrl-C, SIGTERM) is handled even when no trial waits on I/O (replay, sim). */
 const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
@@ -125,7 +126,7 @@ export async function runSearch(ctxIn: SearchContext): Promise<SearchOutcome> {
   for (const t of ctx.store.trialsToRedo(ctx.runId)) {
     await yieldToEventLoop();
     if (ctx.shouldStop?.()) break;
-    await runTrial(ctx, { index: t.index, config: t.config, isDefault: t.isDefault }, storeSink(ctx.store, ctx.runId));
+    await runTrial(ctx, { index: t.index, config: t.config, isDefault: t.isDefault, repeat: repeatsBefore(ctx, t.index, t.config) }, storeSink(ctx.store, ctx.runId));
   }
   let history = ctx.store.trialHistory(ctx.runId);
   const hasDefault = ctx.store.trials(ctx.runId).some((t) => t.isDefault);
@@ -144,9 +145,14 @@ export async function runSearch(ctxIn: SearchContext): Promise<SearchOutcome> {
     if (early) return { trials: history.length, stopReason: early };
     const next = ctx.strategy.ask(history, ctx.space, ctx.seed);
     if (next === null) return { trials: history.length, stopReason: 'search space exhausted' };
-    await runTrial(ctx, { index: history.length, config: next, isDefault: false }, storeSink(ctx.store, ctx.runId));
+    await runTrial(ctx, { index: history.length, config: next, isDefault: false, repeat: repeatsBefore(ctx, history.length, next) }, storeSink(ctx.store, ctx.runId));
     history = ctx.store.trialHistory(ctx.runId);
   }
+}
+
+/** How many earlier trials of the run measured this configuration (0: the first). */
+function repeatsBefore(ctx: SearchContext, index: number, config: ServingConfig): number {
+  return ctx.store.trialHistory(ctx.runId).filter((t) => t.index < index && configKey(t.config) === configKey(config)).length;
 }
 
 /**
@@ -156,12 +162,14 @@ export async function runSearch(ctxIn: SearchContext): Promise<SearchOutcome> {
  */
 export async function runTrial(
   ctx: TrialContext,
-  trial: { index: number; config: ServingConfig; isDefault: boolean; variantName?: string },
+  trial: { index: number; config: ServingConfig; isDefault: boolean; variantName?: string; repeat?: number },
   sink: TrialSink,
 ): Promise<TrialOutcome> {
   const { index, config, isDefault } = trial;
   const variantName = trial.variantName ?? `${ctx.model.name}_config_${index}`;
-  const label = `[${index + 1}/${ctx.budget}] ${isDefault ? 'default ' : ''}${describe(config)}`;
+  // How many earlier trials measured this configuration (finalists are measured again).
+  const repeat = trial.repeat ?? 0;
+  const label = `[${index + 1}/${ctx.budget}] ${isDefault ? 'default ' : ''}${repeat ? `again (measurement ${repeat + 1}): ` : ''}${describe(config)}`;
   const started = Date.now();
 
   // The builder gives precision its meaning where it can (a TensorRT build); otherwise a
@@ -214,6 +222,7 @@ export async function runTrial(
   // A failure of tanalyze's own database or disk is no verdict on the configuration: the
   // trial is left unfinished (RUNNING), so a resumed run measures it again.
   let ownFailure = null as TanalyzeError | null;
+  let kneeCost = 0;
   try {
     if (!ctx.offline) await writeVariant(ctx.variantRepo, ctx.model.dir, cfg, variantName);
     if (build) await installArtifacts(variant.dir, build.files);
@@ -229,6 +238,7 @@ export async function runTrial(
       targetP99Ms: ctx.targetP99Ms,
       settings: ctx.windows,
       maxConcurrency: ctx.maxConcurrency,
+      repeat,
       onPoint: (p, i) => {
         pointCount++;
         try {
@@ -241,6 +251,10 @@ export async function runTrial(
     });
     if (ownFailure) throw ownFailure;
     measured = result;
+    // Closed loop: the load points spent confirming the knee (one noisy point does not end the load search).
+    if (result.points.length && result.points.every((p) => p.offeredRate === undefined)) {
+      kneeCost = kneeConfirmationCost(result.points, { targetP99Ms: ctx.targetP99Ms, maxConcurrency: ctx.maxConcurrency });
+    }
     if (result.stopReason?.startsWith('errors')) {
       // Requests fail even at the lightest load: the configuration is broken, not overloaded,
       // unless the server died under it (then the failure says so).
@@ -278,7 +292,7 @@ export async function runTrial(
   }
   sink.finish(trialId, { state, objectiveIps, p99Ms, error });
   const secs = ((Date.now() - started) / 1000).toFixed(1);
-  if (state === 'COMPLETE') ctx.log(`${label}: ${fmt(objectiveIps)} inf/s at p99 ${fmt(p99Ms)} ms (${pointCount} load points, ${secs} s)`);
+  if (state === 'COMPLETE') ctx.log(`${label}: ${fmt(objectiveIps)} inf/s at p99 ${fmt(p99Ms)} ms (${pointCount} load points${kneeCost ? `, ${kneeCost} to confirm the knee` : ''}, ${secs} s)`);
   else ctx.log(`${label}: ${state.toLowerCase()}: ${error} (${secs} s)`);
   return { state, objectiveIps, p99Ms, error, result: measured };
 }

@@ -74,6 +74,8 @@ export interface Analysis {
   maxExpectedGain: number | null;
   /** Best measured throughput so far (a feasible trial), or null. */
   bestIps: number | null;
+  /** In the improvement phase, log(EI × P(feasible)) of every untried configuration, by configKey. */
+  scores?: Map<string, number>;
   /** The fitted hyperparameters, for diagnostics. */
   hyper?: { objective?: GpHyper; feasibility?: GpHyper; objectiveNoiseSd?: number };
 }
@@ -216,13 +218,38 @@ export class BayesianStrategy implements Strategy {
     return this.analyze(history, space, seed).next;
   }
 
+  /**
+   * Untried configurations, most promising first by the model's acquisition (the given
+   * order where the model has not started: design phase, nothing feasible yet).
+   */
+  rank(candidates: readonly ServingConfig[], history: readonly TrialRecord[], space: SearchSpace, seed: number): ServingConfig[] {
+    const scores = this.analyze(history, space, seed).scores;
+    if (!scores) return [...candidates];
+    const score = (c: ServingConfig) => scores.get(configKey(c)) ?? -Infinity;
+    return candidates.map((c, i) => ({ c, i })).sort((a, b) => score(b.c) - score(a.c) || a.i - b.i).map((x) => x.c);
+  }
+
   /** Why the search should stop now (negligible expected improvement), or null. */
   earlyStopReason(history: readonly TrialRecord[], space: SearchSpace, seed: number): string | null {
     return shouldStopEarly(history, space, { seed, ...this.opts });
   }
 
-  /** The decision behind ask, with the figures early stopping reads. */
+  /**
+   * The decision behind ask, with the figures early stopping reads. Memoized: the loop asks
+   * for the same history (and its prefixes, for early stopping) several times, and each
+   * answer costs two model fits.
+   */
   analyze(history: readonly TrialRecord[], space: SearchSpace, seed: number): Analysis {
+    const key = JSON.stringify([this.opts, space, seed, history]);
+    const hit = ANALYSES.get(key);
+    if (hit) return hit;
+    const a = this.computeAnalysis(history, space, seed);
+    if (ANALYSES.size >= 16) ANALYSES.delete(ANALYSES.keys().next().value!);
+    ANALYSES.set(key, a);
+    return a;
+  }
+
+  private computeAnalysis(history: readonly TrialRecord[], space: SearchSpace, seed: number): Analysis {
     const all = enumerateSpace(space);
     const valid = new Map(all.map((c) => [configKey(c), c]));
     const tried = new Set(history.map((t) => configKey(t.config)));
@@ -292,9 +319,13 @@ export class BayesianStrategy implements Strategy {
       });
       if (lb >= 0) best = lb;
     }
-    return { phase: 'improvement', next: candidates[best]!, maxExpectedGain: Math.exp(acq[globalBest]!), bestIps, hyper: { objective: obj.hyper, feasibility: feas.hyper, objectiveNoiseSd: Math.sqrt(obj.noiseVariance) } };
+    const scores = new Map(candidates.map((c, i) => [configKey(c), acq[i]!]));
+    return { phase: 'improvement', next: candidates[best]!, maxExpectedGain: Math.exp(acq[globalBest]!), bestIps, scores, hyper: { objective: obj.hyper, feasibility: feas.hyper, objectiveNoiseSd: Math.sqrt(obj.noiseVariance) } };
   }
 }
+
+// A pure function of (options, space, seed, history): the latest answers, oldest evicted first.
+const ANALYSES = new Map<string, Analysis>();
 
 function argmax(xs: readonly number[]): number {
   let b = 0;

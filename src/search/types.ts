@@ -15,11 +15,20 @@ export interface Strategy {
    * is negligible), or null to go on. Pure, like ask; the runner prints the reason.
    */
   earlyStopReason?(history: readonly TrialRecord[], space: SearchSpace, seed: number): string | null;
+  /**
+   * Optional: the given untried configurations, most promising first by the strategy's own
+   * judgement (the final local phase measures them in this order). Pure, like ask.
+   */
+  rank?(candidates: readonly ServingConfig[], history: readonly TrialRecord[], space: SearchSpace, seed: number): ServingConfig[];
 }
 
 /** What a strategy may be built with (the CLI knows these from the run plan). */
 export interface StrategyOptions {
   /** The p99 target (ms): strategies that model feasibility use it. */
   targetP99Ms?: number;
+  /** The run's budget (measurements): with the target, the search ends with finish.ts's final phase. */
+  budget?: number;
+  /** Finer control of that final phase (benchmarks turn its parts off). */
+  finish?: { local?: boolean; confirm?: boolean; confirmShare?: number; maxFinalists?: number; maxMeasurements?: number };
 }
 

@@ -109,9 +109,21 @@ CREATE TABLE measurement_windows (
 );
 `;
 
+/**
+ * v3: repeats. A configuration measured again in a run (finalists, see search/finish.ts)
+ * is a trial of its own; `repeat_of` is the trial_index of the run's first measurement of
+ * that configuration (NULL on the first), so reports group the repeats without comparing keys.
+ */
+const V3 = `
+ALTER TABLE trials ADD COLUMN repeat_of INTEGER CHECK (repeat_of IS NULL OR repeat_of >= 0);
+UPDATE trials SET repeat_of = (SELECT MIN(f.trial_index) FROM trials f
+  WHERE f.run_id = trials.run_id AND f.config_key = trials.config_key AND f.trial_index < trials.trial_index);
+`;
+
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, description: 'runs, trials, measurements', up: (db) => db.exec(V1) },
   { version: 2, description: 'measurement details and per-window histograms', up: (db) => db.exec(V2) },
+  { version: 3, description: 'repeats: trials.repeat_of', up: (db) => db.exec(V3) },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -151,6 +151,8 @@ export interface TrialRow extends TrialRecord {
   attempt: number;
   /** FAILED by failStaleRunning and not redone yet. */
   interrupted: boolean;
+  /** A repeat: the index of the run's first trial of the same configuration; null on the first. */
+  repeatOf: number | null;
 }
 
 export interface PointRow {
@@ -464,9 +466,10 @@ export class Store {
             interrupted = 0, nonfinite = NULL WHERE id = @id`).run({ ...encode(values), id: existing.id });
         return existing.id;
       }
-      const res = this.db.prepare(`INSERT INTO trials (run_id, trial_index, variant_name, state, is_default, config_json, config_key, pbtxt, started_at)
-        VALUES (@run_id, @trial_index, @variant_name, 'RUNNING', @is_default, @config_json, @config_key, @pbtxt, @started_at)`)
-        .run({ ...encode(values), run_id: runId, trial_index: index });
+      const first = this.db.prepare('SELECT MIN(trial_index) AS i FROM trials WHERE run_id = ? AND config_key = ? AND trial_index < ?').get(runId, key, index) as { i: number | null };
+      const res = this.db.prepare(`INSERT INTO trials (run_id, trial_index, variant_name, state, is_default, config_json, config_key, pbtxt, started_at, repeat_of)
+        VALUES (@run_id, @trial_index, @variant_name, 'RUNNING', @is_default, @config_json, @config_key, @pbtxt, @started_at, @repeat_of)`)
+        .run({ ...encode(values), run_id: runId, trial_index: index, repeat_of: first.i ?? null });
       return Number(res.lastInsertRowid);
     });
   }
@@ -747,6 +750,7 @@ function trialFromRow(row: Row): TrialRow {
     durationS: n('duration_s'),
     attempt: Number(row.attempt),
     interrupted: row.interrupted === 1,
+    repeatOf: row.repeat_of === null || row.repeat_of === undefined ? null : Number(row.repeat_of),
   };
 }
 

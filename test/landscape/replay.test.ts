@@ -101,4 +101,14 @@ describe('replayMeasure', () => {
     const first = (r: typeof loose) => r.points.find((p) => p.concurrency === 2)!;
     assert.equal(first(loose).throughputIps, first(tight).throughputIps);
   });
+
+  it('a repeated measurement draws noise of its own; the first is the plain one', () => {
+    const opts = { targetP99Ms: 1e9, noise: 0.05, seed: 3 };
+    const at2 = (r: ReturnType<typeof replayMeasure>) => r.points.find((p) => p.concurrency === 2)!.throughputIps;
+    assert.equal(at2(replayMeasure(landscape, config, { ...opts, repeat: 0 })), at2(replayMeasure(landscape, config, opts)));
+    const again = at2(replayMeasure(landscape, config, { ...opts, repeat: 1 }));
+    assert.notEqual(again, at2(replayMeasure(landscape, config, opts)));
+    assert.equal(again, at2(replayMeasure(landscape, config, { ...opts, repeat: 1 })), 'still deterministic');
+    assert.equal(at2(replayMeasure(landscape, config, { targetP99Ms: 1e9, repeat: 2 })), at2(replayMeasure(landscape, config, { targetP99Ms: 1e9 })), 'no noise: repeats agree');
+  });
 });

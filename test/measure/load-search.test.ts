@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { nextLoad, type NextLoadOptions, type SearchPoint } from '../../src/measure/load-search.js';
+import { kneeConfirmationCost, nextLoad, type NextLoadOptions, type SearchPoint } from '../../src/measure/load-search.js';
 import { bestPointIndex } from '../../src/domain/target.js';
 import { mulberry32 as seededRandom } from '../../src/util/random.js';
 
@@ -82,9 +82,17 @@ const rows: {
     best: 192,
   },
   {
-    name: 'saturating: stop doubling once throughput stops growing',
+    name: 'saturating: stop doubling once throughput stops growing, on the second flat point',
     curve: capped(100, 800, 5),
     opts: { targetP99Ms: 1000, maxConcurrency: 1024 },
+    order: [1, 2, 4, 8, 16, 32],
+    kind: 'saturated',
+    best: 8,
+  },
+  {
+    name: 'saturating, one-point rule (confirmKnee false): the first flat point stops',
+    curve: capped(100, 800, 5),
+    opts: { targetP99Ms: 1000, maxConcurrency: 1024, confirmKnee: false },
     order: [1, 2, 4, 8, 16],
     kind: 'saturated',
     best: 8,
@@ -175,4 +183,29 @@ test('load search: starts at the minimum and proposes it again if a resume lost 
   assert.deepEqual(nextLoad([], { targetP99Ms: 10, maxConcurrency: 8 }), { concurrency: 1 });
   const pts: SearchPoint[] = [{ concurrency: 4, throughputIps: 10, p99Ms: 50, stable: true }];
   assert.deepEqual(nextLoad(pts, { targetP99Ms: 10, maxConcurrency: 8 }), { concurrency: 1 });
+});
+
+test('load search: one noisy flat point does not end the doubling; the knee is confirmed above it', () => {
+  // True throughput 100·c up to 1600; the point at 8 came out low (noise), 4% above the one at 4.
+  const measured = new Map([[1, 100], [2, 200], [4, 400], [8, 416], [16, 1600], [32, 1600], [64, 1610]]);
+  const curve: Curve = (c) => ({ throughputIps: measured.get(c) ?? 1600, p99Ms: 5, stable: true });
+  const opts = { targetP99Ms: 100, maxConcurrency: 1024 };
+  const r = simulate(curve, opts);
+  assert.deepEqual(r.order, [1, 2, 4, 8, 16, 32, 64]);
+  assert.equal(r.kind, 'saturated');
+  assert.equal(r.best, 64);
+  const plain = simulate(curve, { ...opts, confirmKnee: false });
+  assert.deepEqual(plain.order, [1, 2, 4, 8], 'the one-point rule stops on the noisy point, at a quarter of the throughput');
+  const points = r.order.map((c) => ({ concurrency: c, ...curve(c) }));
+  assert.equal(kneeConfirmationCost(points, opts), 3, 'three points beyond where the one-point rule stopped');
+});
+
+test('load search: growth within the windows\' measured noise is flat', () => {
+  // +8% per doubling, but the windows of each point spread by 5%: 2·√(0.05² + 0.05²) = 14% is needed.
+  const noisyCurve: Curve = (c) => ({ throughputIps: 1000 * 1.08 ** Math.log2(c), p99Ms: 5, stable: true, throughputCv: 0.05 });
+  const quietCurve: Curve = (c) => ({ ...noisyCurve(c), throughputCv: 0.005 });
+  const opts = { targetP99Ms: 100, maxConcurrency: 64 };
+  assert.deepEqual(simulate(noisyCurve, opts).order, [1, 2, 4], 'two flat points in a row: saturated');
+  assert.equal(simulate(noisyCurve, opts).kind, 'saturated');
+  assert.deepEqual(simulate(quietCurve, opts).order, [1, 2, 4, 8, 16, 32, 64], 'the same growth with quiet windows is growth');
 });

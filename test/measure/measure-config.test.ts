@@ -60,9 +60,9 @@ test('measureConfiguration on FAKE time: saturation ends the search without a ta
   );
   assert.match(result.stopReason, /^saturated: /);
   const order = result.points.map((p) => p.concurrency);
-  // 16/17 ms → 941/s; 32/33 → 970/s (+3%): stop.
-  assert.deepEqual(order, [1, 2, 4, 8, 16, 32]);
-  assert.equal(result.points[result.bestIndex!]!.concurrency, 32);
+  // 16/17 ms → 941/s; 32/33 → 970/s (+3%): flat; 64/65 → 985/s (+1.5%): flat again, stop.
+  assert.deepEqual(order, [1, 2, 4, 8, 16, 32, 64]);
+  assert.equal(result.points[result.bestIndex!]!.concurrency, 64);
 });
 
 test('measureConfiguration on FAKE time: infeasible at concurrency 1', async () => {

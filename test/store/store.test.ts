@@ -309,7 +309,7 @@ describe('Store', () => {
     const raw = new Database(future);
     raw.prepare('INSERT INTO schema_version (version, description, applied_at) VALUES (99, ?, ?)').run('from the future', 'now');
     raw.close();
-    assert.throws(() => Store.open(future), isStoreError('schema', future, /schema version 99.*knows up to 2/));
+    assert.throws(() => Store.open(future), isStoreError('schema', future, /schema version 99.*knows up to 3/));
   });
 
   it('migrates once, records the version, and uses WAL', () => {
@@ -317,7 +317,7 @@ describe('Store', () => {
     Store.open(file).close();
     Store.open(file).close();
     const raw = new Database(file, { readonly: true });
-    assert.deepEqual((raw.prepare('SELECT version FROM schema_version').all() as { version: number }[]).map((r) => r.version), [1, 2]);
+    assert.deepEqual((raw.prepare('SELECT version FROM schema_version').all() as { version: number }[]).map((r) => r.version), [1, 2, 3]);
     assert.equal(raw.pragma('journal_mode', { simple: true }), 'wal');
     raw.close();
   });

@@ -108,7 +108,7 @@ export async function executeRun(plan: RunPlan, opts: { resume: string | null; f
         windows: plan.windows,
         maxConcurrency: plan.maxConcurrency,
         store,
-        strategy: strategyByName(plan.strategy, { targetP99Ms: plan.targetP99Ms }),
+        strategy: strategyByName(plan.strategy, { targetP99Ms: plan.targetP99Ms, budget: plan.budget }),
         offline: offline !== null,
         ...(plan.timeBudgetMs !== null ? { deadline: started + plan.timeBudgetMs } : {}),
         launcher: serving.launcher,

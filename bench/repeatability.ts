@@ -1,0 +1,122 @@
+/**
+ * Repeatability: the same configuration tuned in separate runs on the embedded server, and
+ * the spread of the throughput found at the p99 target. Each run is a fresh `tanalyze`
+ * process (its own server, its own results database), so nothing carries over between them.
+ * Run from the repository root, when the machine is quiet:
+ *
+ *   npm run build && node dist/bench/repeatability.js [--runs 5] [--model tiny_resnet] [--p99 50ms]
+ *     [--config 8,8000,1,FP32] [--max-concurrency 32]
+ *
+ * Each run measures the model's default configuration (every embedded run does) and then
+ * the one configuration of --config (max_batch_size, queue delay µs, instances, precision);
+ * both are reported. Target (issue 15): every run's throughput within 7% of the median.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { kneeConfirmationCost } from '../src/measure/load-search.js';
+import { Store } from '../src/store/store.js';
+import { fromPackageRoot } from '../src/util/package-root.js';
+
+interface Args {
+  runs: number;
+  model: string;
+  p99: string;
+  config: [number, number, number, string];
+  maxConcurrency: number;
+}
+
+function parseArgs(argv: string[]): Args {
+  const a: Args = { runs: 5, model: 'tiny_resnet', p99: '50ms', config: [8, 8000, 1, 'FP32'], maxConcurrency: 32 };
+  for (let i = 0; i < argv.length; i += 2) {
+    const k = argv[i]!;
+    const v = argv[i + 1];
+    if (v === undefined) throw new Error(`${k}: missing value`);
+    if (k === '--runs') a.runs = Number(v);
+    else if (k === '--model') a.model = v;
+    else if (k === '--p99') a.p99 = v;
+    else if (k === '--max-concurrency') a.maxConcurrency = Number(v);
+    else if (k === '--config') {
+      const [mbs, delay, inst, prec] = v.split(',');
+      a.config = [Number(mbs), Number(delay), Number(inst), String(prec)];
+      if (!(a.config[0] >= 1 && a.config[1] >= 0 && a.config[2] >= 1 && prec)) throw new Error(`--config: '${v}' is not max_batch_size,delay_us,instances,precision (e.g. 8,8000,1,FP32)`);
+    } else throw new Error(`unknown option ${k}; accepted: --runs, --model, --p99, --config, --max-concurrency`);
+  }
+  if (!(Number.isInteger(a.runs) && a.runs >= 2)) throw new Error(`--runs: '${a.runs}' is not an integer >= 2`);
+  return a;
+}
+
+interface Found {
+  ips: number | null;
+  p99Ms: number | null;
+  points: number;
+  kneePoints: number;
+  concurrency: number | null;
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((x, y) => x - y);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+
+function main(): void {
+  const args = parseArgs(process.argv.slice(2));
+  const dir = mkdtempSync(join(tmpdir(), 'tanalyze-repeatability-'));
+  const [mbs, delay, inst, prec] = args.config;
+  const target = Number.parseFloat(args.p99);
+  const rows: { run: number; def: Found; conf: Found; wallS: number }[] = [];
+  try {
+    for (let run = 1; run <= args.runs; run++) {
+      const db = join(dir, `run-${run}.db`);
+      const started = performance.now();
+      const r = spawnSync(process.execPath, [fromPackageRoot('bin', 'tanalyze.js'),
+        '--model', args.model, '--p99', args.p99, '--search', 'grid', '--budget', '2',
+        '--max-batch-sizes', String(mbs), '--queue-delays', String(delay), '--instance-counts', String(inst), '--precisions', prec,
+        '--max-concurrency', String(args.maxConcurrency), '--db', db, '--out-dir', join(dir, `out-${run}`), '--json', '--quiet'],
+      { encoding: 'utf8', timeout: 10 * 60_000 });
+      // Exit 2: the run finished and nothing met the target (a busy machine can do that); the store says how close it came.
+      if (r.status !== 0 && r.status !== 2) throw new Error(`run ${run} failed (exit ${r.status}): ${r.stderr.slice(-2000)}`);
+      const summary = JSON.parse(r.stdout) as { run_id: string };
+      const store = Store.open(db);
+      try {
+        const found = (isDefault: boolean): Found => {
+          const t = store.trials(summary.run_id).find((x) => x.isDefault === isDefault);
+          if (!t) return { ips: null, p99Ms: null, points: 0, kneePoints: 0, concurrency: null };
+          const pts = store.points(t.id);
+          const best = pts.find((p) => p.throughputIps === t.objectiveIps && p.p99Ms === t.p99Ms);
+          return {
+            ips: t.objectiveIps, p99Ms: t.p99Ms, points: pts.length, concurrency: best?.concurrency ?? null,
+            kneePoints: kneeConfirmationCost(pts, { targetP99Ms: target, maxConcurrency: args.maxConcurrency }),
+          };
+        };
+        rows.push({ run, def: found(true), conf: found(false), wallS: (performance.now() - started) / 1000 });
+      } finally {
+        store.close();
+      }
+      const last = rows[rows.length - 1]!;
+      const show = (f: Found) => (f.ips !== null ? `${f.ips.toFixed(0)} inf/s` : `none within the target (lowest p99 ${f.p99Ms?.toFixed(1) ?? '-'} ms)`);
+      console.log(`run ${run}: default ${show(last.def)}, configuration ${show(last.conf)} (${last.wallS.toFixed(0)} s)`);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const report = (name: string, pick: (r: (typeof rows)[number]) => Found): string[] => {
+    const found = rows.map(pick);
+    const ips = found.map((f) => f.ips).filter((x): x is number => x !== null);
+    const lines = [`${name}:`, 'run  inf/s  p99 ms  at conc  points  knee'];
+    found.forEach((f, i) => lines.push(`${String(i + 1).padStart(3)} ${(f.ips?.toFixed(0) ?? '-').padStart(6)} ${(f.p99Ms?.toFixed(1) ?? '-').padStart(7)} ${String(f.concurrency ?? '-').padStart(8)} ${String(f.points).padStart(7)} ${String(f.kneePoints).padStart(5)}`));
+    if (ips.length === found.length && ips.length > 0) {
+      const m = median(ips);
+      const worst = Math.max(...ips.map((x) => Math.abs(x - m) / m));
+      lines.push(`median ${m.toFixed(0)} inf/s; range ${Math.min(...ips).toFixed(0)}-${Math.max(...ips).toFixed(0)}; largest deviation from the median ${(100 * worst).toFixed(1)}% -> ${worst <= 0.07 ? 'MET' : 'MISSED'} (target: within 7%)`);
+    } else lines.push(`${found.length - ips.length} of ${found.length} runs found no throughput within the target -> MISSED`);
+    return lines;
+  };
+  console.log(['', ...report(`configuration max_batch_size ${mbs}, queue delay ${delay} µs, ${inst} instance(s), ${prec}, p99 ${args.p99}`, (r) => r.conf),
+    '', ...report('default configuration (config.pbtxt as given)', (r) => r.def),
+    '', 'knee: load points spent confirming the knee (beyond the one-point rule).'].join('\n'));
+}
+
+main();
