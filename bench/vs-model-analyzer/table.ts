@@ -33,8 +33,14 @@ interface Pick {
   row: ComparisonRow;
 }
 
+/** null when the file is missing, empty or cut short (a run that failed or is still going). */
 function readJson<T>(path: string): T | null {
-  return existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as T) : null;
+  if (!existsSync(path)) return null;
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as T;
+  } catch {
+    return null;
+  }
 }
 
 function countCsvRows(path: string | undefined): number | null {
@@ -90,12 +96,8 @@ function addYardstick(out: string, picks: Pick[]): void {
       const file = join(out, 'yardstick', `${p.dir}.${r}.json`);
       const logFile = join(out, 'yardstick', `${p.dir}.${r}.log`);
       if (!existsSync(file) && !existsSync(logFile)) break;
-      let s: RunSummary | null = null;
-      try {
-        s = readJson<RunSummary>(file);
-      } catch {
-        s = null; // a failed run leaves an empty or partial file: counted as not meeting the target
-      }
+      // A failed run leaves an empty or partial file: counted as not meeting the target.
+      const s = readJson<RunSummary>(file);
       ips.push(s?.recommended?.throughput_ips ?? null);
       p99.push(s?.recommended?.p99_ms ?? null);
     }
