@@ -7,6 +7,10 @@
 # venv) and pip's access to the Python package index. See README, "Against a real Triton on
 # this machine (CPU)".
 #
+# --with-model-analyzer also installs Triton Model Analyzer (triton-model-analyzer==1.58.0 and
+# the exact dependencies of scripts/model-analyzer-requirements.txt) into the same .triton/venv,
+# for bench/vs-model-analyzer; its `model-analyzer` is .triton/venv/bin/model-analyzer.
+#
 # Where the pieces come from (as PyTriton itself lays them out, pytriton/triton.py and
 # pytriton/server/triton_server.py in nvidia-pytriton 0.7.0):
 # - nvidia-pytriton's wheel holds pytriton/tritonserver/{bin,backends,caches} and
@@ -18,6 +22,14 @@
 #   nvidia_pytriton.libs, and the virtual environment's bin first on PATH (the stub embeds
 #   Python and takes its environment, so numpy and onnxruntime, from the python3 on PATH).
 set -euo pipefail
+
+with_model_analyzer=0
+for arg in "$@"; do
+  case "$arg" in
+    --with-model-analyzer) with_model_analyzer=1 ;;
+    *) echo "install-triton: unknown argument '$arg' (accepted: --with-model-analyzer)" >&2; exit 2 ;;
+  esac
+done
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 triton_dir="$repo_root/.triton"
@@ -73,6 +85,16 @@ if ! cmp -s "$requirements" "$triton_dir/installed-requirements.txt"; then
   "$venv/bin/python3" -m pip install --quiet --disable-pip-version-check --no-deps -r "$requirements" \
     || fail "pip install --no-deps -r $requirements"
   cp "$requirements" "$triton_dir/installed-requirements.txt"
+  rm -f "$triton_dir/installed-model-analyzer-requirements.txt"
+fi
+# Model Analyzer's list goes in after Triton's: it replaces protobuf (see that file), so it is
+# installed again whenever Triton's list was.
+ma_requirements="$repo_root/scripts/model-analyzer-requirements.txt"
+if [ "$with_model_analyzer" = 1 ] && ! cmp -s "$ma_requirements" "$triton_dir/installed-model-analyzer-requirements.txt"; then
+  say "installing Model Analyzer: $(grep -cv '^\s*\(#\|$\)' "$ma_requirements") pinned packages into $venv"
+  "$venv/bin/python3" -m pip install --quiet --disable-pip-version-check --no-deps -r "$ma_requirements" \
+    || fail "pip install --no-deps -r $ma_requirements"
+  cp "$ma_requirements" "$triton_dir/installed-model-analyzer-requirements.txt"
 fi
 wheel_server="$site_packages/pytriton/tritonserver"
 libs="$site_packages/nvidia_pytriton.libs"
@@ -179,5 +201,14 @@ case "$pa_version" in
   *) fail "$bin_dir/perf_analyzer --version: $pa_version" ;;
 esac
 
+if [ "$with_model_analyzer" = 1 ]; then
+  ma_help="$("$venv/bin/model-analyzer" profile --help 2>&1 || true)"
+  case "$ma_help" in
+    *--triton-launch-mode*) ;;
+    *) fail "$venv/bin/model-analyzer profile --help: $(echo "$ma_help" | tail -3)" ;;
+  esac
+fi
+
 echo "$bin_dir/tritonserver"
 echo "$bin_dir/perf_analyzer"
+[ "$with_model_analyzer" = 0 ] || echo "$venv/bin/model-analyzer"
