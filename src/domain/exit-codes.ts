@@ -28,7 +28,7 @@ export const EXIT_CODE_DOCS: readonly { code: number; meaning: string }[] = [
   { code: EXIT_CODES.ok, meaning: 'a configuration met the target; report and config.pbtxt written' },
   { code: EXIT_CODES.regression, meaning: 'a regression was found (compare, regress)' },
   { code: EXIT_CODES.targetNotMet, meaning: 'no configuration met the p99 target (run; report written), or the candidate met it nowhere (compare, regress)' },
-  { code: EXIT_CODES.infrastructure, meaning: 'infrastructure failure: the server would not start, a configuration could not be built or loaded, the database could not be opened' },
+  { code: EXIT_CODES.infrastructure, meaning: 'infrastructure failure: the server would not start, the database or the disk failed, or no configuration could be measured at all (every one failed or was skipped: the model or the server is broken)' },
   { code: EXIT_CODES.usage, meaning: 'usage error: a flag, profile, model name or model repository is wrong' },
   { code: EXIT_CODES.internal, meaning: 'internal error in tanalyze (a bug: please report it)' },
   { code: EXIT_CODES.interrupted, meaning: 'interrupted (Ctrl-C or SIGTERM); what was measured is saved and reported' },
