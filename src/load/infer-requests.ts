@@ -32,42 +32,8 @@ const ELEMENT_BYTES: Record<string, number> = {
 };
 
 import { mulberry32 } from '../util/random.js';
+import { float32ToBfloat16Bits, float32ToFloat16Bits } from '../util/half-float.js';
 
-const f32 = new Float32Array(1);
-const u32 = new Uint32Array(f32.buffer);
-
-/** IEEE 754 half from a number (round to nearest even; enough for [0, 1) data). */
-export function toFloat16Bits(value: number): number {
-  f32[0] = value;
-  const x = u32[0]!;
-  const sign = (x >>> 16) & 0x8000;
-  const exp = (x >>> 23) & 0xff;
-  let mant = x & 0x7fffff;
-  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0);
-  const e = exp - 127 + 15;
-  if (e >= 0x1f) return sign | 0x7c00;
-  if (e <= 0) {
-    if (e < -10) return sign;
-    mant |= 0x800000;
-    const shift = 14 - e;
-    let half = mant >>> shift;
-    const rem = mant & ((1 << shift) - 1);
-    const mid = 1 << (shift - 1);
-    if (rem > mid || (rem === mid && half & 1)) half++;
-    return sign | half;
-  }
-  let half = (e << 10) | (mant >>> 13);
-  const rem = mant & 0x1fff;
-  if (rem > 0x1000 || (rem === 0x1000 && half & 1)) half++;
-  return sign | half;
-}
-
-/** bfloat16: the top half of the float32, rounded to nearest even. */
-export function toBFloat16Bits(value: number): number {
-  f32[0] = value;
-  const x = u32[0]!;
-  return ((x + 0x7fff + ((x >>> 16) & 1)) >>> 16) & 0xffff;
-}
 
 /** Input data, little-endian, as Triton's raw_input_contents expects. */
 export function randomTensorBytes(datatype: string, shape: readonly number[], seed: number): Buffer {
@@ -119,10 +85,10 @@ export function randomTensorBytes(datatype: string, shape: readonly number[], se
         buf.writeBigInt64LE(BigInt(smallInt()), o);
         break;
       case 'FP16':
-        buf.writeUInt16LE(toFloat16Bits(rand()), o);
+        buf.writeUInt16LE(float32ToFloat16Bits(rand()), o);
         break;
       case 'BF16':
-        buf.writeUInt16LE(toBFloat16Bits(rand()), o);
+        buf.writeUInt16LE(float32ToBfloat16Bits(rand()), o);
         break;
       case 'FP32':
         buf.writeFloatLE(rand(), o);

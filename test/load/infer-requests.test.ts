@@ -1,3 +1,4 @@
+import { float32ToBfloat16Bits, float32ToFloat16Bits } from '../../src/util/half-float.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ModelMetadataResponse } from '../../src/protocol/types.js';
@@ -6,8 +7,6 @@ import {
   makeInferRequest,
   makeSender,
   randomTensorBytes,
-  toBFloat16Bits,
-  toFloat16Bits,
 } from '../../src/load/infer-requests.js';
 import { FakeQueueingClient, VirtualTime } from '../runner/fakes.js';
 
@@ -88,19 +87,19 @@ test('randomTensorBytes: BYTES elements are length-prefixed little-endian', () =
 });
 
 test('half and bfloat16 encodings', () => {
-  assert.equal(toFloat16Bits(1), 0x3c00);
-  assert.equal(toFloat16Bits(0.5), 0x3800);
-  assert.equal(toFloat16Bits(-2), 0xc000);
-  assert.equal(toFloat16Bits(65504), 0x7bff);
-  assert.equal(toFloat16Bits(1e6), 0x7c00);
-  assert.equal(toFloat16Bits(0), 0);
-  assert.equal(toFloat16Bits(2 ** -24), 0x0001, 'smallest subnormal');
-  assert.equal(toFloat16Bits(2 ** -14), 0x0400, 'smallest normal');
-  assert.equal(toFloat16Bits(1 / 3), 0x3555);
-  assert.equal(toFloat16Bits(Number.NaN) & 0x7c00, 0x7c00);
-  assert.equal(toBFloat16Bits(1), 0x3f80);
-  assert.equal(toBFloat16Bits(-2), 0xc000);
-  assert.equal(toBFloat16Bits(1 / 3), 0x3eab);
+  assert.equal(float32ToFloat16Bits(1), 0x3c00);
+  assert.equal(float32ToFloat16Bits(0.5), 0x3800);
+  assert.equal(float32ToFloat16Bits(-2), 0xc000);
+  assert.equal(float32ToFloat16Bits(65504), 0x7bff);
+  assert.equal(float32ToFloat16Bits(1e6), 0x7c00);
+  assert.equal(float32ToFloat16Bits(0), 0);
+  assert.equal(float32ToFloat16Bits(2 ** -24), 0x0001, 'smallest subnormal');
+  assert.equal(float32ToFloat16Bits(2 ** -14), 0x0400, 'smallest normal');
+  assert.equal(float32ToFloat16Bits(1 / 3), 0x3555);
+  assert.equal(float32ToFloat16Bits(Number.NaN) & 0x7c00, 0x7c00);
+  assert.equal(float32ToBfloat16Bits(1), 0x3f80);
+  assert.equal(float32ToBfloat16Bits(-2), 0xc000);
+  assert.equal(float32ToBfloat16Bits(1 / 3), 0x3eab);
 });
 
 test('makeSender: sends the same request object every time', async () => {

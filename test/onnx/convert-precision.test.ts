@@ -8,16 +8,8 @@ import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import * as ort from 'onnxruntime-node';
 import { CONVNET_INPUT, CONVNET_OUTPUT, convNetModel, modelProtoType, randomImages } from '../../src/onnx/build-model.js';
-import {
-  ElemType,
-  OnnxConversionError,
-  convertModelPrecision,
-  describeGraph,
-  edgeTypesFromConfig,
-  float16BitsToFloat32,
-  float32ToBfloat16Bits,
-  float32ToFloat16Bits,
-} from '../../src/onnx/convert-precision.js';
+import { ElemType, OnnxConversionError, convertModelPrecision, describeGraph, edgeTypesFromConfig } from '../../src/onnx/convert-precision.js';
+import { float16BitsToFloat32, float32ToBfloat16Bits, float32ToFloat16Bits } from '../../src/util/half-float.js';
 import { fromPackageRoot } from '../../src/util/package-root.js';
 
 const SMALL = { imageSize: 16, channels: [8, 16], blocksPerStage: 1, classes: 5, seed: 42 };
