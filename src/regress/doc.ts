@@ -34,7 +34,8 @@ import { type TrialState } from '../domain/trial.js';
 import { chooseRecommended } from '../report/pareto.js';
 import { bestPoint } from '../domain/target.js';
 import type { ReportData, ReportTrial } from '../report/types.js';
-import { compare, type Comparison, type Measured, type Thresholds } from './compare.js';
+import { compare } from './compare.js';
+import { type Comparison, type Measured, type Thresholds } from '../domain/comparison.js';
 import { TanalyzeError } from '../domain/errors.js';
 
 export const BASELINE_SCHEMA = 'tanalyze-baseline';

@@ -6,7 +6,7 @@
 import type { TopLevelSpec } from 'vega-lite';
 import { chartDiv, escapeHtml, renderPage, type VegaAssets } from '../report/html.js';
 import { describeConfig, formatNumber, targetRuleLayer, zoomParam } from '../report/specs.js';
-import type { Check, Comparison, Measured } from './compare.js';
+import type { Check, Comparison, Measured } from '../domain/comparison.js';
 import { formatFigure } from './compare.js';
 import { describeLoad } from '../domain/measurement.js';
 import { pointMeetsTarget } from '../domain/target.js';

@@ -5,7 +5,7 @@
  * made an <error>, a skipped one <skipped>; each message carries the figures.
  */
 import { describeConfig } from '../report/specs.js';
-import type { Check, Comparison } from './compare.js';
+import type { Check, Comparison } from '../domain/comparison.js';
 
 /** Characters XML 1.0 does not allow at all (they cannot be escaped): replaced by U+FFFD. */
 const INVALID_XML = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;

@@ -5,7 +5,7 @@
  * text: no HTML, links or table breaks can come from it.
  */
 import { describeConfig } from '../report/specs.js';
-import type { Check, Comparison, SideSummary, Verdict } from './compare.js';
+import type { Check, Comparison, SideSummary, Verdict } from '../domain/comparison.js';
 import { formatFigure } from './compare.js';
 import { describeLoad } from '../domain/measurement.js';
 

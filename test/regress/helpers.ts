@@ -1,6 +1,7 @@
 import type { LoadPoint } from '../../src/domain/measurement.js';
 import type { ServingConfig } from '../../src/domain/serving.js';
-import { compare, type Measured } from '../../src/regress/compare.js';
+import { compare } from '../../src/regress/compare.js';
+import { type Measured } from '../../src/domain/comparison.js';
 
 /** A load point: p50, p90, p95 follow from p99. */
 export function pt(concurrency: number, throughputIps: number, p99Ms: number, over: Partial<LoadPoint> = {}): LoadPoint {
