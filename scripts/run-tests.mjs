@@ -21,8 +21,12 @@ function walk(dir) {
   return out;
 }
 
-let files = walk(root).sort();
-if (fast) files = files.filter((f) => !f.endsWith('.slow.test.js'));
+const slow = (f) => f.endsWith('.slow.test.js');
+// Slow files first: the runner starts files in list order, two at a time, so the long ones
+// overlap each other and the many short files fill in at the end instead of one long file
+// running alone after everything else has finished.
+let files = walk(root).sort((a, b) => Number(slow(b)) - Number(slow(a)) || a.localeCompare(b));
+if (fast) files = files.filter((f) => !slow(f));
 if (only.length) files = files.filter((f) => only.some((o) => f.includes(o)));
 if (files.length === 0) {
   console.error(`run-tests: no test files found under ${root}${only.length ? ` matching ${only.join(', ')}` : ''}`);

@@ -7,13 +7,13 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { tanalyze } from './run-cli.js';
+import { SHORT_LOAD, tanalyze } from './run-cli.js';
 import Database from 'better-sqlite3';
 import { parseModelConfig } from '../../src/config/pbtxt.js';
 
 test('a short search on the embedded server finds a configuration and writes report, config and database', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'tanalyze-cli-'));
-  const r = await tanalyze(['--model', 'tiny_resnet', '--p99', '200ms', '--profile', 'quick', '--budget', '3', '--json'], dir);
+  const r = await tanalyze(['--model', 'tiny_resnet', '--p99', '200ms', '--profile', 'quick', ...SHORT_LOAD, '--budget', '3', '--json'], dir);
   assert.equal(r.code, 0, r.stderr);
   const summary = JSON.parse(r.stdout);
   assert.equal(summary.trials, 3);
@@ -50,7 +50,7 @@ test('an unknown flag is a usage error (exit 64)', async () => {
 test('nightly flow: search, export a baseline, regress against it, compare two runs, re-render a report', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'tanalyze-cli-'));
   const db = join(dir, 'runs.db');
-  const search = await tanalyze(['--model', 'tiny_resnet', '--p99', '200ms', '--profile', 'quick', '--budget', '2', '--db', db, '--json'], dir);
+  const search = await tanalyze(['--model', 'tiny_resnet', '--p99', '200ms', '--profile', 'quick', ...SHORT_LOAD, '--budget', '2', '--db', db, '--json'], dir);
   assert.equal(search.code, 0, search.stderr);
   const runId = JSON.parse(search.stdout).run_id;
 
@@ -59,7 +59,7 @@ test('nightly flow: search, export a baseline, regress against it, compare two r
   const baseline = JSON.parse(readFileSync(join(dir, 'baseline.json'), 'utf8'));
   assert.equal(baseline.run.id, runId);
 
-  const regress = await tanalyze(['regress', '--baseline', 'baseline.json', '--profile', 'quick', '--repeats', '1', '--junit', 'junit.xml', '--db', db, '--json'], dir);
+  const regress = await tanalyze(['regress', '--baseline', 'baseline.json', '--profile', 'quick', ...SHORT_LOAD, '--repeats', '1', '--junit', 'junit.xml', '--db', db, '--json'], dir);
   // Same machine, same configuration: no regression expected, but a noisy shared machine may say 1.
   assert.ok(regress.code === 0 || regress.code === 1, `exit ${regress.code}: ${regress.stderr}`);
   const verdict = JSON.parse(regress.stdout);

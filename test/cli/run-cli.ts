@@ -4,6 +4,12 @@ import { fileURLToPath } from 'node:url';
 
 export const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 
+/**
+ * Flow tests check what a run stores, reports and exits with, not its figures: they measure
+ * with short windows and few load levels so that a configuration takes about a second.
+ */
+export const SHORT_LOAD = ['--max-concurrency', '8', '--window', '150ms', '--max-windows', '4'];
+
 export interface CliResult {
   code: number | null;
   signal: NodeJS.Signals | null;
