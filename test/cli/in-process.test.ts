@@ -71,6 +71,13 @@ test('a replay run in process: JSON summary, report, database; then report, expo
   assert.equal(exported.code, 0, exported.stderr);
   assert.match(readFileSync(csv, 'utf8').split('\n')[0]!, /^max_batch_size,max_queue_delay_us,instance_count,precision,concurrency,throughput_ips/);
 
+  // A run nobody stored: every command that takes a run says which one, and which ids exist.
+  for (const command of ['report', 'export-landscape']) {
+    const missing = await tanalyze([command, 'nosuch'], dir);
+    assert.equal(missing.code, 64, missing.stderr);
+    assert.match(missing.stderr, new RegExp(`${command}: no run 'nosuch' in .*accepted: latest, or a run id such as ${summary.run_id}`));
+  }
+
   const plan = await tanalyze(['plan', '--launch', 'replay', '--landscape', LANDSCAPE, '--p99', '28ms', '--budget', '12', '--json'], dir);
   assert.equal(plan.code, 0, plan.stderr);
   assert.equal(JSON.parse(plan.stdout).budget?.value ?? JSON.parse(plan.stdout).budget, 12);

@@ -2,21 +2,15 @@
 import { resolve } from 'node:path';
 import { existingDbPath, writeOutputFile, type CliIO } from '../io.js';
 import { EXIT_CODES } from '../../domain/exit-codes.js';
-import { UsageError } from '../../domain/errors.js';
-import { Store, StoreError } from '../../store/store.js';
+import { Store } from '../../store/store.js';
+import { resolveStoredRun } from '../stored-run.js';
 import { formatLandscape, type LandscapeRow } from '../../landscape/csv.js';
 
 export async function exportLandscapeCommand(runArg: string, flags: Record<string, unknown>, io: CliIO): Promise<number> {
   const db = existingDbPath(flags, io);
   const store = Store.open(db, { readonly: true });
   try {
-    let run;
-    try {
-      run = store.resolveRun(runArg);
-    } catch (e) {
-      if (e instanceof StoreError && e.code === 'not-found') throw new UsageError([`export-landscape: no run '${runArg}' in ${db}; accepted: 'latest' or a run id`]);
-      throw e;
-    }
+    const run = resolveStoredRun(store, runArg, 'export-landscape');
     const rows: LandscapeRow[] = [];
     for (const t of store.trials(run.id)) {
       if (t.state !== 'COMPLETE' && t.state !== 'INFEASIBLE') continue;

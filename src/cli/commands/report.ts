@@ -2,8 +2,9 @@
 import { resolve, join, dirname } from 'node:path';
 import { existingDbPath, type CliIO } from '../io.js';
 import { EXIT_CODES } from '../../domain/exit-codes.js';
-import { InfrastructureError, UsageError } from '../../domain/errors.js';
-import { Store, StoreError } from '../../store/store.js';
+import { InfrastructureError } from '../../domain/errors.js';
+import { Store } from '../../store/store.js';
+import { resolveStoredRun } from '../stored-run.js';
 import { reportDataFromStore } from '../../report/from-store.js';
 import { writeReport } from '../../report/write.js';
 import { renderReportHtml } from '../../report/html.js';
@@ -15,16 +16,7 @@ export async function reportCommand(runArg: string, flags: Record<string, unknow
   const db = existingDbPath(flags, io);
   const store = Store.open(db, { readonly: true });
   try {
-    let run;
-    try {
-      run = store.resolveRun(runArg);
-    } catch (e) {
-      if (e instanceof StoreError && e.code === 'not-found') {
-        const ids = store.listRuns().map((r) => r.id);
-        throw new UsageError([`report: no run '${runArg}' in ${db}; accepted: 'latest' or a run id (${ids.slice(0, 5).join(', ') || 'the database has no runs'})`]);
-      }
-      throw e;
-    }
+    const run = resolveStoredRun(store, runArg, 'report');
     const data = reportDataFromStore(store, run.id);
     let htmlPath: string;
     try {

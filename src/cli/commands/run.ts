@@ -6,11 +6,12 @@ import { EXIT_CODES, exitCodeForRun } from '../../domain/exit-codes.js';
 import { InfrastructureError, TanalyzeError, UsageError } from '../../domain/errors.js';
 import type { RunPlan } from '../plan.js';
 import { resolveRunPlan } from '../resume.js';
+import { resolveStoredRun } from '../stored-run.js';
 import { toolVersion } from '../version.js';
 import { printModelConfig } from '../../config/pbtxt.js';
 import { applyServingConfig } from '../../config/variant.js';
 import { summarizeRun, formatRunSummary, type RunOutputs } from '../../report/summary.js';
-import { Store, StoreError, type RunRow } from '../../store/store.js';
+import { Store, type RunRow } from '../../store/store.js';
 import { changedSettings, settingsHash, type ResumableSettings } from '../../runner/fingerprint.js';
 import { strategyByName } from '../../search/index.js';
 import { openModel, startServing } from '../serving.js';
@@ -185,15 +186,7 @@ export function resumableSettings(plan: RunPlan, space: RunPlan['space'], modelH
 function findRunToResume(store: Store, opts: { resume: string | null; fresh: boolean }, plan: RunPlan, settings: ResumableSettings, log: (s: string) => void, host: string): RunRow | null {
   const storedSettings = (r: RunRow) => (r.plan as { settings?: ResumableSettings } | null)?.settings;
   if (opts.resume !== null) {
-    let run: RunRow;
-    try {
-      run = store.resolveRun(opts.resume, plan.model);
-    } catch (e) {
-      if (e instanceof StoreError && e.code === 'not-found') {
-        throw new UsageError([`--resume: no run '${opts.resume}' of model '${plan.model}' in ${plan.db}; accepted: 'latest' or a run id`]);
-      }
-      throw e;
-    }
+    const run: RunRow = resolveStoredRun(store, opts.resume, '--resume', plan.model);
     const before = storedSettings(run);
     const changed = before ? changedSettings(before, settings) : ['(the run has no stored settings)'];
     if (changed.length) {
