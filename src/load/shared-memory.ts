@@ -7,8 +7,8 @@
  *
  * Node has no shm_open or mmap, but on Linux a POSIX shared-memory object named "/x" is the
  * file /dev/shm/x: creating and writing that file makes the object the server's shm_open("/x")
- * maps. The object is removed (unlink) when the measurement ends, and at process exit if
- * it is still there (a synchronous hook: an interrupted run leaves nothing in /dev/shm).
+ * maps. The object is removed (unlink) when the measurement ends, and, through the process's
+ * cleanup list, at exit or on an interrupt if it is still there: nothing is left in /dev/shm.
  */
 import { closeSync, ftruncateSync, openSync, unlinkSync, writeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
@@ -16,6 +16,7 @@ import { isIP } from 'node:net';
 import { join } from 'node:path';
 import type { InferenceClient, ModelInferRequest } from '../protocol/types.js';
 import { TanalyzeError } from '../domain/errors.js';
+import { register as registerForCleanup } from '../runner/launchers/cleanup.js';
 
 /** Where Linux keeps POSIX shared-memory objects. */
 export const SHM_DIR = '/dev/shm';
@@ -67,29 +68,27 @@ export function uniqueRegionName(): string {
   return `tanalyze_${process.pid}_${randomBytes(6).toString('hex')}`;
 }
 
-/** Region files this process created and has not removed yet: the exit hook removes them. */
+/** Region files this process created and has not removed yet. */
 const liveFiles = new Set<string>();
-let exitHookInstalled = false;
-
-function removeLiveFilesSync(): void {
-  for (const file of liveFiles) {
-    try {
-      unlinkSync(file);
-    } catch {
-      /* already gone */
-    }
-  }
-  liveFiles.clear();
-}
 
 /** The shm files this process still holds (tests check that none are left). */
 export function liveSharedMemoryFiles(): readonly string[] {
   return [...liveFiles];
 }
 
+function unlinkQuietly(file: string): void {
+  try {
+    unlinkSync(file);
+  } catch {
+    /* already gone */
+  }
+}
+
 /** One POSIX shared-memory object written by this process: created, filled once, removed. */
 export class SharedMemoryObject {
   private removed = false;
+  /** Drops the object from the process's cleanup list (runner/launchers/cleanup.ts). */
+  private forget: () => void = () => undefined;
 
   private constructor(
     /** shm_open's name: "/" and the name. */
@@ -107,10 +106,6 @@ export class SharedMemoryObject {
   static create(name: string, byteSize: number, parts: readonly { offset: number; bytes: Uint8Array }[], dir = SHM_DIR): SharedMemoryObject {
     if (!/^[A-Za-z0-9_.-]+$/.test(name)) throw new Error(`shared memory: '${name}' is not a valid object name`);
     const file = join(dir, name);
-    if (!exitHookInstalled) {
-      exitHookInstalled = true;
-      process.on('exit', removeLiveFilesSync);
-    }
     let fd: number;
     try {
       fd = openSync(file, 'wx', 0o600);
@@ -119,6 +114,13 @@ export class SharedMemoryObject {
     }
     liveFiles.add(file);
     const obj = new SharedMemoryObject(`/${name}`, file, byteSize);
+    // The one list of what tanalyze must not leave behind: removed at exit, and on a signal
+    // nobody else handles, like the servers tanalyze starts.
+    obj.forget = registerForCleanup({
+      description: `shared-memory object ${file}`,
+      killNow: () => obj.remove(),
+      stop: async () => obj.remove(),
+    });
     try {
       ftruncateSync(fd, byteSize);
       for (const { offset, bytes } of parts) {
@@ -139,11 +141,8 @@ export class SharedMemoryObject {
     if (this.removed) return;
     this.removed = true;
     liveFiles.delete(this.file);
-    try {
-      unlinkSync(this.file);
-    } catch {
-      /* already gone */
-    }
+    this.forget();
+    unlinkQuietly(this.file);
   }
 }
 
