@@ -7,8 +7,13 @@
  *
  * Node has no shm_open or mmap, but on Linux a POSIX shared-memory object named "/x" is the
  * file /dev/shm/x: creating and writing that file makes the object the server's shm_open("/x")
- * maps. The object is removed (unlink) when the measurement ends, and, through the process's
- * cleanup list, at exit or on an interrupt if it is still there: nothing is left in /dev/shm.
+ * maps.
+ *
+ * The object's name is removed (unlink) as soon as the server has registered the region:
+ * Triton maps the object at registration and the embedded server keeps it open, so the
+ * region stays readable until it is unregistered, while nothing is left in /dev/shm whatever
+ * ends the process afterwards (an interrupt, a crash, SIGKILL). Before registration, an exit
+ * hook removes the file. Since the inputs are written once, nobody needs the name again.
  */
 import { closeSync, ftruncateSync, openSync, unlinkSync, writeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
@@ -16,7 +21,6 @@ import { isIP } from 'node:net';
 import { join } from 'node:path';
 import type { InferenceClient, ModelInferRequest } from '../protocol/types.js';
 import { TanalyzeError } from '../domain/errors.js';
-import { register as registerForCleanup } from '../runner/launchers/cleanup.js';
 
 /** Where Linux keeps POSIX shared-memory objects. */
 export const SHM_DIR = '/dev/shm';
@@ -68,8 +72,14 @@ export function uniqueRegionName(): string {
   return `tanalyze_${process.pid}_${randomBytes(6).toString('hex')}`;
 }
 
-/** Region files this process created and has not removed yet. */
+/** Region files this process created and has not removed yet: removed at exit. */
 const liveFiles = new Set<string>();
+let exitHookInstalled = false;
+
+function removeLiveFilesSync(): void {
+  for (const file of liveFiles) unlinkQuietly(file);
+  liveFiles.clear();
+}
 
 /** The shm files this process still holds (tests check that none are left). */
 export function liveSharedMemoryFiles(): readonly string[] {
@@ -87,8 +97,6 @@ function unlinkQuietly(file: string): void {
 /** One POSIX shared-memory object written by this process: created, filled once, removed. */
 export class SharedMemoryObject {
   private removed = false;
-  /** Drops the object from the process's cleanup list (runner/launchers/cleanup.ts). */
-  private forget: () => void = () => undefined;
 
   private constructor(
     /** shm_open's name: "/" and the name. */
@@ -112,15 +120,12 @@ export class SharedMemoryObject {
     } catch (e) {
       throw new SharedMemoryError(`cannot create the shared-memory object ${file}: ${(e as Error).message}`);
     }
+    if (!exitHookInstalled) {
+      exitHookInstalled = true;
+      process.on('exit', removeLiveFilesSync);
+    }
     liveFiles.add(file);
     const obj = new SharedMemoryObject(`/${name}`, file, byteSize);
-    // The one list of what tanalyze must not leave behind: removed at exit, and on a signal
-    // nobody else handles, like the servers tanalyze starts.
-    obj.forget = registerForCleanup({
-      description: `shared-memory object ${file}`,
-      killNow: () => obj.remove(),
-      stop: async () => obj.remove(),
-    });
     try {
       ftruncateSync(fd, byteSize);
       for (const { offset, bytes } of parts) {
@@ -141,7 +146,6 @@ export class SharedMemoryObject {
     if (this.removed) return;
     this.removed = true;
     liveFiles.delete(this.file);
-    this.forget();
     unlinkQuietly(this.file);
   }
 }
@@ -158,15 +162,16 @@ export interface SharedMemoryInputs {
   /** The request naming the region (no input bytes). */
   request: ModelInferRequest;
   regionName: string;
+  /** The object behind the region; its name is already unlinked (the server holds it). */
   object: SharedMemoryObject;
-  /** Unregisters the region (best effort: the server may be gone) and removes the object. */
+  /** Unregisters the region (best effort: the server may be gone). */
   release(): Promise<void>;
 }
 
 /**
  * Writes the request's inputs into a new shared-memory object, registers it with the server
- * as one region and returns the request that names it. On any failure nothing is left
- * behind (the object is removed).
+ * as one region, unlinks the object's name (the server holds the object) and returns the
+ * request that names the region. Nothing is left in /dev/shm, on success or failure.
  */
 export async function placeInputsInSharedMemory(client: InferenceClient, request: ModelInferRequest, opts: { dir?: string; name?: string } = {}): Promise<SharedMemoryInputs> {
   if (!client.systemSharedMemoryRegister || !client.systemSharedMemoryUnregister) {
@@ -190,6 +195,7 @@ export async function placeInputsInSharedMemory(client: InferenceClient, request
       'the server must run on this host and support the system shared-memory extension; use --shared-memory none otherwise',
     );
   }
+  object.remove();
   const unregister = client.systemSharedMemoryUnregister.bind(client);
   let released = false;
   return {
@@ -203,8 +209,6 @@ export async function placeInputsInSharedMemory(client: InferenceClient, request
         await unregister(name);
       } catch {
         // The server may have stopped or restarted: its registration went with it.
-      } finally {
-        object.remove();
       }
     },
   };

@@ -5,6 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { listProfiles, loadProfile, resolvePlan } from '../../src/cli/plan.js';
 import { UsageError } from '../../src/domain/errors.js';
+import { loadOptionsFor } from '../../src/cli/serving.js';
+import type { ServingConfig } from '../../src/domain/serving.js';
 
 const cwd = '/tmp';
 
@@ -97,4 +99,12 @@ test('--shared-memory: none by default; system where the server shares this host
   assert.match(problemsOf(() => resolvePlan({ sharedMemory: 'system', launch: 'replay', landscape: 'x.csv' }, {}, profile, cwd)).join('\n'), /--shared-memory: 'system' does nothing with --launch replay/);
   // 'none' is always accepted, offline included.
   assert.equal(resolvePlan({ sharedMemory: 'none', launch: 'replay', landscape: 'x.csv' }, {}, profile, cwd).load.sharedMemory, 'none');
+});
+
+test('--shared-memory reaches the measurement of every configuration; a plan stored before the setting existed measures with none', () => {
+  const config = { instanceCount: 1, maxBatchSize: 4 } as ServingConfig;
+  const plan = resolvePlan({ model: 'm', sharedMemory: 'system' }, {}, loadProfile('default'), cwd);
+  assert.equal(loadOptionsFor(plan, '127.0.0.1:1', config).sharedMemory, 'system');
+  const { sharedMemory: _dropped, ...older } = plan.load;
+  assert.equal(loadOptionsFor({ ...plan, load: older }, '127.0.0.1:1', config).sharedMemory, 'none');
 });

@@ -7,7 +7,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -84,25 +84,29 @@ test('tanalyze --launch local --shared-memory system: a search on the real Trito
   const before = tanalyzeFiles();
   const dir = mkdtempSync(join(tmpdir(), 'tanalyze-real-shm-'));
   const repo = exampleRepository(['tiny_resnet']);
-  // The region exists while the configuration is measured: seen by polling /dev/shm.
-  const seen = new Set<string>();
-  const poll = setInterval(() => {
-    for (const f of tanalyzeFiles()) if (!before.includes(f)) seen.add(f);
-  }, 20);
+  // Triton's verbose log names each shared-memory RPC it served.
+  const profile = join(dir, 'verbose.yaml');
+  writeFileSync(profile, 'server:\n  args: ["--log-verbose=1"]\n');
   const r = await run(
-    ['--model', 'tiny_resnet', '--model-repository', repo, '--p99', '2000ms', '--profile', 'quick', '--max-concurrency', '4', '--window', '200ms', '--max-windows', '4', '--window-requests', '30', '--json',
+    ['--model', 'tiny_resnet', '--model-repository', repo, '--p99', '2000ms', '--profile', profile, '--max-concurrency', '4', '--window', '200ms', '--max-windows', '4', '--window-requests', '30', '--json',
       '--search', 'grid', '--max-batch-sizes', '4', '--queue-delays', '0', '--instance-counts', '1', '--budget', '1', '--launch', 'local', '--triton-path', tritonPath, '--shared-memory', 'system'],
     dir,
     { timeoutMs: 300_000 },
-  ).finally(() => clearInterval(poll));
+  );
   assert.equal(r.code, 0, r.stderr);
-  assert.equal(seen.size, 1, `one region for the one configuration: ${[...seen].join(', ')}`);
   const db = new Database(join(dir, 'reports', 'tanalyze.db'), { readonly: true });
   try {
     const trials = db.prepare('SELECT state, error FROM trials').all() as { state: string; error: string | null }[];
     assert.deepEqual(trials.map((t) => t.state), ['COMPLETE'], JSON.stringify(trials));
+    const plan = JSON.parse((db.prepare('SELECT plan_json FROM runs').get() as { plan_json: string }).plan_json) as { load: { sharedMemory: string } };
+    assert.equal(plan.load.sharedMemory, 'system', 'stored with the run');
   } finally {
     db.close();
   }
+  const logs = readdirSync(join(dir, 'reports'), { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('tritonserver.log'));
+  assert.equal(logs.length, 1, logs.join(', '));
+  const log = readFileSync(join(dir, 'reports', logs[0]!), 'utf8');
+  assert.equal(log.match(/Process for SystemSharedMemoryRegister, rpc_ok=1, \d+ step COMPLETE/g)?.length, 1, 'one region registered, for the one configuration');
+  assert.match(log, /Process for SystemSharedMemoryUnregister, rpc_ok=1, \d+ step COMPLETE/, 'and unregistered after it');
   assert.deepEqual(tanalyzeFiles(), before);
 });
