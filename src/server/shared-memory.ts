@@ -42,14 +42,17 @@ export class SystemSharedMemory {
     // Triton keeps one mapping per object: a second region of the same key is refused.
     if ([...this.regions.values()].some((x) => x.key === r.key)) throw new ServerError('INTERNAL', `Invalid shared memory region: '${r.key}'`);
     const objectName = r.key.replace(/^\/+/, '');
-    if (objectName === '' || objectName.includes('/')) throw new ServerError('INTERNAL', `Unable to open shared memory region: '${r.key}'`);
+    const unopenable = new ServerError('INTERNAL', `Unable to open shared memory region: '${r.key}'`);
+    // A key names an object in the shm folder, nothing outside it.
+    if (objectName === '' || objectName === '.' || objectName === '..' || objectName.includes('/')) throw unopenable;
     let fd: number;
     try {
       fd = openSync(join(this.dir, objectName), 'r');
     } catch {
-      throw new ServerError('INTERNAL', `Unable to open shared memory region: '${r.key}'`);
+      throw unopenable;
     }
     try {
+      if (!fstatSync(fd).isFile()) throw unopenable;
       if (!(byteSize > 0) || offset % PAGE_BYTES !== 0) {
         throw new ServerError(
           'INVALID_ARGUMENT',
@@ -94,8 +97,9 @@ export class SystemSharedMemory {
     if (!r) throw new ServerError('NOT_FOUND', `Unable to find shared memory region: '${name}'`);
     if (offset < 0) throw new ServerError('INVALID_ARGUMENT', `Invalid offset for shared memory region: '${name}'`);
     if (byteSize < 0 || offset + byteSize > r.byte_size) throw new ServerError('INVALID_ARGUMENT', `Invalid offset + byte size for shared memory region: '${name}'`);
-    // A fresh buffer per request: the batcher holds inputs until their batch runs.
-    const out = Buffer.allocUnsafe(byteSize);
+    // A fresh buffer per request, never a slice of Node's shared pool: the batcher holds
+    // inputs until their batch runs, and an executor may hand the memory to another thread.
+    const out = Buffer.allocUnsafeSlow(byteSize);
     let done = 0;
     while (done < byteSize) {
       const n = readSync(r.fd, out, done, byteSize - done, r.offset + offset + done);

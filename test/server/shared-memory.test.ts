@@ -53,6 +53,7 @@ test('SystemSharedMemory: register, status, reads of the current contents, unreg
     assert.equal(status(() => shm.register({ name: 'b', key: '/obj', offset: 0, byte_size: 1 })), "INTERNAL: Invalid shared memory region: '/obj'");
     assert.equal(status(() => shm.register({ name: 'b', key: '/missing', offset: 0, byte_size: 1 })), "INTERNAL: Unable to open shared memory region: '/missing'");
     assert.equal(status(() => shm.register({ name: 'b', key: '/../etc/passwd', offset: 0, byte_size: 1 })), "INTERNAL: Unable to open shared memory region: '/../etc/passwd'");
+    assert.equal(status(() => shm.register({ name: 'b', key: '/..', offset: 0, byte_size: 1 })), "INTERNAL: Unable to open shared memory region: '/..'");
     writeFileSync(join(dir, 'two'), Buffer.alloc(4096));
     assert.match(status(() => shm.register({ name: 'b', key: '/two', offset: 0, byte_size: 4097 })), /^INVALID_ARGUMENT: failed to register shared memory region 'b': invalid args/);
     assert.match(status(() => shm.register({ name: 'b', key: '/two', offset: 8, byte_size: 8 })), /^INVALID_ARGUMENT: failed to register shared memory region 'b': unable to process address space/);
