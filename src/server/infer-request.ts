@@ -116,6 +116,8 @@ export function prepareInferRequest(cfg: ModelConfig, req: InferRequestIn, share
   shm.forEach((p, i) => {
     if (p && hasContents(inputs[i]!.contents)) bad(`unexpected 'content' provided when using shared memory for input tensor '${inputs[i]!.name}' for model '${model}'`);
   });
+  // Stricter than Triton 2.51, which ignores raw_input_contents left over when inputs are in
+  // shared memory: here their count must match the inputs that are not.
   const inRequest = shm.filter((p) => p === null).length;
   if (raw.length > 0) {
     if (inputs.some((t, i) => shm[i] === null && hasContents(t.contents))) bad(`contents field must not be specified when using raw_input_contents for '${model}'`);
