@@ -13,6 +13,9 @@
 // order flips every round, so a slow spell of a shared machine hits both); each measurement
 // is closed-loop load from one worker thread (as --load-workers 1: the embedded server then
 // has the main thread to itself), a warm-up and two windows; the median round is printed.
+// A second table isolates the embedded server's own cost per request on its event loop:
+// decoding the request and preparing its inputs (for system: the parameters and one pread
+// of the region), timed in this process without load, so a busy machine disturbs it less.
 
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir, cpus } from 'node:os';
@@ -26,6 +29,12 @@ import { measureLoadPoint } from '../src/measure/windows.js';
 import { startEmbeddedServer } from '../src/server/server.js';
 import { modelProtoType, IR_VERSION, OPSET_VERSION, OnnxDataType } from '../src/onnx/build-model.js';
 import { fromPackageRoot } from '../src/util/package-root.js';
+import { inferenceServiceDefinition } from '../src/protocol/service.js';
+import { prepareInferRequest, type InferRequestIn } from '../src/server/infer-request.js';
+import { SystemSharedMemory } from '../src/server/shared-memory.js';
+import { SharedMemoryObject, layoutInputs, sharedMemoryRequest, uniqueRegionName } from '../src/load/shared-memory.js';
+import { parseModelConfig } from '../src/config/pbtxt.js';
+import type { ModelConfig } from '../src/config/types.js';
 import { exampleRepository, startRealTriton } from '../test/triton/real-triton.js';
 
 interface Args {
@@ -46,7 +55,7 @@ function parseArgs(argv: string[]): Args {
     }
     const v = argv[++i];
     if (v === undefined) throw new Error(`${k} needs a value`);
-    if (k === '--servers') a.servers = v.split(',');
+    if (k === '--servers') a.servers = v.split(',').filter(Boolean);
     else if (k === '--concurrency') a.concurrency = v.split(',').map(Number);
     else if (k === '--cases') a.cases = parseCases(v);
     else if (k === '--rounds') a.rounds = Number(v);
@@ -182,8 +191,48 @@ async function benchServer(server: string, address: string, client: InferenceCli
   }
 }
 
+/** µs per request on the embedded server's event loop: decode the wire bytes, then prepare the inputs (median of 5 runs of `n`). */
+function serverCostUs(config: ModelConfig, request: ReturnType<typeof makeInferRequest>, n: number): Record<Mode, number> {
+  const decode = inferenceServiceDefinition()['ModelInfer']!.requestDeserialize;
+  const raw = request.raw_input_contents!;
+  const { offsets, byteSize } = layoutInputs(raw.map((b) => b.byteLength));
+  const name = uniqueRegionName();
+  const obj = SharedMemoryObject.create(name, Math.max(byteSize, 4096), raw.map((bytes, i) => ({ offset: offsets[i]!, bytes })));
+  const shm = new SystemSharedMemory();
+  try {
+    shm.register({ name, key: obj.key, offset: 0, byte_size: Math.max(byteSize, 4096) });
+    const wire: Record<Mode, Buffer> = { none: serializeInferRequest(request), system: serializeInferRequest(sharedMemoryRequest(request, name, offsets)) };
+    const out = { none: 0, system: 0 };
+    for (const mode of MODES) {
+      const runs: number[] = [];
+      for (let r = 0; r < 5; r++) {
+        const t0 = process.hrtime.bigint();
+        for (let i = 0; i < n; i++) {
+          // As the server does: the buffers go back to the pool once the request is answered.
+          const borrowed: Buffer[] = [];
+          prepareInferRequest(config, decode(wire[mode]) as InferRequestIn, { read: (region, o, size) => borrowed[borrowed.push(shm.read(region, o, size)) - 1]! });
+          shm.recycle(borrowed);
+        }
+        runs.push(Number(process.hrtime.bigint() - t0) / 1e3 / n);
+      }
+      out[mode] = median(runs);
+    }
+    return out;
+  } finally {
+    shm.close();
+    obj.remove();
+  }
+}
+
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
+  const costRepo = embeddedRepository();
+  const costs = args.cases.map((c) => {
+    const config = parseModelConfig(readText(join(costRepo, c.model, 'config.pbtxt')));
+    const inputs = (config.input ?? []).map((t) => ({ name: t.name, datatype: 'FP32', shape: [-1, ...(t.dims ?? []).map(Number)] }));
+    const request = makeInferRequest({ name: c.model, versions: ['1'], platform: '', inputs, outputs: [] }, c.batch, 7);
+    return { ...c, us: serverCostUs(config, request, 300) };
+  });
   const rows: Row[] = [];
   const loadBefore = loadavg();
   for (const server of args.servers) {
@@ -216,6 +265,10 @@ async function main(): Promise<void> {
     const p99 = { none: median(r.p99.none), system: median(r.p99.system) };
     console.log(`| ${r.server} | ${r.model}:${r.batch} | ${r.requestBytes.none} / ${r.requestBytes.system} | ${r.concurrency} | ${ips.none.toFixed(0)} | ${ips.system.toFixed(0)} | ${(ips.system / ips.none).toFixed(2)} | ${p99.none.toFixed(2)} | ${p99.system.toFixed(2)} |`);
   }
+  console.log('\nEmbedded server, its event loop per request (decode + prepare inputs), µs, median of 5 x 300:\n');
+  console.log('| model:batch | none | system |');
+  console.log('|---|---:|---:|');
+  for (const c of costs) console.log(`| ${c.model}:${c.batch} | ${c.us.none.toFixed(1)} | ${c.us.system.toFixed(1)} |`);
 }
 
 main().catch((e) => {

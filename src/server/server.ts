@@ -190,15 +190,29 @@ export async function startEmbeddedServer(opts: EmbeddedServerOptions): Promise<
     ModelInfer: unary(async (r: InferRequestIn) => {
       const receivedNs = hrNow();
       const model = registry.get(r.model_name, r.model_version);
-      let prepared: PreparedRequest;
+      // Inputs read from shared-memory regions: their buffers go back to the pool once the
+      // batch that used them has run (the answer carries outputs only).
+      const borrowed: Buffer[] = [];
+      const shared = {
+        read: (region: string, offset: number, byteSize: number): Uint8Array => {
+          const b = sharedMemory.read(region, offset, byteSize);
+          borrowed.push(b);
+          return b;
+        },
+      };
       try {
-        prepared = prepareInferRequest(model.config, r, sharedMemory);
-      } catch (e) {
-        model.recordRejected(receivedNs);
-        throw e;
+        let prepared: PreparedRequest;
+        try {
+          prepared = prepareInferRequest(model.config, r, shared);
+        } catch (e) {
+          model.recordRejected(receivedNs);
+          throw e;
+        }
+        const outputs = await model.infer(prepared.exec, prepared.shapeKey, receivedNs);
+        return buildInferResponse(model.config, r, model.version, outputs, prepared.outputs);
+      } finally {
+        if (borrowed.length) sharedMemory.recycle(borrowed);
       }
-      const outputs = await model.infer(prepared.exec, prepared.shapeKey, receivedNs);
-      return buildInferResponse(model.config, r, model.version, outputs, prepared.outputs);
     }),
     ModelStatistics: unary((r: { name: string; version: string }) => {
       const models = r.name ? [registry.get(r.name, r.version)] : registry.ready();

@@ -45,6 +45,15 @@ test('SystemSharedMemory: register, status, reads of the current contents, unreg
     writeFileSync(file, now);
     assert.equal(Buffer.from(shm.read('a', 10, 3)).toString(), 'xyz');
     assert.equal(shm.read('a', 0, 100).byteLength, 100);
+    // A recycled buffer is reused by the next read of its size, filled with what the region holds then.
+    const first = shm.read('a', 0, 100);
+    shm.recycle([first]);
+    const second = shm.read('a', 8, 92);
+    assert.notEqual(second, first, 'another size: another buffer');
+    const third = shm.read('a', 0, 100);
+    assert.equal(third, first, 'the same size: the recycled buffer');
+    assert.equal(third.subarray(10, 13).toString(), 'xyz');
+    assert.notEqual(shm.read('a', 0, 100), first, 'taken once, not handed out twice');
 
     assert.equal(status(() => shm.read('a', 1, 100)), "INVALID_ARGUMENT: Invalid offset + byte size for shared memory region: 'a'");
     assert.equal(status(() => shm.read('a', -1, 1)), "INVALID_ARGUMENT: Invalid offset for shared memory region: 'a'");
