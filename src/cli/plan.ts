@@ -8,7 +8,8 @@ import { basename, join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { Precision, SearchSpace } from '../domain/serving.js';
 import { PRECISIONS } from '../domain/serving.js';
-import { CLIENT_TRANSPORTS, type ClientTransport } from '../domain/load.js';
+import { CLIENT_TRANSPORTS, SHARED_MEMORY_KINDS, type ClientTransport, type SharedMemoryKind } from '../domain/load.js';
+import { isLoopbackAddress } from '../load/shared-memory.js';
 import { type WindowSettings } from '../domain/measurement.js';
 import { fromPackageRoot } from '../util/package-root.js';
 import { STRATEGY_NAMES } from '../search/index.js';
@@ -34,7 +35,15 @@ export interface RunPlan {
   space: SearchSpace;
   maxConcurrency: number;
   windows: WindowSettings;
-  load: { mode: 'concurrency' | 'rate'; arrivals: 'constant' | 'poisson'; maxRate: number; workers: number; transport: ClientTransport };
+  load: {
+    mode: 'concurrency' | 'rate';
+    arrivals: 'constant' | 'poisson';
+    maxRate: number;
+    workers: number;
+    transport: ClientTransport;
+    /** Where request inputs travel (absent in plans stored before the setting existed: none). */
+    sharedMemory?: SharedMemoryKind;
+  };
   launch: (typeof LAUNCH_MODES)[number];
   port: number;
   server: {
@@ -298,6 +307,11 @@ export function resolvePlanSourced(flags: RawOptions, env: Record<string, string
   const loadMode = oneOf('load', ['concurrency', 'rate']) as RunPlan['load']['mode'];
   const arrivals = oneOf('arrivals', ['constant', 'poisson']) as RunPlan['load']['arrivals'];
   const transport = oneOf('clientTransport', [...CLIENT_TRANSPORTS]) as ClientTransport;
+  const sharedMemory = oneOf('sharedMemory', [...SHARED_MEMORY_KINDS]) as SharedMemoryKind;
+  if (sharedMemory === 'system') {
+    const from = get('sharedMemory')!.from;
+    problems.push(...sharedMemoryProblems(launch, url, from));
+  }
   const maxExtraWindows = int('maxExtraWindows', 0);
   if (maxWindows < minWindows) {
     const from = get('maxWindows')?.from ?? 'max_windows (default)';
@@ -323,7 +337,7 @@ export function resolvePlanSourced(flags: RawOptions, env: Record<string, string
     windows: { windowMs: duration('window'), minWindows, maxWindows, stabilityTolerance: stability, warmupMs, warmupRequests: int('warmupRequests', 0), maxExtraWindows, minWindowRequests: int('windowRequests', 0) },
     // Open loop against the embedded server: the pacer gets a thread of its own, since the
     // server's work in the main thread would otherwise make it send late.
-    load: { mode: loadMode, arrivals, maxRate: int('maxRate', 1), workers: int('loadWorkers', 0, loadMode === 'rate' && launch === 'embedded' ? 1 : 0), transport },
+    load: { mode: loadMode, arrivals, maxRate: int('maxRate', 1), workers: int('loadWorkers', 0, loadMode === 'rate' && launch === 'embedded' ? 1 : 0), transport, sharedMemory },
     launch: launch as RunPlan['launch'],
     port: int('port', 0),
     server: {
@@ -350,6 +364,25 @@ export function resolvePlanSourced(flags: RawOptions, env: Record<string, string
   if (!problems.length) problems.push(...machineLimitProblems(plan, machine, (key) => get(key)?.from ?? `${flagName(optionSpec(key))} (default)`));
   if (problems.length) throw new UsageError(problems, 'Run `tanalyze --help` for the flags and their forms.');
   return { plan, sources };
+}
+
+/**
+ * Why `--shared-memory system` cannot work with this launch: the server must map this
+ * host's /dev/shm. Replay and sim send no requests, so the setting would silently mean
+ * nothing: refused rather than ignored. A Docker container has a /dev/shm of its own. A
+ * remote server must be reached on a loopback address (same host). Pure.
+ */
+export function sharedMemoryProblems(launch: string, url: string | null, from: string): string[] {
+  if (OFFLINE_LAUNCH_MODES.includes(launch)) {
+    return [`${from}: 'system' does nothing with --launch ${launch}, which answers from ${launch === 'replay' ? 'a recorded landscape' : 'a simulation'} and sends no requests; accepted: none`];
+  }
+  if (launch === 'docker') {
+    return [`${from}: 'system' cannot work with --launch docker: the Triton container has its own /dev/shm, so it cannot open this host's shared-memory regions; accepted: none, or --launch local`];
+  }
+  if (launch === 'remote' && url !== null && !isLoopbackAddress(url)) {
+    return [`${from}: 'system' needs the server on this host, but --url '${url}' is not a loopback address (the server maps this host's /dev/shm); accepted: none, or a --url on 127.0.0.1, ::1 or localhost`];
+  }
+  return [];
 }
 
 /** What the run is checked against: the cores and memory of the machine tanalyze runs on. */
@@ -464,6 +497,7 @@ const PLAN_VALUES: Record<string, (p: RunPlan) => unknown> = {
   warmupRequests: (p) => p.windows.warmupRequests,
   loadWorkers: (p) => p.load.workers,
   clientTransport: (p) => p.load.transport,
+  sharedMemory: (p) => p.load.sharedMemory ?? 'none',
   maxWindows: (p) => p.windows.maxWindows,
   minWindows: (p) => p.windows.minWindows,
   stability: (p) => p.windows.stabilityTolerance,

@@ -100,7 +100,7 @@ export function loadOptionsFor(
   address: string,
   config: ServingConfig,
   pool?: LoadWorkerPool,
-): Pick<MeasureConfigurationOptions, 'load' | 'arrivals' | 'maxRate' | 'seed' | 'address' | 'transport' | 'workers' | 'probeConcurrency'> {
+): Pick<MeasureConfigurationOptions, 'load' | 'arrivals' | 'maxRate' | 'seed' | 'address' | 'transport' | 'sharedMemory' | 'workers' | 'probeConcurrency'> {
   return {
     load: plan.load.mode,
     arrivals: plan.load.arrivals,
@@ -108,6 +108,7 @@ export function loadOptionsFor(
     seed: plan.seed,
     address,
     transport: plan.load.transport,
+    sharedMemory: plan.load.sharedMemory ?? 'none',
     ...(pool ? { workers: pool } : {}),
     probeConcurrency: probeConcurrencyFor(config, plan.maxConcurrency),
   };

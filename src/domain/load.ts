@@ -11,6 +11,15 @@ export const CLIENT_TRANSPORTS = ['http2', 'grpc-js'] as const;
 
 export type ClientTransport = (typeof CLIENT_TRANSPORTS)[number];
 
+/**
+ * Where a request's inputs travel: 'none' in the gRPC message; 'system' in a POSIX
+ * shared-memory region registered with the server once (Triton's system shared-memory
+ * extension; the server must share the client's host). Outputs always come back over gRPC.
+ */
+export const SHARED_MEMORY_KINDS = ['none', 'system'] as const;
+
+export type SharedMemoryKind = (typeof SHARED_MEMORY_KINDS)[number];
+
 /** A load channel: pre-serialized ModelInfer requests out, only the status back. */
 export interface RawChannel {
   /** A send of these pre-serialized request bytes; resolves when the server answers OK (the answer is not decoded). */

@@ -20,7 +20,8 @@ import { measureLoadPoint } from './windows.js';
 import { lateSlackNsFor, OpenLoopDriver, type OpenLoopOptions } from '../load/open-loop.js';
 import { diffServerTimes, snapshotFromStatistics, type ServerSnapshot } from './server-stats.js';
 import type { Arrivals, LoadMode, LoadPoint, TrialResult, WindowSettings } from '../domain/measurement.js';
-import type { ClientTransport } from '../domain/load.js';
+import type { ClientTransport, SharedMemoryKind } from '../domain/load.js';
+import { placeInputsInSharedMemory, type SharedMemoryInputs } from '../load/shared-memory.js';
 import type { NextRateOptions } from './load-search.js';
 import type { ServingConfig } from '../domain/serving.js';
 
@@ -54,6 +55,11 @@ export interface MeasureConfigurationOptions {
   address?: string;
   /** How the raw channel sends (default http2). */
   transport?: ClientTransport;
+  /**
+   * Where the inputs travel (default none: in each request). 'system': written once into a
+   * shared-memory region registered through `client` for this configuration, released after.
+   */
+  sharedMemory?: SharedMemoryKind;
   /** Inferences per request (the leading -1 dim); throughput counts inferences. Default 1. */
   batchSize?: number;
   seed?: number;
@@ -127,12 +133,21 @@ export async function measureConfiguration(opts: MeasureConfigurationOptions): P
   if (modelVersion) reqOptions.modelVersion = modelVersion;
   // The request names the model as asked, whatever name the metadata reports. Built (and
   // serialized) once for the configuration: every point and every worker reuses it.
-  const request = { ...makeInferRequest(metadata, batchSize, seed, reqOptions), model_name: modelName };
+  const built = { ...makeInferRequest(metadata, batchSize, seed, reqOptions), model_name: modelName };
+  // Shared memory: one region per configuration, registered before the first point (the
+  // server may have been restarted since the last one); workers only see the request naming it.
+  const shared: SharedMemoryInputs | null = opts.sharedMemory === 'system' ? await placeInputsInSharedMemory(client, built) : null;
+  const request = shared ? shared.request : built;
   const needBytes = opts.driverFactory === undefined && (opts.workers !== undefined || opts.address !== undefined);
   const bytes = needBytes ? serializeInferRequest(request) : null;
   let channel: RawChannel | null = null;
-  if (opts.driverFactory === undefined && opts.workers === undefined && opts.address !== undefined) {
-    channel = createRawChannel(opts.address, opts.transport ? { transport: opts.transport } : {});
+  try {
+    if (opts.driverFactory === undefined && opts.workers === undefined && opts.address !== undefined) {
+      channel = createRawChannel(opts.address, opts.transport ? { transport: opts.transport } : {});
+    }
+  } catch (e) {
+    await shared?.release();
+    throw e;
   }
   const send = channel ? channel.sender(bytes!) : makeSender(client, request);
   const monitor = opts.monitor === null ? undefined : (opts.monitor ?? (opts.sleep ? undefined : processClientMonitor()));
@@ -227,6 +242,7 @@ export async function measureConfiguration(opts: MeasureConfigurationOptions): P
   } finally {
     channel?.close();
     if (ownMonitor) monitor!.close();
+    await shared?.release();
   }
 
   const bestIndex = bestPointIndex(points, opts.targetP99Ms);

@@ -13,6 +13,7 @@ import type {
   ModelRepositoryParameter,
   ModelStatistics,
   RepositoryIndexEntry,
+  SystemSharedMemoryRegion,
 } from './types.js';
 import { TanalyzeError } from '../domain/errors.js';
 
@@ -112,6 +113,16 @@ export function createInferenceClient(address: string, opts: ClientOptions = {})
       const parameters: Record<string, ModelRepositoryParameter> = {};
       if (unloadDependents) parameters['unload_dependents'] = { bool_param: true };
       await call('RepositoryModelUnload', { repository_name: '', model_name: name, parameters }, loadDeadlineMs);
+    },
+    async systemSharedMemoryStatus(name = '') {
+      const r = await call<{ regions: Record<string, SystemSharedMemoryRegion> }>('SystemSharedMemoryStatus', { name });
+      return Object.values(r.regions ?? {}).sort((a, b) => a.name.localeCompare(b.name));
+    },
+    async systemSharedMemoryRegister(region) {
+      await call('SystemSharedMemoryRegister', region);
+    },
+    async systemSharedMemoryUnregister(name = '') {
+      await call('SystemSharedMemoryUnregister', { name });
     },
     close() {
       channel.close();

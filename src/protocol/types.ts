@@ -88,6 +88,15 @@ export type ModelRepositoryParameter =
   | { string_param: string }
   | { bytes_param: Buffer };
 
+/** One registered system shared-memory region, as SystemSharedMemoryStatus reports it. */
+export interface SystemSharedMemoryRegion {
+  name: string;
+  /** The POSIX shared-memory object's name (shm_open's), e.g. /tanalyze_123_ab12. */
+  key: string;
+  offset: number;
+  byte_size: number;
+}
+
 /** What the rest of tanalyze needs from a KServe v2 endpoint (Triton or the embedded server). */
 export interface InferenceClient {
   serverLive(): Promise<boolean>;
@@ -102,5 +111,13 @@ export interface InferenceClient {
   /** `configJson` is the JSON form of ModelConfig (Triton's `config` override parameter). */
   repositoryModelLoad(name: string, configJson?: string, files?: Record<string, Buffer>): Promise<void>;
   repositoryModelUnload(name: string, unloadDependents?: boolean): Promise<void>;
+  /**
+   * The system shared-memory extension (present on the gRPC client; absent on test fakes):
+   * status of one region or (empty name) all, register a region of an shm object, unregister
+   * one or (empty name) all.
+   */
+  systemSharedMemoryStatus?(name?: string): Promise<SystemSharedMemoryRegion[]>;
+  systemSharedMemoryRegister?(region: SystemSharedMemoryRegion): Promise<void>;
+  systemSharedMemoryUnregister?(name?: string): Promise<void>;
   close(): void;
 }

@@ -40,6 +40,49 @@ export interface InferRequestIn {
   raw_input_contents?: Uint8Array[];
 }
 
+/** Where inputs that name a system shared-memory region are read from (the server's regions). */
+export interface SharedInputSource {
+  read(region: string, offset: number, byteSize: number): Uint8Array;
+}
+
+const SHM_PARAMS = ['shared_memory_region', 'shared_memory_offset', 'shared_memory_byte_size'] as const;
+const SHM_TYPES: Record<(typeof SHM_PARAMS)[number], string> = {
+  shared_memory_region: 'string_param',
+  shared_memory_offset: 'int64_param',
+  shared_memory_byte_size: 'int64_param',
+};
+
+/** An InferParameter's kind and value: proto-loader's `parameter_choice`, or the one field a plain object sets. */
+function paramValue(p: unknown): { kind: string; value: unknown } | null {
+  if (!p || typeof p !== 'object') return null;
+  const o = p as Record<string, unknown>;
+  const kind = typeof o['parameter_choice'] === 'string' ? (o['parameter_choice'] as string) : Object.keys(o).find((k) => k.endsWith('_param'));
+  return kind ? { kind, value: o[kind] } : null;
+}
+
+/**
+ * An input's shared-memory parameters, checked as Triton checks them (same messages):
+ * null when the input carries its data in the request.
+ */
+export function sharedMemoryParams(input: { name: string; parameters?: Record<string, unknown> }): { region: string; offset: number; byteSize: number } | null {
+  const params = input.parameters ?? {};
+  const got: Partial<Record<(typeof SHM_PARAMS)[number], unknown>> = {};
+  for (const key of SHM_PARAMS) {
+    if (!(key in params)) continue;
+    const v = paramValue(params[key]);
+    if (!v || v.kind !== SHM_TYPES[key]) throw new InvalidRequestError(`invalid value type for '${key}' parameter for tensor '${input.name}', expected ${SHM_TYPES[key]}.`);
+    got[key] = v.value;
+  }
+  const region = got.shared_memory_region;
+  if (region === undefined) {
+    if (got.shared_memory_byte_size !== undefined) throw new InvalidRequestError(`'shared_memory_byte_size' can not be specified without 'shared_memory_region' parameter for tensor '${input.name}'`);
+    if (got.shared_memory_offset !== undefined) throw new InvalidRequestError(`'shared_memory_offset' can not be specified without 'shared_memory_region' parameter for tensor '${input.name}'`);
+    return null;
+  }
+  if (got.shared_memory_byte_size === undefined) throw new InvalidRequestError(`'shared_memory_byte_size' must be specified along with 'shared_memory_region' parameter for tensor '${input.name}'`);
+  return { region: String(region), offset: Number(got.shared_memory_offset ?? 0), byteSize: Number(got.shared_memory_byte_size) };
+}
+
 export interface PreparedRequest {
   exec: ExecRequest;
   /** Equal for requests that may share a batch. */
@@ -54,7 +97,11 @@ function matches(shape: readonly number[], dims: readonly number[]): boolean {
   return shape.length === dims.length && dims.every((d, i) => d === -1 || d === shape[i]);
 }
 
-export function prepareInferRequest(cfg: ModelConfig, req: InferRequestIn): PreparedRequest {
+/**
+ * `shared`: the server's shared-memory regions, for inputs that name one (without it, such
+ * inputs are refused); raw_input_contents then hold only the other inputs' data, in order.
+ */
+export function prepareInferRequest(cfg: ModelConfig, req: InferRequestIn, shared?: SharedInputSource): PreparedRequest {
   const model = cfg.name ?? req.model_name;
   const bad = (msg: string): never => {
     throw new InvalidRequestError(msg);
@@ -64,10 +111,19 @@ export function prepareInferRequest(cfg: ModelConfig, req: InferRequestIn): Prep
   const inputs = req.inputs ?? [];
   const raw = req.raw_input_contents ?? [];
 
+  const shm = inputs.map((t) => sharedMemoryParams(t));
+  if (shm.some((p) => p !== null) && !shared) bad(`input '${inputs[shm.findIndex((p) => p !== null)]!.name}' names a shared-memory region, but this server has no shared memory`);
+  shm.forEach((p, i) => {
+    if (p && hasContents(inputs[i]!.contents)) bad(`unexpected 'content' provided when using shared memory for input tensor '${inputs[i]!.name}' for model '${model}'`);
+  });
+  // Stricter than Triton 2.51, which ignores raw_input_contents left over when inputs are in
+  // shared memory: here their count must match the inputs that are not.
+  const inRequest = shm.filter((p) => p === null).length;
   if (raw.length > 0) {
-    if (inputs.some((t) => hasContents(t.contents))) bad(`contents field must not be specified when using raw_input_contents for '${model}'`);
-    if (raw.length !== inputs.length) bad(`expected ${inputs.length} raw_input_contents (one per input) for '${model}', got ${raw.length}`);
+    if (inputs.some((t, i) => shm[i] === null && hasContents(t.contents))) bad(`contents field must not be specified when using raw_input_contents for '${model}'`);
+    if (raw.length !== inRequest) bad(`expected ${inRequest} raw_input_contents (one per input not in shared memory) for '${model}', got ${raw.length}`);
   }
+  let nextRaw = 0;
 
   const seen = new Set<string>();
   let batchSize: number | undefined;
@@ -102,8 +158,17 @@ export function prepareInferRequest(cfg: ModelConfig, req: InferRequestIn): Prep
 
     const count = elementCount(shape);
     let data: Uint8Array;
-    if (raw.length > 0) {
-      data = raw[i]!;
+    const region = shm[i];
+    if (region) {
+      data = shared!.read(region.region, region.offset, region.byteSize);
+      if (expected === 'BYTES') {
+        const elements = splitBytesElements(data);
+        if (!elements || elements.length !== count) bad(`input '${input.name}': expected ${count} BYTES elements in shared memory region '${region.region}'`);
+      } else if (data.byteLength !== count * elementSize(expected)) {
+        bad(`input byte size mismatch for input '${input.name}' for model '${model}'. Expected ${count * elementSize(expected)}, got ${data.byteLength}`);
+      }
+    } else if (raw.length > 0) {
+      data = raw[nextRaw++]!;
       if (expected === 'BYTES') {
         const elements = splitBytesElements(data);
         if (!elements) bad(`input '${input.name}': malformed BYTES data (each element needs a 4-byte length prefix)`);

@@ -10,7 +10,7 @@ import { LoadedModel } from './model.js';
 import { ModelLoadError, listModelNames, resolveModelSource, type LoadOverride, type ModelSource } from './model-repository.js';
 import { TanalyzeError } from '../domain/errors.js';
 
-export type GrpcStatusName = 'NOT_FOUND' | 'UNAVAILABLE' | 'INVALID_ARGUMENT' | 'UNIMPLEMENTED' | 'INTERNAL';
+export type GrpcStatusName = 'NOT_FOUND' | 'ALREADY_EXISTS' | 'UNAVAILABLE' | 'INVALID_ARGUMENT' | 'UNIMPLEMENTED' | 'INTERNAL';
 
 /** An error with the gRPC status it should be answered with. */
 export class ServerError extends TanalyzeError {

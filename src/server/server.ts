@@ -18,9 +18,10 @@ import { gpuExecutorFactoryWith, type GpuWorkerOptions } from './gpu-executor.js
 import { isTorchModel } from './gpu-executor.js';
 import { ModelRegistry, ServerError, type GrpcStatusName } from './registry.js';
 import { apiFromConfigType } from './tensors.js';
+import { SystemSharedMemory, type RegionRequest } from './shared-memory.js';
 
 export const SERVER_NAME = 'tanalyze-embedded';
-export const SERVER_EXTENSIONS = ['model_repository', 'model_configuration', 'statistics'];
+export const SERVER_EXTENSIONS = ['model_repository', 'model_configuration', 'statistics', 'system_shared_memory'];
 
 export interface EmbeddedServerOptions {
   repository: string;
@@ -40,6 +41,8 @@ export interface EmbeddedServerOptions {
   gpuWorkers?: GpuWorkerOptions;
   /** HTTP/2 receive window of each stream and connection (default 16 MiB; 65535 = HTTP/2's default). */
   receiveWindowBytes?: number;
+  /** Where POSIX shared-memory objects are files (default /dev/shm). */
+  sharedMemoryDir?: string;
 }
 
 /** Enough for a few dozen 600 KB images (a ResNet-50 request) in flight before a WINDOW_UPDATE is due. */
@@ -88,6 +91,7 @@ export interface EmbeddedServer {
 
 const GRPC_CODE: Record<GrpcStatusName, grpc.status> = {
   NOT_FOUND: grpc.status.NOT_FOUND,
+  ALREADY_EXISTS: grpc.status.ALREADY_EXISTS,
   UNAVAILABLE: grpc.status.UNAVAILABLE,
   INVALID_ARGUMENT: grpc.status.INVALID_ARGUMENT,
   UNIMPLEMENTED: grpc.status.UNIMPLEMENTED,
@@ -160,6 +164,7 @@ export async function startEmbeddedServer(opts: EmbeddedServerOptions): Promise<
   const version = packageVersion();
   const registry = new ModelRegistry(repository, opts.executorFactory ?? ortExecutorFactory, gpuExecutorFactoryWith(opts.gpuWorkers));
   const gpus = new NvidiaSmiMonitor(opts.gpuMonitor);
+  const sharedMemory = new SystemSharedMemory(opts.sharedMemoryDir);
   let serving = false;
 
   const requireExplicit = (what: string): void => {
@@ -185,19 +190,44 @@ export async function startEmbeddedServer(opts: EmbeddedServerOptions): Promise<
     ModelInfer: unary(async (r: InferRequestIn) => {
       const receivedNs = hrNow();
       const model = registry.get(r.model_name, r.model_version);
-      let prepared: PreparedRequest;
+      // Inputs read from shared-memory regions: their buffers go back to the pool once the
+      // batch that used them has run (the answer carries outputs only).
+      const borrowed: Buffer[] = [];
+      const shared = {
+        read: (region: string, offset: number, byteSize: number): Uint8Array => {
+          const b = sharedMemory.read(region, offset, byteSize);
+          borrowed.push(b);
+          return b;
+        },
+      };
       try {
-        prepared = prepareInferRequest(model.config, r);
-      } catch (e) {
-        model.recordRejected(receivedNs);
-        throw e;
+        let prepared: PreparedRequest;
+        try {
+          prepared = prepareInferRequest(model.config, r, shared);
+        } catch (e) {
+          model.recordRejected(receivedNs);
+          throw e;
+        }
+        const outputs = await model.infer(prepared.exec, prepared.shapeKey, receivedNs);
+        return buildInferResponse(model.config, r, model.version, outputs, prepared.outputs);
+      } finally {
+        if (borrowed.length) sharedMemory.recycle(borrowed);
       }
-      const outputs = await model.infer(prepared.exec, prepared.shapeKey, receivedNs);
-      return buildInferResponse(model.config, r, model.version, outputs, prepared.outputs);
     }),
     ModelStatistics: unary((r: { name: string; version: string }) => {
       const models = r.name ? [registry.get(r.name, r.version)] : registry.ready();
       return { model_stats: models.map((m) => m.stats.snapshot()) };
+    }),
+    SystemSharedMemoryStatus: unary((r: { name: string }) => ({
+      regions: Object.fromEntries(sharedMemory.status(r.name ?? '').map((x) => [x.name, x])),
+    })),
+    SystemSharedMemoryRegister: unary((r: RegionRequest) => {
+      sharedMemory.register(r);
+      return {};
+    }),
+    SystemSharedMemoryUnregister: unary((r: { name: string }) => {
+      sharedMemory.unregister(r.name ?? '');
+      return {};
     }),
     RepositoryIndex: unary(async (r: { ready: boolean }) => ({ models: await registry.index(r.ready) })),
     RepositoryModelLoad: unary(async (r: { model_name: string; parameters: Record<string, Record<string, unknown>> }) => {
@@ -237,6 +267,7 @@ export async function startEmbeddedServer(opts: EmbeddedServerOptions): Promise<
       });
     });
     await registry.unloadAll();
+    sharedMemory.close();
     gpus.stop();
   };
 

@@ -5,6 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { listProfiles, loadProfile, resolvePlan } from '../../src/cli/plan.js';
 import { UsageError } from '../../src/domain/errors.js';
+import { loadOptionsFor } from '../../src/cli/serving.js';
+import type { ServingConfig } from '../../src/domain/serving.js';
 
 const cwd = '/tmp';
 
@@ -78,4 +80,31 @@ test('--client-transport: http2 by default, grpc-js when asked, anything else na
   assert.equal(resolvePlan({ model: 'm' }, {}, profile, cwd).load.transport, 'http2');
   assert.equal(resolvePlan({ model: 'm', clientTransport: 'grpc-js' }, {}, profile, cwd).load.transport, 'grpc-js');
   assert.match(problemsOf(() => resolvePlan({ model: 'm', clientTransport: 'h3' }, {}, profile, cwd)).join('\n'), /--client-transport: 'h3' is not one of http2, grpc-js/);
+});
+
+test('--shared-memory: none by default; system where the server shares this host; refused where it cannot work, naming the flag', () => {
+  const profile = loadProfile('default');
+  assert.equal(resolvePlan({ model: 'm' }, {}, profile, cwd).load.sharedMemory, 'none');
+  assert.equal(resolvePlan({ model: 'm', sharedMemory: 'system' }, {}, profile, cwd).load.sharedMemory, 'system');
+  assert.equal(resolvePlan({ model: 'm', sharedMemory: 'system', launch: 'local' }, {}, profile, cwd).load.sharedMemory, 'system');
+  for (const url of ['127.0.0.1:8001', 'localhost:8001', '[::1]:8001', '127.0.0.2:9']) {
+    assert.equal(resolvePlan({ model: 'm', sharedMemory: 'system', launch: 'remote', url }, {}, profile, cwd).load.sharedMemory, 'system', url);
+  }
+  assert.match(problemsOf(() => resolvePlan({ model: 'm', sharedMemory: 'cuda' }, {}, profile, cwd)).join('\n'), /--shared-memory: 'cuda' is not one of none, system/);
+  const remote = problemsOf(() => resolvePlan({ model: 'm', sharedMemory: 'system', launch: 'remote', url: 'triton-host:8001' }, {}, profile, cwd)).join('\n');
+  assert.match(remote, /--shared-memory: 'system' needs the server on this host, but --url 'triton-host:8001' is not a loopback address/);
+  assert.match(problemsOf(() => resolvePlan({ model: 'm', sharedMemory: 'system', launch: 'remote', url: '10.0.0.7:8001' }, {}, profile, cwd)).join('\n'), /not a loopback address/);
+  assert.match(problemsOf(() => resolvePlan({ model: 'm', sharedMemory: 'system', launch: 'docker' }, {}, profile, cwd)).join('\n'), /--shared-memory: 'system' cannot work with --launch docker/);
+  assert.match(problemsOf(() => resolvePlan({ sharedMemory: 'system', launch: 'sim' }, {}, profile, cwd)).join('\n'), /--shared-memory: 'system' does nothing with --launch sim/);
+  assert.match(problemsOf(() => resolvePlan({ sharedMemory: 'system', launch: 'replay', landscape: 'x.csv' }, {}, profile, cwd)).join('\n'), /--shared-memory: 'system' does nothing with --launch replay/);
+  // 'none' is always accepted, offline included.
+  assert.equal(resolvePlan({ sharedMemory: 'none', launch: 'replay', landscape: 'x.csv' }, {}, profile, cwd).load.sharedMemory, 'none');
+});
+
+test('--shared-memory reaches the measurement of every configuration; a plan stored before the setting existed measures with none', () => {
+  const config = { instanceCount: 1, maxBatchSize: 4 } as ServingConfig;
+  const plan = resolvePlan({ model: 'm', sharedMemory: 'system' }, {}, loadProfile('default'), cwd);
+  assert.equal(loadOptionsFor(plan, '127.0.0.1:1', config).sharedMemory, 'system');
+  const { sharedMemory: _dropped, ...older } = plan.load;
+  assert.equal(loadOptionsFor({ ...plan, load: older }, '127.0.0.1:1', config).sharedMemory, 'none');
 });

@@ -70,6 +70,7 @@ test('each of our methods exists upstream with the same types and streaming flag
   const expected = [
     'ServerLive', 'ServerReady', 'ModelReady', 'ServerMetadata', 'ModelMetadata', 'ModelInfer', 'ModelConfig',
     'ModelStatistics', 'RepositoryIndex', 'RepositoryModelLoad', 'RepositoryModelUnload',
+    'SystemSharedMemoryStatus', 'SystemSharedMemoryRegister', 'SystemSharedMemoryUnregister',
   ];
   assert.deepEqual(Object.keys(mine.methods).sort(), [...expected].sort());
   for (const m of mine.methodsArray) {
@@ -97,6 +98,7 @@ test('every message our methods use has the same fields as upstream', () => {
     '.inference.StatisticDuration', '.inference.InferStatistics', '.inference.InferBatchStatistics',
     '.inference.ModelStatistics', '.inference.ModelInferRequest.InferInputTensor',
     '.inference.ModelMetadataResponse.TensorMetadata', '.inference.RepositoryIndexResponse.ModelIndex',
+    '.inference.SystemSharedMemoryStatusResponse.RegionStatus', '.inference.SystemSharedMemoryRegisterRequest',
   ]) {
     assert.ok(used.has(name), `reached ${name}`);
   }
