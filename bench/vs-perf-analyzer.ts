@@ -5,7 +5,7 @@
 //
 //   npx tsc -p tsconfig.json && node dist/bench/vs-perf-analyzer.js \
 //     [--models identity[,tiny_resnet]] [--concurrency 1,4,16] [--rounds 3] [--interval-ms 1000]
-//     [--warmup-requests 500] [--stability 0] [--tanalyze-workers 0]
+//     [--warmup-requests N] [--stability 0] [--tanalyze-workers 0] [--pa-async]
 //
 // Per row: throughput, p50 and p99 of each tool, the ratios tanalyze/perf_analyzer of
 // throughput and p99, client CPU per request of each, and whether the row meets issue
@@ -77,16 +77,27 @@ interface Args {
   concurrency: number[];
   rounds: number;
   intervalMs: number;
-  warmupRequests: number;
+  /** Per model; --warmup-requests sets one for all. */
+  warmupRequests: (model: string) => number;
   stability: number;
   tanalyzeWorkers: number;
+  /** perf_analyzer in asynchronous mode with one worker thread, instead of one thread per request in flight. */
+  paAsync: boolean;
 }
 
+/**
+ * Warm-up requests by model, unless --warmup-requests says otherwise: enough for Node's JIT
+ * to settle (after 500 identity requests tanalyze's CPU per request was still ~20% above
+ * its value after 6 s of load; perf_analyzer is compiled ahead of time), about 1 s of
+ * identity load here; tiny_resnet is ~10x slower per request.
+ */
+const DEFAULT_WARMUP: Record<string, number> = { identity: 3000, tiny_resnet: 300 };
+
 const USAGE =
-  'usage: node dist/bench/vs-perf-analyzer.js [--models identity[,tiny_resnet]] [--concurrency 1,4,16] [--rounds 3] [--interval-ms 1000] [--warmup-requests 500] [--stability 0] [--tanalyze-workers 0]';
+  'usage: node dist/bench/vs-perf-analyzer.js [--models identity[,tiny_resnet]] [--concurrency 1,4,16] [--rounds 3] [--interval-ms 1000] [--warmup-requests N] [--stability 0] [--tanalyze-workers 0] [--pa-async]';
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { models: ['identity'], concurrency: [1, 4, 16], rounds: 3, intervalMs: 1000, warmupRequests: 500, stability: 0, tanalyzeWorkers: 0 };
+  const a: Args = { models: ['identity'], concurrency: [1, 4, 16], rounds: 3, intervalMs: 1000, warmupRequests: (m) => DEFAULT_WARMUP[m] ?? 1000, stability: 0, tanalyzeWorkers: 0, paAsync: false };
   const int = (k: string, v: string, min: number): number => {
     const n = Number(v);
     if (!Number.isInteger(n) || n < min) throw new Error(`${k}: expected an integer ≥ ${min}, got ${JSON.stringify(v)}`);
@@ -98,13 +109,20 @@ function parseArgs(argv: string[]): Args {
       console.log(USAGE);
       process.exit(0);
     }
+    if (k === '--pa-async') {
+      a.paAsync = true;
+      continue;
+    }
     const v = argv[++i];
     if (v === undefined) throw new Error(`${k} needs a value\n${USAGE}`);
     if (k === '--models') a.models = v.split(',').filter(Boolean);
     else if (k === '--concurrency') a.concurrency = v.split(',').map((c) => int(k, c, 1));
     else if (k === '--rounds') a.rounds = int(k, v, 1);
     else if (k === '--interval-ms') a.intervalMs = int(k, v, 50);
-    else if (k === '--warmup-requests') a.warmupRequests = int(k, v, 0);
+    else if (k === '--warmup-requests') {
+      const n = int(k, v, 0);
+      a.warmupRequests = () => n;
+    }
     else if (k === '--stability') a.stability = int(k, v, 0);
     else if (k === '--tanalyze-workers') a.tanalyzeWorkers = int(k, v, 0);
     else throw new Error(`unknown argument ${k}\n${USAGE}`);
@@ -254,8 +272,9 @@ function perfAnalyzerArgs(args: Args, model: string, address: string, concurrenc
     '-i', 'grpc',
     '--concurrency-range', `${concurrency}:${concurrency}`,
     '--measurement-interval', String(args.intervalMs),
-    '--warmup-request-count', String(args.warmupRequests),
+    '--warmup-request-count', String(args.warmupRequests(model)),
     ...(fixed ? ['--stability-percentage', '100000', '--max-trials', '3'] : ['--stability-percentage', String(args.stability), '--percentile', '99', '--max-trials', '10']),
+    ...(args.paAsync ? ['--async', '--max-threads', '1'] : []),
     '--input-data', 'random',
     '-b', '1',
     '--shared-memory', 'none',
@@ -276,14 +295,14 @@ async function runPerfAnalyzer(args: Args, model: string, address: string, grpcP
   const nan: ToolRound = { throughput: NaN, p50Us: NaN, p99Us: NaN, cpuUsPerRequest: NaN };
   if (result.code !== 0 || !existsSync(csv)) return { ...nan, error: `perf_analyzer exited ${result.code}: ${result.out.trim().split('\n').slice(-3).join(' / ')}` };
   const row = parsePerfAnalyzerCsv(readFileSync(csv, 'utf8'))[0]!;
-  const cpu = steadyCpuPerRequest(samples, args.warmupRequests);
+  const cpu = steadyCpuPerRequest(samples, args.warmupRequests(model));
   const out: ToolRound = { throughput: row.throughput, p50Us: row.p50Us, p99Us: row.p99Us, cpuUsPerRequest: cpu?.usPerRequest ?? NaN, connections };
   if (cpu?.serverAvgUs !== undefined) out.serverAvgUs = cpu.serverAvgUs;
   return out;
 }
 
 async function runTanalyze(args: Args, model: string, address: string, grpcPort: number, concurrency: number, client: InferenceClient): Promise<ToolRound> {
-  const job: ChildJob = { address, model, concurrency, windowMs: Math.round(1.2 * args.intervalMs), warmupRequests: args.warmupRequests, stability: args.stability, workers: args.tanalyzeWorkers };
+  const job: ChildJob = { address, model, concurrency, windowMs: Math.round(1.2 * args.intervalMs), warmupRequests: args.warmupRequests(model), stability: args.stability, workers: args.tanalyzeWorkers };
   const { result, samples, connections } = await sampled(client, model, grpcPort, () => {
     const child = fork(fileURLToPath(import.meta.url), ['--tanalyze-child'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     const done = new Promise<ChildReply>((resolve) => {
@@ -296,7 +315,7 @@ async function runTanalyze(args: Args, model: string, address: string, grpcPort:
   });
   const nan: ToolRound = { throughput: NaN, p50Us: NaN, p99Us: NaN, cpuUsPerRequest: NaN };
   if (!result.ok) return { ...nan, error: result.error };
-  const cpu = steadyCpuPerRequest(samples, args.warmupRequests);
+  const cpu = steadyCpuPerRequest(samples, args.warmupRequests(model));
   const out: ToolRound = { throughput: result.throughput, p50Us: result.p50Us, p99Us: result.p99Us, cpuUsPerRequest: cpu?.usPerRequest ?? NaN, connections };
   if (cpu?.serverAvgUs !== undefined) out.serverAvgUs = cpu.serverAvgUs;
   if (result.eventLoopUtilization !== undefined) out.note = `sending thread busy ${(result.eventLoopUtilization * 100).toFixed(0)}%${result.clientLimited ? ', client-limited' : ''}`;
@@ -322,16 +341,15 @@ async function main(): Promise<void> {
   const triton = await startRealTriton({ repository: repo, loadModels: args.models });
   const dir = mkdtempSync(join(tmpdir(), 'tanalyze-vs-pa-'));
   const grpcPort = Number(triton.grpcAddress.split(':').pop());
-  const tables: string[] = [];
   try {
     const meta = await triton.client.serverMetadata();
     console.log(`# tanalyze's load generator beside perf_analyzer, ${started.toISOString()}`);
     console.log(`tritonserver ${meta.version} (CPU, ${triton.grpcAddress}), ${paVersion}, node ${process.version}, ${availableParallelism()} cores`);
     console.log(`load average at start (1/5/15 min): ${loadStart}`);
     console.log(
-      `settings: rounds ${args.rounds} (perf_analyzer then tanalyze, alternating), ${args.stability === 0 ? '3 windows each' : `stability ${args.stability}%, 3 to 10 windows`} of ${Math.round(1.2 * args.intervalMs)} ms after ${args.warmupRequests} warm-up requests, tanalyze ${args.tanalyzeWorkers === 0 ? 'main-thread HTTP/2 channel' : `${args.tanalyzeWorkers} worker threads`}`,
+      `settings: rounds ${args.rounds} (perf_analyzer then tanalyze, alternating), ${args.stability === 0 ? '3 windows each' : `stability ${args.stability}%, 3 to 10 windows`} of ${Math.round(1.2 * args.intervalMs)} ms after ${args.models.map((m) => `${args.warmupRequests(m)} (${m})`).join(', ')} warm-up requests, perf_analyzer ${args.paAsync ? 'asynchronous, 1 worker thread' : 'synchronous, 1 thread per request in flight'}, tanalyze ${args.tanalyzeWorkers === 0 ? 'main-thread HTTP/2 channel' : `${args.tanalyzeWorkers} worker threads`}`,
     );
-    console.log(`perf_analyzer command: perf_analyzer ${perfAnalyzerArgs(args, '<model>', triton.grpcAddress, 0, `${dir}/pa-<tag>.csv`).join(' ').replace('0:0', 'C:C')}`);
+    console.log(`perf_analyzer command: perf_analyzer ${perfAnalyzerArgs(args, '<model>', triton.grpcAddress, 0, `${dir}/pa-<tag>.csv`).join(' ').replace('0:0', 'C:C').replace(/--warmup-request-count \d+/, '--warmup-request-count <W>')}`);
     for (const model of args.models) {
       const rows: ComparedRow[] = [];
       for (const c of args.concurrency) {
@@ -348,7 +366,6 @@ async function main(): Promise<void> {
         rows.push(compareRounds(c, pa, ta));
       }
       const table = `\n## ${model}: medians of ${args.rounds} interleaved rounds (ta = tanalyze, pa = perf_analyzer)\n\n${formatTable(rows)}`;
-      tables.push(table);
       console.log(table);
     }
   } finally {
