@@ -79,6 +79,9 @@ export interface UsageSample {
   served: number;
   /** Their cumulative time inside the server, ns (ModelStatistics success.ns: queue and compute). */
   serverNs?: number;
+  /** Of which queued, and computing (compute_input + compute_infer + compute_output), ns. */
+  queueNs?: number;
+  computeNs?: number;
 }
 
 export interface SteadyCpu {
@@ -88,6 +91,9 @@ export interface SteadyCpu {
   spanS: number;
   /** Mean time a request of the span spent inside the server, µs, when the samples carry serverNs. */
   serverAvgUs?: number;
+  /** Of which queued and computing, µs, when the samples carry them. */
+  queueAvgUs?: number;
+  computeAvgUs?: number;
 }
 
 /**
@@ -121,7 +127,13 @@ export function steadyCpuPerRequest(samples: readonly UsageSample[], warmupReque
   if (requests <= 0) return null;
   const cpuS = (b.cpuTicks - a.cpuTicks) / ticksPerSecond;
   const out: SteadyCpu = { usPerRequest: (cpuS * 1e6) / requests, requests, cpuS, spanS: (b.tMs - a.tMs) / 1000 };
-  if (a.serverNs !== undefined && b.serverNs !== undefined) out.serverAvgUs = (b.serverNs - a.serverNs) / 1000 / requests;
+  const perRequestUs = (x?: number, y?: number): number | undefined => (x !== undefined && y !== undefined ? (y - x) / 1000 / requests : undefined);
+  const server = perRequestUs(a.serverNs, b.serverNs);
+  const queue = perRequestUs(a.queueNs, b.queueNs);
+  const compute = perRequestUs(a.computeNs, b.computeNs);
+  if (server !== undefined) out.serverAvgUs = server;
+  if (queue !== undefined) out.queueAvgUs = queue;
+  if (compute !== undefined) out.computeAvgUs = compute;
   return out;
 }
 
@@ -148,8 +160,10 @@ export interface ToolRound {
   p50Us: number;
   p99Us: number;
   cpuUsPerRequest: number;
-  /** Mean time inside the server per request over the same span (ModelStatistics), µs. */
+  /** Mean time inside the server per request over the same span (ModelStatistics), µs, and of it queued and computing. */
   serverAvgUs?: number;
+  queueAvgUs?: number;
+  computeAvgUs?: number;
   /** TCP connections the tool held to the server's gRPC port. */
   connections?: number;
   /** Anything the tool said about its own state (tanalyze: how busy its sending thread was). */
@@ -188,8 +202,10 @@ function medianRound(rounds: readonly ToolRound[]): ToolRound {
     p99Us: median(ok.map((r) => r.p99Us)),
     cpuUsPerRequest: median(ok.map((r) => r.cpuUsPerRequest)),
   };
-  const server = median(ok.map((r) => r.serverAvgUs ?? Number.NaN));
-  if (Number.isFinite(server)) out.serverAvgUs = server;
+  for (const key of ['serverAvgUs', 'queueAvgUs', 'computeAvgUs'] as const) {
+    const m = median(ok.map((r) => r[key] ?? Number.NaN));
+    if (Number.isFinite(m)) out[key] = m;
+  }
   const conns = ok.map((r) => r.connections).filter((c): c is number => c !== undefined);
   if (conns.length) out.connections = Math.max(...conns);
   return out;
@@ -240,7 +256,8 @@ export function formatTable(rows: readonly ComparedRow[], targets: Targets = ISS
     'p99 ta/pa',
     'cpu/req pa µs',
     'cpu/req ta µs',
-    'server avg pa/ta µs',
+    'in server pa/ta µs',
+    'of it compute pa/ta µs',
     `thr ±${Math.round(targets.throughput * 100)}%`,
     `p99 ±${Math.round(targets.p99 * 100)}%`,
     'cpu ≤ pa',
@@ -263,6 +280,7 @@ export function formatTable(rows: readonly ComparedRow[], targets: Targets = ISS
         f1(r.pa.cpuUsPerRequest),
         f1(r.ta.cpuUsPerRequest),
         `${f0(r.pa.serverAvgUs ?? Number.NaN)}/${f0(r.ta.serverAvgUs ?? Number.NaN)}`,
+        `${f0(r.pa.computeAvgUs ?? Number.NaN)}/${f0(r.ta.computeAvgUs ?? Number.NaN)}`,
         yes(r.meetsThroughput),
         yes(r.meetsP99),
         yes(r.meetsCpu),

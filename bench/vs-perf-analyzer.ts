@@ -82,7 +82,7 @@ import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInferenceClient } from '../src/protocol/client.js';
-import type { InferenceClient } from '../src/protocol/types.js';
+import type { InferenceClient, ModelStatistics } from '../src/protocol/types.js';
 import { measureConfiguration } from '../src/measure/measure-config.js';
 import { LoadWorkerPool } from '../src/load/workers.js';
 import { makeInferRequest } from '../src/load/infer-requests.js';
@@ -244,11 +244,16 @@ function connectionsTo(pid: number, port: number): number {
   return n;
 }
 
-async function served(client: InferenceClient, model: string): Promise<{ served: number; serverNs: number }> {
+type Counts = Pick<UsageSample, 'served' | 'serverNs' | 'queueNs' | 'computeNs'>;
+
+async function served(client: InferenceClient, model: string): Promise<Counts> {
   const stats = await client.modelStatistics(model);
+  const sum = (f: (i: ModelStatistics['inference_stats']) => number | undefined): number => stats.reduce((a, s) => a + Number(f(s.inference_stats) ?? 0), 0);
   return {
-    served: stats.reduce((a, s) => a + Number(s.inference_stats?.success?.count ?? 0), 0),
-    serverNs: stats.reduce((a, s) => a + Number(s.inference_stats?.success?.ns ?? 0), 0),
+    served: sum((i) => i?.success?.count),
+    serverNs: sum((i) => i?.success?.ns),
+    queueNs: sum((i) => i?.queue?.ns),
+    computeNs: sum((i) => Number(i?.compute_input?.ns ?? 0) + Number(i?.compute_infer?.ns ?? 0) + Number(i?.compute_output?.ns ?? 0)),
   };
 }
 
@@ -263,7 +268,7 @@ async function sampled<T>(client: InferenceClient, model: string, grpcPort: numb
     while (!finished) {
       await new Promise((r) => setTimeout(r, 100));
       if (finished) break;
-      let counts: { served: number; serverNs: number };
+      let counts: Counts;
       try {
         counts = await served(client, model);
       } catch {
@@ -340,8 +345,14 @@ async function runPerfAnalyzer(args: Args, model: string, address: string, grpcP
   const row = parsePerfAnalyzerCsv(readFileSync(csv, 'utf8'))[0]!;
   const cpu = steadyCpuPerRequest(samples, args.warmupRequests(model));
   const out: ToolRound = { throughput: row.throughput, p50Us: row.p50Us, p99Us: row.p99Us, cpuUsPerRequest: cpu?.usPerRequest ?? NaN, connections };
-  if (cpu?.serverAvgUs !== undefined) out.serverAvgUs = cpu.serverAvgUs;
+  copyServerTimes(cpu, out);
   return out;
+}
+
+function copyServerTimes(from: ReturnType<typeof steadyCpuPerRequest>, to: ToolRound): void {
+  if (from?.serverAvgUs !== undefined) to.serverAvgUs = from.serverAvgUs;
+  if (from?.queueAvgUs !== undefined) to.queueAvgUs = from.queueAvgUs;
+  if (from?.computeAvgUs !== undefined) to.computeAvgUs = from.computeAvgUs;
 }
 
 async function runTanalyze(args: Args, model: string, address: string, grpcPort: number, concurrency: number, client: InferenceClient): Promise<ToolRound> {
@@ -360,7 +371,7 @@ async function runTanalyze(args: Args, model: string, address: string, grpcPort:
   if (!result.ok) return { ...nan, error: result.error };
   const cpu = steadyCpuPerRequest(samples, args.warmupRequests(model));
   const out: ToolRound = { throughput: result.throughput, p50Us: result.p50Us, p99Us: result.p99Us, cpuUsPerRequest: cpu?.usPerRequest ?? NaN, connections };
-  if (cpu?.serverAvgUs !== undefined) out.serverAvgUs = cpu.serverAvgUs;
+  copyServerTimes(cpu, out);
   if (result.eventLoopUtilization !== undefined) out.note = `sending thread busy ${(result.eventLoopUtilization * 100).toFixed(0)}%${result.clientLimited ? ', client-limited' : ''}`;
   return out;
 }
@@ -369,7 +380,7 @@ const fmtLoad = (): string => loadavg().map((x) => x.toFixed(2)).join(' ');
 
 function describe(r: ToolRound): string {
   if (r.error) return `FAILED: ${r.error}`;
-  return `${r.throughput.toFixed(0)}/s p50 ${r.p50Us.toFixed(0)} µs p99 ${r.p99Us.toFixed(0)} µs cpu ${r.cpuUsPerRequest.toFixed(1)} µs/req, in server ${r.serverAvgUs?.toFixed(0) ?? '-'} µs/req, conns ${r.connections ?? '-'}${r.note ? ` (${r.note})` : ''}`;
+  return `${r.throughput.toFixed(0)}/s p50 ${r.p50Us.toFixed(0)} µs p99 ${r.p99Us.toFixed(0)} µs cpu ${r.cpuUsPerRequest.toFixed(1)} µs/req, in server ${r.serverAvgUs?.toFixed(0) ?? '-'} µs/req (compute ${r.computeAvgUs?.toFixed(0) ?? '-'}), conns ${r.connections ?? '-'}${r.note ? ` (${r.note})` : ''}`;
 }
 
 async function main(): Promise<void> {

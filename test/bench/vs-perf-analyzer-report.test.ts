@@ -76,7 +76,11 @@ function run(opts: { rps: number; usPerReq: number; from: number; to: number; st
     const active = Math.max(0, Math.min(t, opts.to) - opts.from);
     const requests = Math.floor((active / 1000) * opts.rps);
     const s: UsageSample = { tMs: t, cpuTicks: Math.round(opts.startupTicks + (requests * opts.usPerReq) / 1e4), served: 1000 + requests };
-    if (opts.serverUs !== undefined) s.serverNs = requests * opts.serverUs * 1000;
+    if (opts.serverUs !== undefined) {
+      s.serverNs = requests * opts.serverUs * 1000;
+      s.queueNs = requests * 0.25 * opts.serverUs * 1000;
+      s.computeNs = requests * 0.75 * opts.serverUs * 1000;
+    }
     out.push(s);
   }
   return out;
@@ -88,6 +92,7 @@ test('steadyCpuPerRequest: start-up and warm-up are left out, the span ends whil
   const r = steadyCpuPerRequest(samples, 500)!;
   assert.ok(Math.abs(r.usPerRequest - 50) < 2, `got ${r.usPerRequest}`);
   assert.ok(Math.abs(r.serverAvgUs! - 120) < 1e-6);
+  assert.ok(Math.abs(r.queueAvgUs! - 30) < 1e-6 && Math.abs(r.computeAvgUs! - 90) < 1e-6);
   // Warm-up: 500 requests are done 250 ms after the start, at 500 ms; the span starts one sample later.
   assert.ok(r.requests < 2000 * 3.6 && r.requests > 2000 * 3.2, `requests ${r.requests}`);
   // Over the whole life the start-up would have shown: (5 ticks + 8000 × 50 µs) / 8000 requests.
@@ -139,10 +144,12 @@ test('compareRounds: failed rounds are counted and left out; all failed fails ev
   const row = compareRounds(16, [failed, round(1000, 1000, 50)], [round(1000, 1000, 40)]);
   assert.deepEqual(row.failedRounds, { pa: 1, ta: 0 });
   assert.equal(row.pa.throughput, 1000);
+  assert.equal(row.pa.serverAvgUs, undefined, 'no server times in, none out');
   const none = compareRounds(16, [failed], [round(1000, 1000, 40)]);
   assert.ok(!none.meetsThroughput && !none.meetsP99 && !none.meetsCpu);
   const table = formatTable([row, none]);
   assert.match(table, /\| 16 \| 1000 \| 1000 \| 1\.000 \|/);
   assert.match(table, /\| 16 \| - \| 1000 \| - \|/);
+  assert.match(table, /\| -\/- \| -\/- \|/, 'server times absent print as -/-');
   assert.match(table, /\| NO \| NO \| NO \|/);
 });
