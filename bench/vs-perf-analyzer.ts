@@ -429,7 +429,9 @@ async function main(): Promise<void> {
   console.log(
     `\ntargets (issue 13): throughput within ${ISSUE_TARGETS.throughput * 100}% and p99 within ${ISSUE_TARGETS.p99 * 100}% of perf_analyzer's either way; tanalyze's client CPU per request no higher than perf_analyzer's.`,
   );
-  console.log('CPU per request: utime+stime of each tool\'s own process over its steady span (after warm-up, load still on) / requests the server counted in that span.');
+  console.log(
+    "CPU per request: utime+stime of each tool's own process (perf_analyzer's; tanalyze's forked Node child, which runs only measureConfiguration) over its steady span (after warm-up, load still on) / requests the server counted in that span. In server: ModelStatistics success (queue + compute) per request over the same span.",
+  );
   console.log(`load average at end (1/5/15 min): ${fmtLoad()}   (start: ${loadStart})`);
   console.log(`perf_analyzer's CSVs: ${dir}`);
 }
