@@ -52,29 +52,35 @@
 // The machine is shared: the load average is printed at the start and the end.
 //
 // Where the two disagree, and which is right (tritonserver 2.51.0, perf_analyzer 2.60.0,
-// 2 cores shared at a load average of 7 to 11; the table of one run is in the note of issue 13):
+// 2 cores shared with other work at load averages of 3 to 11):
 // - The definitions agree; the clients do not. Both time the same interval and count the same
-//   requests; what differs is what each client costs. tanalyze's unary path costs 130-300 µs of
-//   CPU per request here against perf_analyzer's 50-80, and the cost is node:http2's, not
-//   tanalyze's: a bare node:http2 loop (one request() per call, nothing else) measured within
-//   ~10% of tanalyze's channel and driver, while the same process sending ModelStreamInfer
-//   messages on long-lived streams spent 27-43 µs per request. A new HTTP/2 stream per call
-//   (a Duplex object, header objects, several callbacks from nghttp2) is the price; it is not
-//   a defect of src/load that a small change removes.
+//   requests; what differs is what each client costs. tanalyze's unary path cost 70-250 µs of
+//   CPU per identity request (the least at concurrency 16, where one wake-up serves several
+//   answers) and 240-510 µs per tiny_resnet request (12 KB in), against perf_analyzer's 50-80
+//   and 130-160. The cost is node:http2's, not tanalyze's: a bare node:http2 loop (one
+//   request() per call, nothing else) measured within 10-20% of tanalyze's channel and driver
+//   for both models, while the same process sending ModelStreamInfer messages on long-lived
+//   streams spent 27-43 µs per identity request. A new HTTP/2 stream per call (a Duplex
+//   object, header objects, callbacks from nghttp2; in Node 20 even two deprecate() wrappers
+//   from AsyncResource.bind) is the price: no small change to src/load removes it.
 // - On a 2-core machine the client's CPU is taken from the server, and Linux shares CPU per
 //   thread: perf_analyzer's synchronous mode has one thread per request in flight (16 at
-//   concurrency 16), tanalyze one event loop. Under a load average of ~10 tanalyze's thread
-//   gets a fraction of a core and becomes the bottleneck, as its own verdict says
-//   ('client-limited'). Its throughput is then lower, and its p50/p99 are higher by the time
-//   answers wait for its event loop (the time inside the server explains only part of the
-//   gap). perf_analyzer's figures are the closer ones to the server's capacity; tanalyze's are
-//   right about what its own client saw, and it marks such points client-limited rather than
-//   reporting them as the server's.
-// - Warm-up: after perf_analyzer's 500-request habit tanalyze's CPU per request was still ~20%
-//   above its value after 6 s of load (the JIT); hence the longer default warm-up here.
+//   concurrency 16), tanalyze one event loop. When the machine is busy tanalyze's thread gets
+//   a fraction of a core and limits the load, as its own verdict says ('client-limited');
+//   its throughput is then lower and its p50/p99 higher by the time answers wait for its event
+//   loop. With perf_analyzer on one worker thread too (--pa-async) the throughputs agreed at
+//   concurrency 4 and 16 (ratios 0.99 and 1.02 in one run). So perf_analyzer's figures are the
+//   closer ones to the server's capacity; tanalyze's are right about what its own client saw,
+//   and it marks such points client-limited rather than passing them off as the server's.
+// - Warm-up: after 500 identity requests tanalyze's CPU per request was still ~20% above its
+//   value after 6 s of load (the JIT); perf_analyzer is compiled ahead of time and warms up
+//   nothing by default (--warmup-request-count 0; its first window then includes connecting).
 // - Stability: perf_analyzer's rule is max/min of the last 3 windows within 1 + s, on
 //   throughput and on the average latency (or --percentile's); tanalyze's (src/measure/stats.ts)
 //   is each window within ±s of their mean on throughput and p99, which is looser.
+// - tanalyze's client monitor keeps a 1 ms event-loop-delay timer running: ~0.02 of a core
+//   when the loop is otherwise idle (0.0003 without it, 0.003 at 10 ms), so part of its CPU per
+//   request at tiny_resnet's rates; a coarser timer would miss the 2 ms stalls it looks for.
 
 import { fork, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, existsSync, writeFileSync } from 'node:fs';
