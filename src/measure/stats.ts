@@ -59,8 +59,8 @@ export interface WindowFigures {
  * The last `count` windows each lie within ±tolerance of their mean, on throughput and on
  * p99. Modelled on perf_analyzer's rule but looser: perf_analyzer 2.60 wants max/min of the
  * last 3 windows within 1 + tolerance, on throughput and on the average latency (or on
- * --percentile's), so 0.9 and 1.1 of the mean pass here and fail there. Fewer windows, a non-finite value or a window
- * with no throughput is never stable.
+ * --percentile's), so 0.9 and 1.1 of the mean pass here and fail there. Fewer windows, a
+ * non-finite value or a window with no throughput is never stable.
  */
 export function isStable(windows: readonly WindowFigures[], tolerance = 0.1, count = 3): boolean {
   if (count < 1 || windows.length < count) return false;
