@@ -1,6 +1,7 @@
 /**
  * Latency statistics over the load generator's HDR histograms (µs, src/load/histogram.ts): nearest-rank percentiles
- * (perf_analyzer's convention) and perf_analyzer's stability rule. Pure: no clocks, no I/O.
+ * (perf_analyzer 2.60 takes index round(p·(n−1)) of the sorted latencies: at most one rank apart) and a
+ * window-agreement rule modelled on perf_analyzer's. Pure: no clocks, no I/O.
  */
 import type { LatencyHistogram } from '../load/histogram.js';
 
@@ -55,9 +56,11 @@ export interface WindowFigures {
 }
 
 /**
- * perf_analyzer's rule: the last `count` windows each lie within ±tolerance of their
- * mean, on throughput and on p99. Fewer windows, a non-finite value or a window
- * with no throughput is never stable.
+ * The last `count` windows each lie within ±tolerance of their mean, on throughput and on
+ * p99. Modelled on perf_analyzer's rule but looser: perf_analyzer 2.60 wants max/min of the
+ * last 3 windows within 1 + tolerance, on throughput and on the average latency (or on
+ * --percentile's), so 0.9 and 1.1 of the mean pass here and fail there. Fewer windows, a
+ * non-finite value or a window with no throughput is never stable.
  */
 export function isStable(windows: readonly WindowFigures[], tolerance = 0.1, count = 3): boolean {
   if (count < 1 || windows.length < count) return false;
