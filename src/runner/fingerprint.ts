@@ -6,14 +6,23 @@ import { createHash } from 'node:crypto';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 
+/**
+ * Folders a server writes into the model folder itself: Python's bytecode cache, which
+ * Triton's Python backend leaves beside model.py when it imports it. Their bytes are not the
+ * model, and hashing them made the second invocation of an interrupted run start a new run
+ * instead of resuming it.
+ */
+const WRITTEN_BY_SERVERS = new Set(['__pycache__']);
+
 /** sha256 over every file of a model folder (config.pbtxt and version folders), in path order. */
 export async function hashModelDir(dir: string): Promise<string> {
   const files: string[] = [];
   const walk = async (d: string) => {
     for (const e of (await readdir(d, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name))) {
       const p = join(d, e.name);
-      if (e.isDirectory()) await walk(p);
-      else if ((await stat(p)).isFile()) files.push(p);
+      if (e.isDirectory()) {
+        if (!WRITTEN_BY_SERVERS.has(e.name)) await walk(p);
+      } else if ((await stat(p)).isFile()) files.push(p);
     }
   };
   await walk(dir);

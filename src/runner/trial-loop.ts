@@ -102,13 +102,40 @@ export interface SearchOutcome {
   stopReason: string;
 }
 
-/** File name of the model for a precision, in the version folder; FP32 is the model as given. */
+/**
+ * The file name of a model's precision variant beside its FP32 file, or null where the name
+ * has no variant form. `model.onnx` → `model.fp16.onnx`, `model.pt` → `model.fp16.pt`;
+ * a Python-backend `model.py` → `model_fp16.py`, since the backend imports the file as the
+ * module `<version>.<name>` and a dot in the name fails ("No module named '1.model.fp16'").
+ * Pure.
+ */
+export function precisionVariantName(fp32File: string, precision: Exclude<ServingConfig['precision'], 'FP32'>): string | null {
+  const tag = precision.toLowerCase();
+  if (/\.py$/.test(fp32File)) return fp32File.replace(/\.py$/, `_${tag}.py`);
+  if (/\.(onnx|pt)$/.test(fp32File)) return fp32File.replace(/\.(onnx|pt)$/, (_m, ext: string) => `.${tag}.${ext}`);
+  return null;
+}
+
+/** The file Triton loads when default_model_filename is not set (by platform or backend). */
+function defaultModelFile(config: RepoModel['config']): string {
+  const platform = String(config.platform ?? '');
+  const backend = String(config.backend ?? '');
+  if (backend === 'python') return 'model.py';
+  if (platform === 'pytorch_libtorch' || backend === 'pytorch') return 'model.pt';
+  return 'model.onnx';
+}
+
+/**
+ * File name of the model for a precision, in the version folder: undefined for FP32 (the
+ * model as given), null when the precision has no file there (the value is unavailable).
+ * Never the FP32 file under another precision's label.
+ */
 export function modelFileForPrecision(model: RepoModel, precision: ServingConfig['precision']): string | null | undefined {
   if (precision === 'FP32') return undefined;
-  const base = (model.config.default_model_filename as string | undefined) ?? 'model.onnx';
-  const file = base.replace(/\.(onnx|pt)$/, (_m, ext: string) => `.${precision.toLowerCase()}.${ext}`);
+  const base = (model.config.default_model_filename as string | undefined) ?? defaultModelFile(model.config);
+  const file = precisionVariantName(base, precision);
   const version = model.versions[model.versions.length - 1];
-  return version !== undefined && existsSync(join(model.dir, version, file)) ? file : null;
+  return file !== null && version !== undefined && existsSync(join(model.dir, version, file)) ? file : null;
 }
 
 export async function runSearch(ctxIn: SearchContext): Promise<SearchOutcome> {
