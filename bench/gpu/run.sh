@@ -18,7 +18,9 @@
 #   triton-smoke           the server alone: load resnet50 FP32, infer, reload as FP16, infer (smoke.py)
 #   tgrid:<p99>:<tag>      full grid on the real Triton (--launch local), db /tmp/tzr/triton.db
 #   tbayes:<p99>:<seed>    bayesian on the real Triton (BUDGET_BAYES, default 6)
-#   pa:<run-tag>           perf_analyzer on the configuration that run recommended, at its knee
+#   tshm:<p99>:<rounds>    one configuration (SHM_PICK) with --shared-memory none and system, alternated
+#   pa:<run-tag>[:shm]     perf_analyzer on the configuration that run recommended, at its knee
+#                          (with :shm, inputs and outputs through system shared memory)
 # Env: FRESH= (empty) resumes an interrupted grid instead of starting a new one; GRID_ARGS (extra tanalyze flags for the grid and bayes runs), BUDGET_BAYES (default 10),
 #      STEP_TIMEOUT (s, default 420), HOSTPATH_ARGS (extra hostpath.js flags).
 #      Real Triton: PACK_TRITON=1 (pack and device), LOAD_WORKERS (default 4), PA_TIMEOUT (s per perf_analyzer level, default 60).
@@ -241,8 +243,10 @@ ttanalyze() { # p99 tag, then tanalyze flags
   local p99=$1 tag=$2; shift 2
   sample_start "$tag"
   local t0=$SECONDS
+  local space=("${SPACE[@]}")
+  [ -n "${SPACE_ARGS:-}" ] && read -r -a space <<< "$SPACE_ARGS"
   tanalyze --launch local --triton-path "$TRI/bin/tritonserver" --model resnet50 --model-repository "$TREPO" --p99 "$p99" \
-    "${SPACE[@]}" "${LOAD[@]}" --load-workers "${LOAD_WORKERS:-4}" ${GRID_ARGS:-} --db "$RES/triton.db" --out-dir "$RES/treports" --json "$@" \
+    "${space[@]}" "${LOAD[@]}" --load-workers "${LOAD_WORKERS:-4}" ${GRID_ARGS:-} --db "$RES/triton.db" --out-dir "$RES/treports" --json "$@" \
     > "$RES/$tag.json" 2> "$RES/$tag.log"
   local rc=$?
   echo "$tag p99 $p99 exit $rc wall $((SECONDS - t0)) s" | tee -a "$RES/walls.txt"
@@ -258,10 +262,25 @@ PY
 
 tgrid() { [ -n "$TRITON_OK" ] || return 0; ttanalyze "$1" "tgrid-$2" --search grid --budget 24 ${FRESH---fresh}; }
 tbayes() { [ -n "$TRITON_OK" ] || return 0; ttanalyze "$1" "tbayes-$1-$2" --search bayesian --seed "$2" --budget "${BUDGET_BAYES:-6}" --fresh; }
+# One configuration (SHM_PICK) measured with inputs over gRPC and through system shared memory,
+# alternated for <rounds> rounds so drift hits both alike.
+tshm() { # p99 rounds
+  [ -n "$TRITON_OK" ] || return 0
+  local r mode
+  for r in $(seq "${2:-2}"); do
+    for mode in none system; do
+      SPACE_ARGS="${SHM_PICK:---max-batch-sizes 8 --queue-delays 0 --instance-counts 1 --precisions FP16}" \
+        ttanalyze "$1" "tshm-$mode-$r" --search grid --budget 1 --fresh --shared-memory "$mode"
+    done
+  done
+}
 
-pa() { # tag of a run's JSON: perf_analyzer on its recommended configuration, at the knee and either side
+pa() { # tag of a run's JSON [shm]: perf_analyzer on its recommended configuration, at the knee and either side
   [ -n "$TRITON_OK" ] || return 0
   local j="$RES/$1.json" knee
+  # With 'shm' as the second argument, perf_analyzer sends inputs and takes outputs through system shared memory.
+  local pa_shm=() sfx=""
+  [ "${2:-}" = shm ] && { pa_shm=(--shared-memory system --output-shared-memory-size 65536); sfx="-shm"; }
   knee=$(python3 - "$j" <<'PY'
 import csv, json, sys
 s = json.load(open(sys.argv[1])); best = None
@@ -281,18 +300,18 @@ PY
   local lo=$(( knee / 2 > 0 ? knee / 2 : 1 )) hi=$(( knee * 2 )) k i
   echo "pa: $1's recommended configuration, knee at concurrency $knee; perf_analyzer at $lo, $knee, $hi"
   "$TRI/bin/tritonserver" --model-repository="$RES/pa-models" --model-control-mode=explicit --load-model=resnet50 \
-    --http-port=18000 --grpc-port=18001 --metrics-port=18002 > "$RES/pa-$1-server.log" 2>&1 &
+    --http-port=18000 --grpc-port=18001 --metrics-port=18002 > "$RES/pa-$1$sfx-server.log" 2>&1 &
   local srv=$!
   for i in $(seq 240); do curl -sf localhost:18000/v2/models/resnet50/ready >/dev/null 2>&1 && break; sleep 0.5; done
-  sample_start "pa-$1"
+  sample_start "pa-$1$sfx"
   for k in $lo $knee $hi; do
     timeout -k 5 "${PA_TIMEOUT:-60}" "$TRI/bin/perf_analyzer" -m resnet50 -u 127.0.0.1:18001 -i grpc --concurrency-range "$k" \
-      --measurement-interval 1500 --max-trials 8 --stability-percentage 25 --percentile 99 -f "$RES/pa-$1-c$k.csv" \
-      > "$RES/pa-$1-c$k.log" 2>&1
-    echo "perf_analyzer concurrency $k exit $?"; grep -E "Concurrency:|Throughput|p99|Avg latency" "$RES/pa-$1-c$k.log" | tail -4
+      --measurement-interval 1500 --max-trials 8 --stability-percentage 25 --percentile 99 "${pa_shm[@]}" -f "$RES/pa-$1$sfx-c$k.csv" \
+      > "$RES/pa-$1$sfx-c$k.log" 2>&1
+    echo "perf_analyzer$sfx concurrency $k exit $?"; grep -E "Concurrency:|Throughput|p99|Avg latency" "$RES/pa-$1$sfx-c$k.log" | tail -4
   done
   sample_stop
-  smi_summary "$RES/smi-pa-$1.csv"
+  smi_summary "$RES/smi-pa-$1$sfx.csv"
   stop_server "$srv"
 }
 
@@ -306,7 +325,7 @@ case "${1:-}" in
       echo "=== $step ($(date +%T))"
       case "$name" in
         setup) setup ;; smoke) smoke ;; hostpath) hostpath "${a:-fp16}" ;; grid) grid "$a" "$b" ;; bayes) bayes "$a" "$b" ;; finish) finish "$a" ;;
-        triton-setup) triton_setup || TRITON_OK= ;; triton-smoke) triton_smoke ;; tgrid) tgrid "$a" "$b" ;; tbayes) tbayes "$a" "$b" ;; pa) pa "$a" ;;
+        triton-setup) triton_setup || TRITON_OK= ;; triton-smoke) triton_smoke ;; tgrid) tgrid "$a" "$b" ;; tbayes) tbayes "$a" "$b" ;; tshm) tshm "$a" "$b" ;; pa) pa "$a" "$b" ;;
         *) echo "unknown step $step" >&2 ;;
       esac
     done ;;
