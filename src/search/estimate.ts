@@ -61,7 +61,10 @@ export function tQuantile90(df: number): number {
 
 const mean = (xs: readonly number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
 
-export function estimateConfigs(history: readonly TrialRecord[], targetP99Ms: number, opts: EstimateOptions = {}): Estimates {
+/** What the estimate reads of a measurement (a TrialRecord, the report's and regress's trials fit). */
+export type Measurement = Pick<TrialRecord, 'config' | 'state' | 'objectiveIps' | 'p99Ms'>;
+
+export function estimateConfigs(history: readonly Measurement[], targetP99Ms: number, opts: EstimateOptions = {}): Estimates {
   const groups = new Map<string, { config: ServingConfig; indexes: number[]; ips: number[]; p99: number[] }>();
   history.forEach((t, i) => {
     if (t.state === 'RUNNING') return;
@@ -125,8 +128,12 @@ export interface Recommendation {
   estimates: Estimates;
 }
 
-/** The recommended configuration: the best mean throughput among the feasible ones. */
-export function recommend(history: readonly TrialRecord[], targetP99Ms: number, opts: EstimateOptions = {}): Recommendation {
+/**
+ * The recommended configuration: the best mean throughput among the feasible ones. The one
+ * rule of which configuration to recommend: the search's final phase, the report and regress
+ * (report/pareto.ts chooseRecommended, the trial standing for it) all read it from here.
+ */
+export function recommend(history: readonly Measurement[], targetP99Ms: number, opts: EstimateOptions = {}): Recommendation {
   const estimates = estimateConfigs(history, targetP99Ms, opts);
   const feasible = estimates.configs.filter((c) => c.feasible);
   const best = feasible[0] ?? null;
@@ -138,7 +145,7 @@ export function recommend(history: readonly TrialRecord[], targetP99Ms: number, 
  * The measurement that stands for a configuration in tables (the report's recommended
  * row): the feasible one closest to the mean, earliest on ties.
  */
-export function representativeIndex(e: ConfigEstimate, history: readonly TrialRecord[]): number {
+export function representativeIndex(e: ConfigEstimate, history: readonly Pick<Measurement, 'objectiveIps'>[]): number {
   if (e.meanIps === null) return e.indexes[0]!;
   let best = -1;
   for (const i of e.indexes) {
