@@ -297,10 +297,7 @@ export class BayesianStrategy implements Strategy {
 
     const feas = GaussianProcess.fit(fx, fz, { minScale: 0.1 });
     const fp = feas.predict(cx);
-    // The model knows nothing of the batcher: a configuration that waits at least as long as
-    // one that missed the target at light load gets a tenth of its modelled chance.
-    const dominated = lightLoadDominance(inSpace);
-    const logPf = fp.mean.map((m, i) => logNormCdf(-m / Math.sqrt(fp.variance[i]!)) + (dominated(candidates[i]!) ? DOMINATED_LOG_P : 0));
+    const logPf = withLightLoadPrior(fp.mean.map((m, i) => logNormCdf(-m / Math.sqrt(fp.variance[i]!))), candidates, inSpace);
 
     if (ox.length === 0) {
       return { phase: 'feasibility', next: candidates[argmax(logPf)]!, maxExpectedGain: null, bestIps, hyper: { feasibility: feas.hyper } };
@@ -352,6 +349,15 @@ export class BayesianStrategy implements Strategy {
 export function lightLoadDominance(history: readonly TrialRecord[]): (c: ServingConfig) => boolean {
   const missed = history.filter((t) => t.state === 'INFEASIBLE' && t.config.maxBatchSize >= 2 && t.config.maxQueueDelayUs !== null);
   return (c) => missed.some((t) => t.config.precision === c.precision && c.maxBatchSize >= t.config.maxBatchSize && (c.maxQueueDelayUs ?? -1) >= t.config.maxQueueDelayUs!);
+}
+
+/**
+ * The modelled log P(feasible) of each candidate with the light-load prior: the model knows
+ * nothing of the batcher, so a candidate lightLoadDominance marks gets a tenth of its chance.
+ */
+export function withLightLoadPrior(logPf: readonly number[], candidates: readonly ServingConfig[], history: readonly TrialRecord[]): number[] {
+  const dominated = lightLoadDominance(history);
+  return logPf.map((l, i) => l + (dominated(candidates[i]!) ? DOMINATED_LOG_P : 0));
 }
 
 // A pure function of (options, space, seed, history): the latest answers, oldest evicted first.
