@@ -23,7 +23,7 @@
  * 2. while no trial is feasible: the untried configuration most likely to be feasible;
  * 3. then the maximum of log EI + log P(feasible) (optuna's constrained log EI), with the
  *    incumbent being the best posterior mean among the feasible trials (noise-aware).
- *    Every second ask (`localEvery`), the choice is limited to the untried neighbours of
+ *    Every second ask (`localEvery`; every ask in small spaces), the choice is limited to the untried neighbours of
  *    that incumbent (one step in one dimension, or another precision), when it has any:
  *    near the optimum, configurations differ by a few percent, less than the model can
  *    tell apart from measurement noise, and the neighbourhood is where they are. It is
@@ -57,7 +57,10 @@ export interface BayesianOptions {
   targetP99Ms?: number;
   /** Size of the designed initial set (default: designSize(space size)). */
   initialPoints?: number;
-  /** Every how many asks the choice is limited to the incumbent's neighbours (default 2; 0 = never). */
+  /**
+   * Every how many asks the choice is limited to the incumbent's neighbours (0 = never).
+   * Default 2; 1 (every ask) in spaces of up to SMALL_SPACE configurations.
+   */
   localEvery?: number;
   /**
    * Local steps skip neighbours along ordinal dimensions whose fitted lengthscale is at
@@ -92,12 +95,25 @@ const OBJECTIVE_RANGE = Math.log(4);
 const DOMINATED_LOG_P = Math.log(0.1);
 
 /**
+ * Spaces of up to this many configurations are small: a quarter of one is a dozen
+ * measurements or fewer, too few for the model to explore with. There the design is the
+ * centre in each of two precisions (designSize's 2) and every ask after it is one of the
+ * incumbent's untried neighbours, ranked by the model (localEvery 1), the steps by which
+ * the few measurements climb to a good configuration (bench/search, measured landscapes
+ * and 48-configuration cuts of the ViT-B/16 one: see bench/landscapes/README.md).
+ */
+export const SMALL_SPACE = 56;
+
+/** How often the choice is limited to the incumbent's neighbours by default: every ask in small spaces, every second one otherwise. */
+export function defaultLocalEvery(n: number): number {
+  return n <= SMALL_SPACE ? 1 : 2;
+}
+
+/**
  * Initial-design size for a space of n configurations: about ⅓·√n, between 2 and 6. Small
- * spaces (up to 56 configurations) get 2: the centre in each of two precisions. There the
- * budget is a dozen measurements or fewer, and a third designed point, a maximin corner
- * (smallest batch with the longest delay, say), is rarely good on a serving landscape; the
- * model spends that measurement better (bench/search: 60% -> 64% of the seeds within 2% on
- * the measured landscapes, 63% -> 72% on 48-configuration cuts of the ViT-B/16 landscape).
+ * spaces (up to SMALL_SPACE) get 2: a third designed point, a maximin corner (smallest
+ * batch with the longest delay, say), is rarely good on a serving landscape and costs a
+ * twelfth of the budget there.
  */
 export function designSize(n: number): number {
   return Math.max(1, Math.min(n, Math.max(2, Math.min(6, Math.round(Math.sqrt(n) / 3)))));
@@ -312,7 +328,7 @@ export class BayesianStrategy implements Strategy {
     const acq = op.mean.map((m, i) => logExpectedImprovement(m, Math.sqrt(op.variance[i]!), incumbent) + logPf[i]!);
     const globalBest = argmax(acq);
     let best = globalBest;
-    const every = this.opts.localEvery ?? 2;
+    const every = this.opts.localEvery ?? defaultLocalEvery(all.length);
     if (every > 0 && (history.length - design.length) % every === every - 1) {
       const feasibleIn = inSpace.filter((t) => t.state === 'COMPLETE' && t.objectiveIps !== null && t.objectiveIps > 0);
       const inc = feasibleIn[argmax(observedMean)]!.config;

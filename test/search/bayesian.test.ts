@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { BayesianStrategy, designSize, inferTarget, initialDesign, lightLoadDominance, makeEncoder, shouldStopEarly, withLightLoadPrior } from '../../src/search/bayesian.js';
+import { BayesianStrategy, defaultLocalEvery, designSize, inferTarget, initialDesign, lightLoadDominance, makeEncoder, SMALL_SPACE, shouldStopEarly, withLightLoadPrior } from '../../src/search/bayesian.js';
 import { strategyByName } from '../../src/search/index.js';
 import { enumerateSpace } from '../../src/search/space.js';
 import type { SearchSpace, ServingConfig } from '../../src/domain/serving.js';
@@ -73,6 +73,11 @@ describe('BayesianStrategy', () => {
     assert.equal(d.length, 2);
     assert.deepEqual(new Set(d.map((c) => c.precision)), new Set(['FP32', 'FP16']));
     for (const c of d) assert.ok(c.maxBatchSize === 8 || c.maxBatchSize === 4, `the centre of the batch sizes: ${configKey(c)}`);
+  });
+
+  it('in small spaces limits every ask after the design to the incumbent\'s neighbours, every second one in larger spaces', () => {
+    assert.deepEqual([1, 24, 48, SMALL_SPACE].map(defaultLocalEvery), [1, 1, 1, 1]);
+    assert.deepEqual([SMALL_SPACE + 1, 96, 756].map(defaultLocalEvery), [2, 2, 2]);
   });
 
   it('seeks feasibility first: with nothing feasible it proposes the most likely feasible configuration', () => {
