@@ -6,6 +6,12 @@
  *   npm run build && node dist/bench/search.js [--seeds 20] [--dir bench/landscapes]
  *     [--extra ../shared/landscapes/vit_b_16_h200.csv] [--only sim-peaked]
  *     [--strategies bayesian,random] [--budget-share 0.25] [--workers 2]
+ *     [--noise 0,0.05] [--targets 2.3,4.7] [--trace on]
+ *
+ * --trace on prints, per landscape and target, the best configurations (noise-free) and, per
+ * seed, every measurement (L: the final phase's neighbours, R: a finalist measured again;
+ * the measured throughput and the configuration's share of the best in the truth) and the
+ * recommendation: why a search misses. bench/search-reach says what any strategy could reach.
  *
  * Each search runs as the CLI's search loop does (runSearch): ask, measure (a replay of the
  * landscape through the runner's load search), repeat until the budget (25% of the space;
