@@ -6,6 +6,12 @@
  *   npm run build && node dist/bench/search.js [--seeds 20] [--dir bench/landscapes]
  *     [--extra ../shared/landscapes/vit_b_16_h200.csv] [--only sim-peaked]
  *     [--strategies bayesian,random] [--budget-share 0.25] [--workers 2]
+ *     [--noise 0,0.05] [--targets 2.3,4.7] [--trace on]
+ *
+ * --trace on prints, per landscape and target, the best configurations (noise-free) and, per
+ * seed, every measurement (L: the final phase's neighbours, R: a finalist measured again;
+ * the measured throughput and the configuration's share of the best in the truth) and the
+ * recommendation: why a search misses. bench/search-reach says what any strategy could reach.
  *
  * Each search runs as the CLI's search loop does (runSearch): ask, measure (a replay of the
  * landscape through the runner's load search), repeat until the budget (25% of the space;
@@ -18,7 +24,7 @@
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { basename, join } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { landscapeIndex, landscapeSpace, parseLandscape, type Landscape } from '../src/landscape/csv.js';
@@ -48,12 +54,18 @@ interface Args {
   finish: string;
   /** The load search confirms the knee (runner/load-search.ts confirmKnee). */
   knee: boolean;
+  /** Print every seed's measurements and recommendation (why a search misses). */
+  trace: boolean;
+  /** Only these noise levels (default 0 and 0.05). */
+  noises: number[];
+  /** Only these p99 targets (default: chooseTargets'). */
+  targets: number[];
 }
 
 function parseArgs(argv: string[]): Args {
   const args: Args = {
     seeds: 20, dir: join('bench', 'landscapes'), extra: [SHARED_LANDSCAPE], only: [], strategies: [...STRATEGY_NAMES], budgetShare: 0.25,
-    workers: Math.max(1, Math.min(2, availableParallelism())), finish: 'both', knee: true,
+    workers: Math.max(1, Math.min(2, availableParallelism())), finish: 'both', knee: true, trace: false, noises: [0, 0.05], targets: [],
   };
   for (let i = 0; i < argv.length; i += 2) {
     const a = argv[i]!;
@@ -66,13 +78,16 @@ function parseArgs(argv: string[]): Args {
     else if (a === '--strategies') args.strategies = v.split(',');
     else if (a === '--budget-share') args.budgetShare = Number(v);
     else if (a === '--workers') args.workers = Math.max(1, Number(v));
+    else if (a === '--trace') args.trace = v === 'on';
+    else if (a === '--noise') args.noises = v.split(',').map(Number);
+    else if (a === '--targets') args.targets = v.split(',').map(Number);
     else if (a === '--knee') {
       if (v !== 'on' && v !== 'off') throw new Error(`--knee: '${v}' is not one of on, off`);
       args.knee = v === 'on';
     } else if (a === '--finish') {
       if (!FINISH_MODES.includes(v)) throw new Error(`--finish: '${v}' is not one of ${FINISH_MODES.join(', ')}`);
       args.finish = v;
-    } else throw new Error(`unknown option ${a}; accepted: --seeds, --dir, --extra, --only, --strategies, --budget-share, --workers, --finish, --knee`);
+    } else throw new Error(`unknown option ${a}; accepted: --seeds, --dir, --extra, --only, --strategies, --budget-share, --workers, --finish, --knee, --trace on|off, --noise 0,0.05, --targets MS,...`);
   }
   return args;
 }
@@ -109,6 +124,7 @@ interface Task {
   noise: number;
   finish: string;
   knee: boolean;
+  trace: boolean;
 }
 
 interface RunResult {
@@ -133,6 +149,8 @@ interface RunResult {
   /** Load points spent confirming the knee: beyond what the one-point rule measures for the same configurations. */
   kneePoints: number;
   ms: number;
+  /** With --trace on: each measurement (phase, configuration, measured, share of the best in truth) and the recommendation. */
+  trace?: string;
 }
 
 interface TaskResult extends Task {
@@ -148,6 +166,12 @@ function record(index: number, config: ServingConfig, result: ReturnType<typeof 
   }
   const lowest = result.points.reduce((m, p) => Math.min(m, p.p99Ms), Infinity);
   return { index, config, state: 'INFEASIBLE', objectiveIps: null, p99Ms: Number.isFinite(lowest) ? lowest : null, error: 'above target' };
+}
+
+/** A configuration in a few characters: precision/max batch/delay µs/instances (preferred sizes when set). */
+function short(c: ServingConfig): string {
+  const pbs = c.preferredBatchSizes.length ? `/p${c.preferredBatchSizes.join('+')}` : '';
+  return `${c.precision}/${c.maxBatchSize}/${c.maxQueueDelayUs ?? '-'}/${c.instanceCount}${pbs}`;
 }
 
 /** The configuration the report recommends from these measurements. */
@@ -174,6 +198,11 @@ function runOnce(
   let foundAt: number | null = null;
   let stoppedEarly = false;
   const within = (c: ServingConfig | null) => c !== null && (truth.get(configKey(c)) ?? -1) >= goal;
+  const steps: string[] = [];
+  const pctOfBest = (c: ServingConfig) => {
+    const v = truth.get(configKey(c));
+    return v === null || v === undefined ? 'inf' : `${Math.round((100 * v * 0.98) / goal)}%`;
+  };
   for (;;) {
     if (history.length >= budget) break;
     if (strategy.earlyStopReason?.(history, space, seed)) {
@@ -195,6 +224,10 @@ function runOnce(
     loadPoints += r.points.length;
     if (task.knee) kneePoints += r.points.length - replayMeasure(landscape, c, { targetP99Ms: task.target, noise: task.noise, seed, repeat, confirmKnee: false }).points.length;
     history.push(record(history.length, c, r));
+    if (task.trace) {
+      const h = history[history.length - 1]!;
+      steps.push(`${d?.phase === 'local' ? 'L:' : d?.phase === 'confirm' ? 'R:' : ''}${short(c)}=${h.state === 'COMPLETE' ? Math.round(h.objectiveIps!) : 'inf'}(${pctOfBest(c)})`);
+    }
     if (foundAt === null && within(c)) foundAt = history.length;
     if (reachedAt === null && within(recommendation(history, task.target))) reachedAt = history.length;
   }
@@ -203,6 +236,7 @@ function runOnce(
   return {
     good: within(rec), infeasible: recTruth === null, measurements: history.length, configurations: timesMeasured.size, local, repeats,
     stoppedEarly, reachedAt, foundAt, loadPoints, kneePoints, ms: performance.now() - started,
+    ...(task.trace ? { trace: `seed ${String(seed).padStart(2)} ${within(rec) ? 'ok  ' : 'MISS'} rec ${rec ? `${short(rec)} (${pctOfBest(rec)})` : 'none'} | ${steps.join(' ')}` } : {}),
   };
 }
 
@@ -301,10 +335,16 @@ async function main(): Promise<void> {
   const t0 = performance.now();
   const tasks: Task[] = [];
   for (const path of paths) {
-    const p = prepare(path);
+    const p = args.targets.length ? prepare(path, args.targets) : prepare(path);
     for (const [target, t] of p.truths) {
+      if (args.targets.length && !args.targets.includes(target)) continue;
       console.log(`# ${landscapeName(path)}${isSimulated(path) ? ' (simulated)' : ''}: ${p.n} configurations; p99 target ${target} ms: ${t.feasible} feasible, best ${t.best.toFixed(1)}/s, ${t.near} within 2% of it`);
-      for (const strategy of args.strategies) for (const noise of [0, 0.05]) tasks.push({ path, target, strategy, noise, finish: args.finish, knee: args.knee });
+      if (args.trace) {
+        const ranked = [...t.truth.entries()].filter((e): e is [string, number] => e[1] !== null).sort((a, b) => b[1] - a[1]);
+        const byKey = new Map(enumerateSpace(p.space).map((c) => [configKey(c), c]));
+        console.log(`#   best configurations: ${ranked.slice(0, 6).map(([k, v]) => `${short(byKey.get(k)!)} ${Math.round(v)} (${Math.round((100 * v) / t.best)}%)`).join(', ')}`);
+      }
+      for (const strategy of args.strategies) for (const noise of args.noises) tasks.push({ path, target, strategy, noise, finish: args.finish, knee: args.knee, trace: args.trace });
     }
   }
   // Longest first (bayesian and grid on the largest landscapes), so the workers finish together.
@@ -335,7 +375,12 @@ async function main(): Promise<void> {
   const lines: string[] = [];
   const verdicts: string[] = [];
   for (const task of tasks) {
-    const s = summarize(results.get(task)!);
+    const r = results.get(task)!;
+    if (args.trace) {
+      console.log(`\n## ${task.strategy} ${landscapeName(task.path)} p99 ${task.target} noise ${task.noise}: N ${r.n}, budget ${r.budget}`);
+      for (const run of r.runs) console.log(run.trace);
+    }
+    const s = summarize(r);
     lines.push(s.row);
     if (s.verdict) verdicts.push(s.verdict);
   }
@@ -352,12 +397,14 @@ async function main(): Promise<void> {
   console.log(`\n${args.seeds} seeds; final phase: ${args.finish}; knee confirmation: ${args.knee ? 'on' : 'off'}; budget ${Math.round(args.budgetShare * 100)}% of N (grid: N); ${args.workers} workers; ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 }
 
-if (isMainThread) {
+// Run only as the entry point (bench/search-reach imports chooseTargets from here).
+const isEntry = process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url);
+if (isMainThread && isEntry) {
   main().catch((e) => {
     console.error(e instanceof Error ? e.message : e);
     process.exitCode = 1;
   });
-} else {
+} else if (!isMainThread) {
   const { seeds, budgetShare } = workerData as { seeds: number; budgetShare: number };
   parentPort!.on('message', (task: Task) => parentPort!.postMessage(runTask(task, seeds, budgetShare)));
 }

@@ -397,7 +397,8 @@ export function compareDocs(
   const target = baseline.run.target_p99_ms;
   const measured = candidate.trials.filter((t) => t.state !== 'FAILED' && t.state !== 'SKIPPED' && t.measurements.some((m) => m.length > 0));
   const same = measured.filter((t) => sameConfig(t.config, baseTrial.config)).pop() ?? null;
-  // The candidate's best under the baseline's target (the candidate run may have had another target).
+  // The candidate's best under the baseline's target (the candidate run may have had another target), by the
+  // one recommendation rule (search/estimate.ts recommend): repeats of a configuration count by their mean.
   const ranked = chooseRecommended(
     measured.map((t) => {
       const tps = t.measurements.map((m) => m.map(pointFromJson));

@@ -1,7 +1,8 @@
 import type { LoadPoint } from '../domain/measurement.js';
 import type { ServingConfig } from '../domain/serving.js';
 import type { TrialState } from '../domain/trial.js';
-import { bestPoint, trialFeasible } from '../domain/target.js';
+import { bestPoint } from '../domain/target.js';
+import { recommend, representativeIndex } from '../search/estimate.js';
 
 /**
  * The items no other item dominates, maximizing throughput and minimizing p99, sorted by
@@ -38,27 +39,16 @@ export interface RankableTrial {
 }
 
 /**
- * The feasible trial with the highest objective; ties go to the lower p99, then fewer
- * instances, then the smaller max_batch_size, then the earlier trial. Null when none is feasible
- * (domain/target.ts's trialFeasible).
+ * The trial that stands for the recommended configuration, or null when none is feasible.
+ * The choice is search/estimate.ts's recommend, the one rule (the search, the report and
+ * regress use it alike): the best mean throughput over a configuration's measurements that
+ * met the target (a configuration is feasible when at least half did); ties go to the lower
+ * mean p99, then fewer instances, then the smaller max_batch_size, then the earlier. Of its
+ * measurements, the one closest to the mean (the earlier on ties) stands for it.
  */
 export function chooseRecommended<T extends RankableTrial>(trials: readonly T[], targetP99Ms: number): T | null {
-  let best: T | null = null;
-  for (const t of trials) {
-    if (!trialFeasible(t, targetP99Ms)) continue;
-    if (best === null || compareTrials(t, best) < 0) best = t;
-  }
-  return best;
-}
-
-/** Negative when a ranks before b. Only for feasible trials (non-null objective and p99). */
-function compareTrials(a: RankableTrial, b: RankableTrial): number {
-  return (
-    (b.objectiveIps as number) - (a.objectiveIps as number) ||
-    (a.p99Ms as number) - (b.p99Ms as number) ||
-    a.config.instanceCount - b.config.instanceCount ||
-    a.config.maxBatchSize - b.config.maxBatchSize
-  );
+  const { best } = recommend(trials, targetP99Ms);
+  return best ? trials[representativeIndex(best, trials)]! : null;
 }
 
 /**

@@ -23,7 +23,7 @@
  * 2. while no trial is feasible: the untried configuration most likely to be feasible;
  * 3. then the maximum of log EI + log P(feasible) (optuna's constrained log EI), with the
  *    incumbent being the best posterior mean among the feasible trials (noise-aware).
- *    Every second ask (`localEvery`), the choice is limited to the untried neighbours of
+ *    Every second ask (`localEvery`; every ask in small spaces), the choice is limited to the untried neighbours of
  *    that incumbent (one step in one dimension, or another precision), when it has any:
  *    near the optimum, configurations differ by a few percent, less than the model can
  *    tell apart from measurement noise, and the neighbourhood is where they are. It is
@@ -31,6 +31,10 @@
  *    model finds flat are skipped: they give near-copies of the incumbent, whose noisy
  *    measurements would mostly compete for the recommendation by luck.
  * Null when every configuration of the space has been tried.
+ *
+ * Light-load prior: a configuration of one precision with at least the queue delay and
+ * max_batch_size of one that missed the target gets a tenth of the modelled P(feasible)
+ * (lightLoadDominance): one request waits out the whole delay, so it should miss too.
  *
  * Barely feasible trials have tiny throughputs whose logs would dominate the objective
  * fit; values below a quarter of the best measured are raised to it.
@@ -53,7 +57,10 @@ export interface BayesianOptions {
   targetP99Ms?: number;
   /** Size of the designed initial set (default: designSize(space size)). */
   initialPoints?: number;
-  /** Every how many asks the choice is limited to the incumbent's neighbours (default 2; 0 = never). */
+  /**
+   * Every how many asks the choice is limited to the incumbent's neighbours (0 = never).
+   * Default 2; 1 (every ask) in spaces of up to SMALL_SPACE configurations.
+   */
   localEvery?: number;
   /**
    * Local steps skip neighbours along ordinal dimensions whose fitted lengthscale is at
@@ -84,10 +91,32 @@ const DELAY_UNIT_US = 100;
 const FEASIBLE_CAP = Math.log(0.8);
 const FAILED_Z = Math.log(2);
 const OBJECTIVE_RANGE = Math.log(4);
+/** log of the factor on P(feasible) of a configuration lightLoadDominance says misses the target. */
+const DOMINATED_LOG_P = Math.log(0.1);
 
-/** Initial-design size for a space of n configurations: about ⅓·√n, between 3 and 6. */
+/**
+ * Spaces of up to this many configurations are small: a quarter of one is a dozen
+ * measurements or fewer, too few for the model to explore with. There the design is the
+ * centre in each of two precisions (designSize's 2) and every ask after it is one of the
+ * incumbent's untried neighbours, ranked by the model (localEvery 1), the steps by which
+ * the few measurements climb to a good configuration (bench/search, measured landscapes
+ * and 48-configuration cuts of the ViT-B/16 one: see bench/landscapes/README.md).
+ */
+export const SMALL_SPACE = 56;
+
+/** How often the choice is limited to the incumbent's neighbours by default: every ask in small spaces, every second one otherwise. */
+export function defaultLocalEvery(n: number): number {
+  return n <= SMALL_SPACE ? 1 : 2;
+}
+
+/**
+ * Initial-design size for a space of n configurations: about ⅓·√n, between 2 and 6. Small
+ * spaces (up to SMALL_SPACE) get 2: a third designed point, a maximin corner (smallest
+ * batch with the longest delay, say), is rarely good on a serving landscape and costs a
+ * twelfth of the budget there.
+ */
 export function designSize(n: number): number {
-  return Math.max(1, Math.min(n, Math.max(3, Math.min(6, Math.round(Math.sqrt(n) / 3)))));
+  return Math.max(1, Math.min(n, Math.max(2, Math.min(6, Math.round(Math.sqrt(n) / 3)))));
 }
 
 interface Encoder {
@@ -284,7 +313,7 @@ export class BayesianStrategy implements Strategy {
 
     const feas = GaussianProcess.fit(fx, fz, { minScale: 0.1 });
     const fp = feas.predict(cx);
-    const logPf = fp.mean.map((m, i) => logNormCdf(-m / Math.sqrt(fp.variance[i]!)));
+    const logPf = withLightLoadPrior(fp.mean.map((m, i) => logNormCdf(-m / Math.sqrt(fp.variance[i]!))), candidates, inSpace);
 
     if (ox.length === 0) {
       return { phase: 'feasibility', next: candidates[argmax(logPf)]!, maxExpectedGain: null, bestIps, hyper: { feasibility: feas.hyper } };
@@ -299,7 +328,7 @@ export class BayesianStrategy implements Strategy {
     const acq = op.mean.map((m, i) => logExpectedImprovement(m, Math.sqrt(op.variance[i]!), incumbent) + logPf[i]!);
     const globalBest = argmax(acq);
     let best = globalBest;
-    const every = this.opts.localEvery ?? 2;
+    const every = this.opts.localEvery ?? defaultLocalEvery(all.length);
     if (every > 0 && (history.length - design.length) % every === every - 1) {
       const feasibleIn = inSpace.filter((t) => t.state === 'COMPLETE' && t.objectiveIps !== null && t.objectiveIps > 0);
       const inc = feasibleIn[argmax(observedMean)]!.config;
@@ -322,6 +351,29 @@ export class BayesianStrategy implements Strategy {
     const scores = new Map(candidates.map((c, i) => [configKey(c), acq[i]!]));
     return { phase: 'improvement', next: candidates[best]!, maxExpectedGain: Math.exp(acq[globalBest]!), bestIps, scores, hyper: { objective: obj.hyper, feasibility: feas.hyper, objectiveNoiseSd: Math.sqrt(obj.noiseVariance) } };
   }
+}
+
+/**
+ * Whether a configuration should miss the target because one measured did: at the lightest
+ * load (one request in flight) a request waits out the whole queue delay unless
+ * max_batch_size is 1, and a larger engine is no faster on one request; so a configuration of
+ * the same precision with at least the queue delay and the max_batch_size (>= 2) of an
+ * INFEASIBLE trial should miss too. True of every pair in the simulated landscapes and the
+ * measured ViT-B/16 H200 one; not of the noisy CPU recording (embedded-tiny-resnet-cpu: 22
+ * of 59 pairs), hence a prior on the feasibility model, not a rule that skips.
+ */
+export function lightLoadDominance(history: readonly TrialRecord[]): (c: ServingConfig) => boolean {
+  const missed = history.filter((t) => t.state === 'INFEASIBLE' && t.config.maxBatchSize >= 2 && t.config.maxQueueDelayUs !== null);
+  return (c) => missed.some((t) => t.config.precision === c.precision && c.maxBatchSize >= t.config.maxBatchSize && (c.maxQueueDelayUs ?? -1) >= t.config.maxQueueDelayUs!);
+}
+
+/**
+ * The modelled log P(feasible) of each candidate with the light-load prior: the model knows
+ * nothing of the batcher, so a candidate lightLoadDominance marks gets a tenth of its chance.
+ */
+export function withLightLoadPrior(logPf: readonly number[], candidates: readonly ServingConfig[], history: readonly TrialRecord[]): number[] {
+  const dominated = lightLoadDominance(history);
+  return logPf.map((l, i) => l + (dominated(candidates[i]!) ? DOMINATED_LOG_P : 0));
 }
 
 // A pure function of (options, space, seed, history): the latest answers, oldest evicted first.

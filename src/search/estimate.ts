@@ -22,7 +22,11 @@ export interface ConfigEstimate {
   indexes: number[];
   /** Throughput of each measurement that met the target (inf/s), in order. */
   feasibleIps: number[];
-  /** Met the target in at least half of its measurements. */
+  /**
+   * Met the target in more than half of its measurements that ran (COMPLETE or INFEASIBLE;
+   * a FAILED trial says nothing about the target): one that missed as often as it met it
+   * sits on the target's edge, a coin flip to recommend.
+   */
   feasible: boolean;
   /** Mean throughput of the feasible measurements; null when none was feasible. */
   meanIps: number | null;
@@ -61,14 +65,18 @@ export function tQuantile90(df: number): number {
 
 const mean = (xs: readonly number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
 
-export function estimateConfigs(history: readonly TrialRecord[], targetP99Ms: number, opts: EstimateOptions = {}): Estimates {
-  const groups = new Map<string, { config: ServingConfig; indexes: number[]; ips: number[]; p99: number[] }>();
+/** What the estimate reads of a measurement (a TrialRecord, the report's and regress's trials fit). */
+export type Measurement = Pick<TrialRecord, 'config' | 'state' | 'objectiveIps' | 'p99Ms'>;
+
+export function estimateConfigs(history: readonly Measurement[], targetP99Ms: number, opts: EstimateOptions = {}): Estimates {
+  const groups = new Map<string, { config: ServingConfig; indexes: number[]; ips: number[]; p99: number[]; votes: number }>();
   history.forEach((t, i) => {
     if (t.state === 'RUNNING') return;
     const key = configKey(t.config);
     let g = groups.get(key);
-    if (!g) groups.set(key, (g = { config: t.config, indexes: [], ips: [], p99: [] }));
+    if (!g) groups.set(key, (g = { config: t.config, indexes: [], ips: [], p99: [], votes: 0 }));
     g.indexes.push(i);
+    if (t.state === 'COMPLETE' || t.state === 'INFEASIBLE') g.votes++;
     if (trialFeasible(t, targetP99Ms) && t.objectiveIps! > 0) {
       g.ips.push(t.objectiveIps!);
       g.p99.push(t.p99Ms!);
@@ -86,7 +94,7 @@ export function estimateConfigs(history: readonly TrialRecord[], targetP99Ms: nu
   const noise = df > 0 ? Math.sqrt(ss / df) : (opts.priorNoise ?? 0.05);
   const t = tQuantile90(df);
   const configs: ConfigEstimate[] = [...groups.entries()].map(([key, g]) => {
-    const feasible = g.ips.length > 0 && 2 * g.ips.length >= g.indexes.length;
+    const feasible = g.ips.length > 0 && 2 * g.ips.length > g.votes;
     const m = g.ips.length ? mean(g.ips) : null;
     const half = g.ips.length ? Math.exp((t * noise) / Math.sqrt(g.ips.length)) : 1;
     return {
@@ -125,8 +133,12 @@ export interface Recommendation {
   estimates: Estimates;
 }
 
-/** The recommended configuration: the best mean throughput among the feasible ones. */
-export function recommend(history: readonly TrialRecord[], targetP99Ms: number, opts: EstimateOptions = {}): Recommendation {
+/**
+ * The recommended configuration: the best mean throughput among the feasible ones. The one
+ * rule of which configuration to recommend: the search's final phase, the report and regress
+ * (report/pareto.ts chooseRecommended, the trial standing for it) all read it from here.
+ */
+export function recommend(history: readonly Measurement[], targetP99Ms: number, opts: EstimateOptions = {}): Recommendation {
   const estimates = estimateConfigs(history, targetP99Ms, opts);
   const feasible = estimates.configs.filter((c) => c.feasible);
   const best = feasible[0] ?? null;
@@ -138,7 +150,7 @@ export function recommend(history: readonly TrialRecord[], targetP99Ms: number, 
  * The measurement that stands for a configuration in tables (the report's recommended
  * row): the feasible one closest to the mean, earliest on ties.
  */
-export function representativeIndex(e: ConfigEstimate, history: readonly TrialRecord[]): number {
+export function representativeIndex(e: ConfigEstimate, history: readonly Pick<Measurement, 'objectiveIps'>[]): number {
   if (e.meanIps === null) return e.indexes[0]!;
   let best = -1;
   for (const i of e.indexes) {

@@ -104,13 +104,18 @@ export class FinishingStrategy implements Strategy {
     const { best, runnerUp } = recommend(history, this.opts.targetP99Ms);
     const valid = new Map(enumerateSpace(space).map((c) => [configKey(c), c]));
     const tried = new Set(history.map((t) => configKey(t.config)));
-    const out = new Map<string, ServingConfig>();
+    const out: ServingConfig[] = [];
+    const seen = new Set<string>();
+    // Each group in the strategy's order; the incumbent's before the runner-up's, whatever
+    // the strategy thinks of the latter (on a small budget the one step left should go next
+    // to the best measured, not next to the second).
     for (const e of [best, runnerUp]) {
       if (!e || !valid.has(e.key)) continue;
-      for (const c of neighbours(e.config, space, valid)) if (!tried.has(configKey(c))) out.set(configKey(c), c);
+      const group = neighbours(e.config, space, valid).filter((c) => !tried.has(configKey(c)) && !seen.has(configKey(c)));
+      for (const c of group) seen.add(configKey(c));
+      out.push(...(this.inner.rank && group.length > 1 ? this.inner.rank(group, history, space, seed) : group));
     }
-    const list = [...out.values()];
-    return this.inner.rank && list.length > 1 ? this.inner.rank(list, history, space, seed) : list;
+    return out;
   }
 
   /**

@@ -71,12 +71,12 @@ const recCases: { name: string; trials: T[]; target: number; want: string | null
     target: 50,
     want: null,
   },
-  { name: 'highest objective wins', trials: [t('a', 'COMPLETE', 100, 20), t('b', 'COMPLETE', 300, 45), t('c', 'COMPLETE', 200, 10)], target: 50, want: 'b' },
+  { name: 'highest objective wins', trials: [t('a', 'COMPLETE', 100, 20, 4), t('b', 'COMPLETE', 300, 45, 8), t('c', 'COMPLETE', 200, 10, 16)], target: 50, want: 'b' },
   { name: 'failed trials ignored even with a stale objective', trials: [t('a', 'COMPLETE', 100, 20), t('bad', 'FAILED', 999, 10)], target: 50, want: 'a' },
   { name: 'running trials ignored', trials: [t('a', 'COMPLETE', 100, 20), t('run', 'RUNNING', 500, 10)], target: 50, want: 'a' },
-  { name: 'p99 over the target is not feasible', trials: [t('a', 'COMPLETE', 100, 20), t('over', 'COMPLETE', 500, 60)], target: 50, want: 'a' },
-  { name: 'p99 exactly at the target is feasible', trials: [t('a', 'COMPLETE', 100, 20), t('edge', 'COMPLETE', 500, 50)], target: 50, want: 'edge' },
-  { name: 'tie on objective: lower p99', trials: [t('a', 'COMPLETE', 200, 30), t('b', 'COMPLETE', 200, 25)], target: 50, want: 'b' },
+  { name: 'p99 over the target is not feasible', trials: [t('a', 'COMPLETE', 100, 20, 4), t('over', 'COMPLETE', 500, 60, 8)], target: 50, want: 'a' },
+  { name: 'p99 exactly at the target is feasible', trials: [t('a', 'COMPLETE', 100, 20, 4), t('edge', 'COMPLETE', 500, 50, 8)], target: 50, want: 'edge' },
+  { name: 'tie on objective: lower p99', trials: [t('a', 'COMPLETE', 200, 30, 8), t('b', 'COMPLETE', 200, 25, 16)], target: 50, want: 'b' },
   {
     name: 'tie on objective and p99: fewer instances',
     trials: [t('a', 'COMPLETE', 200, 25, 8, 3), t('b', 'COMPLETE', 200, 25, 16, 2)],
@@ -89,8 +89,27 @@ const recCases: { name: string; trials: T[]; target: number; want: string | null
     target: 50,
     want: 'b',
   },
-  { name: 'full tie: the earlier trial', trials: [t('a', 'COMPLETE', 200, 25), t('b', 'COMPLETE', 200, 25)], target: 50, want: 'a' },
-  { name: 'null p99 is not trusted as feasible', trials: [t('a', 'COMPLETE', 100, 20), t('b', 'COMPLETE', 300, null)], target: 50, want: 'a' },
+  { name: 'two equal measurements of one configuration: the earlier stands for it', trials: [t('a', 'COMPLETE', 200, 25), t('b', 'COMPLETE', 200, 25)], target: 50, want: 'a' },
+  {
+    name: 'repeats are judged by their mean, not the luckiest measurement',
+    // Configuration 8 measured 300 once and 100 on the repeat (mean 200); configuration 16 twice 250.
+    trials: [t('lucky', 'COMPLETE', 300, 20, 8), t('steady', 'COMPLETE', 250, 20, 16), t('again', 'COMPLETE', 100, 20, 8), t('steady2', 'COMPLETE', 250, 20, 16)],
+    target: 50,
+    want: 'steady',
+  },
+  {
+    name: 'the measurement closest to the mean stands for the configuration',
+    trials: [t('a', 'COMPLETE', 300, 20), t('b', 'COMPLETE', 210, 20), t('c', 'COMPLETE', 150, 20)],
+    target: 50,
+    want: 'b',
+  },
+  {
+    name: 'a configuration that missed the target in most of its measurements is not feasible',
+    trials: [t('once', 'COMPLETE', 500, 20, 8), t('miss', 'INFEASIBLE', null, 80, 8), t('miss2', 'INFEASIBLE', null, 90, 8), t('other', 'COMPLETE', 100, 20, 16)],
+    target: 50,
+    want: 'other',
+  },
+  { name: 'null p99 is not trusted as feasible', trials: [t('a', 'COMPLETE', 100, 20, 4), t('b', 'COMPLETE', 300, null, 8)], target: 50, want: 'a' },
 ];
 
 for (const c of recCases) {

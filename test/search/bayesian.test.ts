@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { BayesianStrategy, designSize, inferTarget, initialDesign, makeEncoder, shouldStopEarly } from '../../src/search/bayesian.js';
+import { BayesianStrategy, defaultLocalEvery, designSize, inferTarget, initialDesign, lightLoadDominance, makeEncoder, SMALL_SPACE, shouldStopEarly, withLightLoadPrior } from '../../src/search/bayesian.js';
 import { strategyByName } from '../../src/search/index.js';
 import { enumerateSpace } from '../../src/search/space.js';
 import type { SearchSpace, ServingConfig } from '../../src/domain/serving.js';
@@ -65,6 +65,21 @@ describe('BayesianStrategy', () => {
     assert.deepEqual(run(s, 3, d.length).map((t) => t.config), d);
   });
 
+  it('designs 2 points (the centre in each of two precisions) for spaces of up to 56 configurations, more for larger ones', () => {
+    assert.deepEqual([1, 2, 18, 24, 48, 56].map(designSize), [1, 2, 2, 2, 2, 2]);
+    assert.deepEqual([57, 96, 120, 420, 756, 5000].map(designSize), [3, 3, 4, 6, 6, 6]);
+    const small: SearchSpace = { maxBatchSizes: [1, 4, 8, 16, 32, 64], maxQueueDelaysUs: [0, 2000], instanceCounts: [1, 2], precisions: ['FP32', 'FP16'] };
+    const d = initialDesign(small, 5);
+    assert.equal(d.length, 2);
+    assert.deepEqual(new Set(d.map((c) => c.precision)), new Set(['FP32', 'FP16']));
+    for (const c of d) assert.ok(c.maxBatchSize === 8 || c.maxBatchSize === 4, `the centre of the batch sizes: ${configKey(c)}`);
+  });
+
+  it('in small spaces limits every ask after the design to the incumbent\'s neighbours, every second one in larger spaces', () => {
+    assert.deepEqual([1, 24, 48, SMALL_SPACE].map(defaultLocalEvery), [1, 1, 1, 1]);
+    assert.deepEqual([SMALL_SPACE + 1, 96, 756].map(defaultLocalEvery), [2, 2, 2]);
+  });
+
   it('seeks feasibility first: with nothing feasible it proposes the most likely feasible configuration', () => {
     // Everything measured so far is infeasible, and less so at short delays.
     const all = enumerateSpace(space);
@@ -109,6 +124,35 @@ describe('BayesianStrategy', () => {
     const s = new BayesianStrategy();
     const h = run(s, 0, 12);
     assert.equal(h.length, 12);
+  });
+});
+
+describe('lightLoadDominance', () => {
+  const c = (maxBatchSize: number, maxQueueDelayUs: number | null, precision: ServingConfig['precision'] = 'FP16', instanceCount = 1): ServingConfig =>
+    ({ maxBatchSize, maxQueueDelayUs, instanceCount, precision, preferredBatchSizes: [] });
+  const missed = (config: ServingConfig): TrialRecord => ({ index: 0, config, state: 'INFEASIBLE', objectiveIps: null, p99Ms: 6, error: 'above target' });
+
+  it('marks configurations that wait at least as long, with at least the batch size, in the precision of one that missed', () => {
+    const d = lightLoadDominance([missed(c(8, 2000))]);
+    assert.equal(d(c(8, 2000, 'FP16', 2)), true, 'instances do not change one request\'s wait');
+    assert.equal(d(c(16, 4000)), true);
+    assert.equal(d(c(4, 2000)), false, 'a smaller batch size');
+    assert.equal(d(c(8, 500)), false, 'a shorter delay');
+    assert.equal(d(c(8, 2000, 'FP32')), false, 'another precision');
+  });
+
+  it('learns nothing from a miss without batching to wait for, nor from a trial that met the target', () => {
+    assert.equal(lightLoadDominance([missed(c(1, 2000))])(c(8, 4000)), false, 'max_batch_size 1 sends at once: the miss was the model, not the delay');
+    assert.equal(lightLoadDominance([missed(c(8, null))])(c(8, 4000)), false);
+    const met: TrialRecord = { index: 0, config: c(8, 2000), state: 'COMPLETE', objectiveIps: 100, p99Ms: 4, error: null };
+    assert.equal(lightLoadDominance([met])(c(16, 4000)), false);
+  });
+
+  it('gives the configurations it marks a tenth of their modelled chance of meeting the target, the others theirs', () => {
+    const candidates = [c(16, 4000), c(4, 4000), c(16, 4000, 'FP32')];
+    const out = withLightLoadPrior([Math.log(0.5), Math.log(0.5), Math.log(0.8)], candidates, [missed(c(8, 2000))]);
+    assert.ok(Math.abs(out[0]! - Math.log(0.05)) < 1e-12);
+    assert.deepEqual(out.slice(1), [Math.log(0.5), Math.log(0.8)]);
   });
 });
 

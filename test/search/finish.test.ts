@@ -125,3 +125,47 @@ describe('recommend', () => {
     assert.deepEqual(recommend(h, 10).best!.config, b);
   });
 });
+
+describe('FinishingStrategy: which neighbours first', () => {
+  it('measures the incumbent\'s untried neighbours before the runner-up\'s, even when the strategy ranks the runner-up\'s higher', () => {
+    const incumbent = cfg(16, 1000, 1);
+    const runnerUp = cfg(4, 1000, 1);
+    // A strategy that ranks configurations with max_batch_size 4 first, and has nothing else to propose.
+    const inner: Strategy = {
+      name: 'ranker',
+      ask: () => null,
+      rank: (cs) => [...cs].sort((a, b) => Number(b.maxBatchSize === 4) - Number(a.maxBatchSize === 4)),
+    };
+    const history = [ok(0, incumbent, 1000), ok(1, runnerUp, 900)];
+    const s = new FinishingStrategy(inner, { budget: 3, targetP99Ms: 10, confirm: false });
+    const d = s.decide(history, space, 0);
+    assert.equal(d.phase, 'local');
+    const stepFromIncumbent = [cfg(64, 1000, 1), cfg(16, 0, 1), cfg(16, 4000, 1), cfg(16, 1000, 2), cfg(16, 1000, 1, 'FP32')].map(configKey);
+    assert.ok(stepFromIncumbent.includes(configKey(d.next!)), `one step from the incumbent: ${configKey(d.next!)}`);
+  });
+});
+
+describe('estimateConfigs: feasible by majority', () => {
+  const miss = (index: number, config: ServingConfig): TrialRecord => ({ index, config, state: 'INFEASIBLE', objectiveIps: null, p99Ms: 12, error: 'above target' });
+  const failed = (index: number, config: ServingConfig): TrialRecord => ({ index, config, state: 'FAILED', objectiveIps: null, p99Ms: null, error: 'server crashed' });
+  const a = cfg(4, 1000, 1);
+  const b = cfg(16, 1000, 1);
+
+  it('does not recommend a configuration that missed the target as often as it met it', () => {
+    const h = [ok(0, a, 2000), miss(1, a), ok(2, b, 1000)];
+    assert.equal(estimateConfigs(h, 10).configs.find((e) => e.key === configKey(a))!.feasible, false);
+    assert.deepEqual(recommend(h, 10).best!.config, b);
+  });
+
+  it('recommends one that met it in most of its measurements, by the mean of those', () => {
+    const h = [ok(0, a, 2000), miss(1, a), ok(2, a, 1800), ok(3, b, 1000)];
+    const r = recommend(h, 10);
+    assert.deepEqual(r.best!.config, a);
+    assert.equal(r.best!.meanIps, 1900);
+  });
+
+  it('leaves FAILED trials out of the vote: they say nothing about the target', () => {
+    const h = [ok(0, a, 2000), failed(1, a), ok(2, b, 1000)];
+    assert.deepEqual(recommend(h, 10).best!.config, a);
+  });
+});
