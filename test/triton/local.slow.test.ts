@@ -45,6 +45,9 @@ describe('LocalTritonLauncher with the REAL tritonserver', () => {
     assert.match(started.serverVersion, /^triton 2\.\d+\.\d+$/);
     const ports = launcher.listenPorts!;
     for (const [what, port] of Object.entries(ports)) {
+      // Ready is answered on gRPC; Triton's HTTP endpoint can start listening a moment later.
+      const until = Date.now() + 10_000;
+      while (listeningAddresses(port).length === 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
       assert.deepEqual(listeningAddresses(port), ['127.0.0.1'], `${what} port ${port} listens on loopback only`);
     }
     const log = readFileSync(logFile, 'utf8');
