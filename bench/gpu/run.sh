@@ -21,6 +21,7 @@
 #   tshm:<p99>:<rounds>    one configuration (SHM_PICK) with --shared-memory none and system, alternated
 #   pa:<run-tag>[:shm]     perf_analyzer on the configuration that run recommended, at its knee
 #                          (with :shm, inputs and outputs through system shared memory)
+#   papick[:shm]           perf_analyzer on bench/gpu/triton/pick.pbtxt (the grid's pick) at PICK_KNEE (default 6)
 # Env: FRESH= (empty) resumes an interrupted grid instead of starting a new one; GRID_ARGS (extra tanalyze flags for the grid and bayes runs), BUDGET_BAYES (default 10),
 #      STEP_TIMEOUT (s, default 420), HOSTPATH_ARGS (extra hostpath.js flags).
 #      Real Triton: PACK_TRITON=1 (pack and device), LOAD_WORKERS (default 4), PA_TIMEOUT (s per perf_analyzer level, default 60).
@@ -278,9 +279,6 @@ tshm() { # p99 rounds
 pa() { # tag of a run's JSON [shm]: perf_analyzer on its recommended configuration, at the knee and either side
   [ -n "$TRITON_OK" ] || return 0
   local j="$RES/$1.json" knee
-  # With 'shm' as the second argument, perf_analyzer sends inputs and takes outputs through system shared memory.
-  local pa_shm=() sfx=""
-  [ "${2:-}" = shm ] && { pa_shm=(--shared-memory system --output-shared-memory-size 65536); sfx="-shm"; }
   knee=$(python3 - "$j" <<'PY'
 import csv, json, sys
 s = json.load(open(sys.argv[1])); best = None
@@ -292,13 +290,21 @@ print(best[1] if best else "")
 PY
 )
   [ -n "$knee" ] || { echo "pa: no feasible point of the recommended configuration in $j"; return 0; }
+  pa_run "$1" "$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["config_pbtxt"])' "$j")" "$knee" "${2:-}"
+}
+
+# perf_analyzer on one configuration file at a knee concurrency, its half and its double.
+pa_run() { # tag config.pbtxt knee [shm]
+  local knee=$3 pa_shm=() sfx=""
+  # With 'shm', perf_analyzer sends inputs and takes outputs through system shared memory.
+  [ "${4:-}" = shm ] && { pa_shm=(--shared-memory system --output-shared-memory-size 65536); sfx="-shm"; }
   pa_install || return 0
   rm -rf "$RES/pa-models"; mkdir -p "$RES/pa-models/resnet50"
   cp -r "$TREPO/resnet50/1" "$RES/pa-models/resnet50/"
-  cp "$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["config_pbtxt"])' "$j")" "$RES/pa-models/resnet50/config.pbtxt"
+  cp "$2" "$RES/pa-models/resnet50/config.pbtxt"
   cp "$RES/pa-models/resnet50/config.pbtxt" "$RES/pa-$1-config.pbtxt"
   local lo=$(( knee / 2 > 0 ? knee / 2 : 1 )) hi=$(( knee * 2 )) k i
-  echo "pa: $1's recommended configuration, knee at concurrency $knee; perf_analyzer at $lo, $knee, $hi"
+  echo "pa: $1, knee at concurrency $knee; perf_analyzer$sfx at $lo, $knee, $hi"
   "$TRI/bin/tritonserver" --model-repository="$RES/pa-models" --model-control-mode=explicit --load-model=resnet50 \
     --http-port=18000 --grpc-port=18001 --metrics-port=18002 > "$RES/pa-$1$sfx-server.log" 2>&1 &
   local srv=$!
@@ -326,6 +332,7 @@ case "${1:-}" in
       case "$name" in
         setup) setup ;; smoke) smoke ;; hostpath) hostpath "${a:-fp16}" ;; grid) grid "$a" "$b" ;; bayes) bayes "$a" "$b" ;; finish) finish "$a" ;;
         triton-setup) triton_setup || TRITON_OK= ;; triton-smoke) triton_smoke ;; tgrid) tgrid "$a" "$b" ;; tbayes) tbayes "$a" "$b" ;; tshm) tshm "$a" "$b" ;; pa) pa "$a" "$b" ;;
+        papick) [ -n "$TRITON_OK" ] && pa_run pick "$here/bench/gpu/triton/pick.pbtxt" "${PICK_KNEE:-6}" "$a" ;;
         *) echo "unknown step $step" >&2 ;;
       esac
     done ;;
