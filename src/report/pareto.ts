@@ -42,7 +42,7 @@ export interface RankableTrial {
  * The trial that stands for the recommended configuration, or null when none is feasible.
  * The choice is search/estimate.ts's recommend, the one rule (the search, the report and
  * regress use it alike): the best mean throughput over a configuration's measurements that
- * met the target (a configuration is feasible when at least half did); ties go to the lower
+ * met the target (a configuration is feasible when more than half of those that ran did); ties go to the lower
  * mean p99, then fewer instances, then the smaller max_batch_size, then the earlier. Of its
  * measurements, the one closest to the mean (the earlier on ties) stands for it.
  */
