@@ -19,7 +19,7 @@ import { closeSync, ftruncateSync, openSync, unlinkSync, writeSync } from 'node:
 import { randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
-import type { InferenceClient, ModelInferRequest } from '../protocol/types.js';
+import type { InferenceClient, InferParameter, ModelInferRequest, SharedMemoryInputParam } from '../protocol/types.js';
 import { TanalyzeError } from '../domain/errors.js';
 
 /** Where Linux keeps POSIX shared-memory objects. */
@@ -27,11 +27,6 @@ export const SHM_DIR = '/dev/shm';
 
 /** Each input starts at a multiple of this (a cache line), so a server's reads of a tensor start aligned. */
 const INPUT_ALIGN = 64;
-
-/** The request parameters naming an input's bytes in a region (Triton's names). */
-export const SHM_REGION_PARAM = 'shared_memory_region';
-export const SHM_OFFSET_PARAM = 'shared_memory_offset';
-export const SHM_BYTE_SIZE_PARAM = 'shared_memory_byte_size';
 
 /** Where each input lies in the region, and the region's whole size. Pure. */
 export function layoutInputs(sizes: readonly number[]): { offsets: number[]; byteSize: number } {
@@ -59,9 +54,11 @@ export function sharedMemoryRequest(request: ModelInferRequest, regionName: stri
       ...input,
       parameters: {
         ...input.parameters,
-        [SHM_REGION_PARAM]: { string_param: regionName },
-        [SHM_OFFSET_PARAM]: { int64_param: offsets[i]! },
-        [SHM_BYTE_SIZE_PARAM]: { int64_param: raw[i]!.byteLength },
+        ...({
+          shared_memory_region: { string_param: regionName },
+          shared_memory_offset: { int64_param: offsets[i]! },
+          shared_memory_byte_size: { int64_param: raw[i]!.byteLength },
+        } satisfies Record<SharedMemoryInputParam, InferParameter>),
       },
     })),
   };
@@ -189,13 +186,14 @@ export async function placeInputsInSharedMemory(client: InferenceClient, request
   try {
     await client.systemSharedMemoryRegister({ name, key: object.key, offset: 0, byte_size: byteSize });
   } catch (e) {
-    object.remove();
     throw new SharedMemoryError(
       `--shared-memory system: the server refused to register region '${name}' (${object.file}, ${byteSize} bytes): ${(e as Error).message}`,
       'the server must run on this host and support the system shared-memory extension; use --shared-memory none otherwise',
     );
+  } finally {
+    // Registered or refused, nobody needs the name any more (a registered server holds the object).
+    object.remove();
   }
-  object.remove();
   const unregister = client.systemSharedMemoryUnregister.bind(client);
   let released = false;
   return {

@@ -12,6 +12,19 @@ export type InferParameter =
   | { double_param: number }
   | { uint64_param: number };
 
+/**
+ * The parameters by which an input names its bytes in a registered system shared-memory
+ * region instead of carrying them (Triton's names), and the InferParameter kind of each.
+ * The load generator writes them and the embedded server reads them.
+ */
+export const SHARED_MEMORY_INPUT_PARAMS = {
+  shared_memory_region: 'string_param',
+  shared_memory_offset: 'int64_param',
+  shared_memory_byte_size: 'int64_param',
+} as const;
+
+export type SharedMemoryInputParam = keyof typeof SHARED_MEMORY_INPUT_PARAMS;
+
 export interface TensorMetadata { name: string; datatype: string; shape: number[] }
 
 export interface ModelMetadataResponse {

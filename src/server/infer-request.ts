@@ -15,6 +15,7 @@ import {
   type ApiDatatype,
 } from './tensors.js';
 import { TanalyzeError } from '../domain/errors.js';
+import { SHARED_MEMORY_INPUT_PARAMS, type SharedMemoryInputParam } from '../protocol/types.js';
 
 /** A request the server must refuse with INVALID_ARGUMENT. */
 /** A request the server cannot run (wrong inputs): the client's mistake, answered INVALID_ARGUMENT. */
@@ -45,12 +46,7 @@ export interface SharedInputSource {
   read(region: string, offset: number, byteSize: number): Uint8Array;
 }
 
-const SHM_PARAMS = ['shared_memory_region', 'shared_memory_offset', 'shared_memory_byte_size'] as const;
-const SHM_TYPES: Record<(typeof SHM_PARAMS)[number], string> = {
-  shared_memory_region: 'string_param',
-  shared_memory_offset: 'int64_param',
-  shared_memory_byte_size: 'int64_param',
-};
+const SHM_PARAMS = Object.keys(SHARED_MEMORY_INPUT_PARAMS) as SharedMemoryInputParam[];
 
 /** An InferParameter's kind and value: proto-loader's `parameter_choice`, or the one field a plain object sets. */
 function paramValue(p: unknown): { kind: string; value: unknown } | null {
@@ -66,11 +62,11 @@ function paramValue(p: unknown): { kind: string; value: unknown } | null {
  */
 export function sharedMemoryParams(input: { name: string; parameters?: Record<string, unknown> }): { region: string; offset: number; byteSize: number } | null {
   const params = input.parameters ?? {};
-  const got: Partial<Record<(typeof SHM_PARAMS)[number], unknown>> = {};
+  const got: Partial<Record<SharedMemoryInputParam, unknown>> = {};
   for (const key of SHM_PARAMS) {
     if (!(key in params)) continue;
     const v = paramValue(params[key]);
-    if (!v || v.kind !== SHM_TYPES[key]) throw new InvalidRequestError(`invalid value type for '${key}' parameter for tensor '${input.name}', expected ${SHM_TYPES[key]}.`);
+    if (!v || v.kind !== SHARED_MEMORY_INPUT_PARAMS[key]) throw new InvalidRequestError(`invalid value type for '${key}' parameter for tensor '${input.name}', expected ${SHARED_MEMORY_INPUT_PARAMS[key]}.`);
     got[key] = v.value;
   }
   const region = got.shared_memory_region;
