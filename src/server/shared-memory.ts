@@ -60,14 +60,15 @@ export class SystemSharedMemory {
       throw unopenable;
     }
     try {
-      if (!fstatSync(fd).isFile()) throw unopenable;
+      const object = fstatSync(fd);
+      if (!object.isFile()) throw unopenable;
       if (!(byteSize > 0) || offset % PAGE_BYTES !== 0) {
         throw new ServerError(
           'INVALID_ARGUMENT',
           `failed to register shared memory region '${name}': unable to process address space: Invalid argument (the offset must be a multiple of ${PAGE_BYTES} and byte_size above 0; got offset ${offset}, byte_size ${byteSize})`,
         );
       }
-      const objectBytes = fstatSync(fd).size;
+      const objectBytes = object.size;
       if (offset + byteSize > objectBytes) {
         throw new ServerError('INVALID_ARGUMENT', `failed to register shared memory region '${name}': invalid args (offset ${offset} + byte_size ${byteSize} is beyond the object's ${objectBytes} bytes)`);
       }
