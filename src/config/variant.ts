@@ -60,6 +60,30 @@ export function applyServingConfig(
   return normalizeModelConfig(cfg, `variant '${opts.name}'`);
 }
 
+/**
+ * The file Triton loads when default_model_filename is not set: model.py for the Python
+ * backend, model.pt for PyTorch, model.onnx otherwise (the ONNX Runtime backend).
+ */
+export function defaultModelFile(cfg: ModelConfig): string {
+  if (cfg.backend === 'python') return 'model.py';
+  if (cfg.platform === 'pytorch_libtorch' || cfg.backend === 'pytorch') return 'model.pt';
+  return 'model.onnx';
+}
+
+/**
+ * The file name of a model's precision variant beside its FP32 file (precisionOfModelFile
+ * reads the precision back from it), or null where the name has no variant form.
+ * `model.onnx` → `model.fp16.onnx`, `model.pt` → `model.fp16.pt`; a Python-backend
+ * `model.py` → `model_fp16.py`, since the backend imports the file as the module
+ * `<version>.<name>` and a dot in the name fails ("No module named '1.model.fp16'"). Pure.
+ */
+export function precisionVariantName(fp32File: string, precision: Exclude<Precision, 'FP32'>): string | null {
+  const tag = precision.toLowerCase();
+  if (/\.py$/.test(fp32File)) return fp32File.replace(/\.py$/, `_${tag}.py`);
+  if (/\.(onnx|pt)$/.test(fp32File)) return fp32File.replace(/\.(onnx|pt)$/, (_m, ext: string) => `.${tag}.${ext}`);
+  return null;
+}
+
 /** The precision a model file name stands for: `model.fp16.onnx` → FP16 (bf16, int8 alike); anything else FP32. */
 export function precisionOfModelFile(file: string | undefined): Precision {
   const m = /(?:^|[._-])(fp16|bf16|int8)(?=[._-]|$)/i.exec(file ?? '');

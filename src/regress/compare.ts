@@ -43,7 +43,6 @@ import { describeLoad, loadOf, type FixedLoad, type LoadPoint } from '../domain/
 import { bestPoint, ciTargetVerdict, figuresUsable, pointMeetsTarget, uncertainPass } from '../domain/target.js';
 import type { Check, CheckStatus, Comparison, Measured, SideSummary, Thresholds, Verdict } from '../domain/comparison.js';
 
-
 export const DEFAULT_THRESHOLDS: Required<Thresholds> = { maxThroughputDrop: 0.05, maxP99Rise: 0.1, maxNoise: 0.1 };
 
 export interface CompareInput {

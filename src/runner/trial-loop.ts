@@ -7,7 +7,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ModelConfig } from '../config/types.js';
-import { applyServingConfig, servingConfigOf, writeVariant } from '../config/variant.js';
+import { applyServingConfig, defaultModelFile, precisionVariantName, servingConfigOf, writeVariant } from '../config/variant.js';
 import { printModelConfig } from '../config/pbtxt.js';
 import type { Strategy } from '../search/types.js';
 import type { ServingConfig, SearchSpace } from '../domain/serving.js';
@@ -100,29 +100,6 @@ export interface SearchContext extends TrialContext {
 export interface SearchOutcome {
   trials: number;
   stopReason: string;
-}
-
-/**
- * The file name of a model's precision variant beside its FP32 file, or null where the name
- * has no variant form. `model.onnx` → `model.fp16.onnx`, `model.pt` → `model.fp16.pt`;
- * a Python-backend `model.py` → `model_fp16.py`, since the backend imports the file as the
- * module `<version>.<name>` and a dot in the name fails ("No module named '1.model.fp16'").
- * Pure.
- */
-export function precisionVariantName(fp32File: string, precision: Exclude<ServingConfig['precision'], 'FP32'>): string | null {
-  const tag = precision.toLowerCase();
-  if (/\.py$/.test(fp32File)) return fp32File.replace(/\.py$/, `_${tag}.py`);
-  if (/\.(onnx|pt)$/.test(fp32File)) return fp32File.replace(/\.(onnx|pt)$/, (_m, ext: string) => `.${tag}.${ext}`);
-  return null;
-}
-
-/** The file Triton loads when default_model_filename is not set (by platform or backend). */
-function defaultModelFile(config: RepoModel['config']): string {
-  const platform = String(config.platform ?? '');
-  const backend = String(config.backend ?? '');
-  if (backend === 'python') return 'model.py';
-  if (platform === 'pytorch_libtorch' || backend === 'pytorch') return 'model.pt';
-  return 'model.onnx';
 }
 
 /**

@@ -7,6 +7,7 @@ import { mkdtemp, mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { modelConfigFromJson, parseModelConfig } from '../config/pbtxt.js';
+import { defaultModelFile } from '../config/variant.js';
 import type { ModelConfig, ModelTensor } from '../config/types.js';
 import type { BatchPolicy } from './batcher.js';
 import type { IoMeta } from './instance-protocol.js';
@@ -117,11 +118,6 @@ async function writeOverrideFiles(name: string, files: Record<string, Buffer>): 
 }
 
 const isTorch = (cfg: ModelConfig): boolean => cfg.platform === 'pytorch_libtorch' || cfg.backend === 'pytorch';
-
-/** Triton's default model file: model.pt for the PyTorch backend, model.onnx here otherwise. */
-export function defaultModelFile(cfg: ModelConfig): string {
-  return isTorch(cfg) ? 'model.pt' : 'model.onnx';
-}
 
 /** Which platform/backend values mean "ONNX Runtime" (or PyTorch, served by the GPU workers). */
 export function checkBackend(cfg: ModelConfig): void {

@@ -4,8 +4,8 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { modelFileForPrecision, precisionVariantName, type RepoModel } from '../../src/runner/trial-loop.js';
-import { precisionOfModelFile } from '../../src/config/variant.js';
+import { modelFileForPrecision, type RepoModel } from '../../src/runner/trial-loop.js';
+import { precisionOfModelFile, precisionVariantName } from '../../src/config/variant.js';
 
 function repoModel(config: RepoModel['config'], files: string[]): RepoModel {
   const dir = mkdtempSync(join(tmpdir(), 'tanalyze-precision-file-'));
