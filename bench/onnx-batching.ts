@@ -13,6 +13,7 @@ import { cpus } from 'node:os';
 import * as ort from 'onnxruntime-node';
 import { convNetModel, decodeModel, randomImages, type ConvNetModelOptions } from '../src/onnx/build-model.js';
 import { fromPackageRoot } from '../src/util/package-root.js';
+import { median } from '../src/measure/stats.js';
 
 interface Args {
   model: string;
@@ -57,11 +58,6 @@ function inputOf(bytes: Uint8Array): { name: string; dims: number[] } {
   return { name: inp.name, dims: inp.type.tensorType.shape.dim.slice(1).map((d) => Number(d.dimValue)) };
 }
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((x, y) => x - y);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
 
 async function benchSession(bytes: Uint8Array, threads: 'default' | number, args: Args): Promise<void> {
   const opts: ort.InferenceSession.SessionOptions = threads === 'default' ? {} : { intraOpNumThreads: threads };

@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import { kneeConfirmationCost } from '../src/measure/load-search.js';
 import { Store } from '../src/store/store.js';
 import { fromPackageRoot } from '../src/util/package-root.js';
+import { median } from '../src/measure/stats.js';
 
 interface Args {
   runs: number;
@@ -55,11 +56,6 @@ interface Found {
   concurrency: number | null;
 }
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((x, y) => x - y);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
 
 function main(): void {
   const args = parseArgs(process.argv.slice(2));

@@ -32,7 +32,7 @@ import type { InferenceClient, ModelInferRequest } from '../src/protocol/types.j
 import { ortExecutorFactory, type ExecutorFactory } from '../src/server/executor.js';
 import { ClosedLoopDriver } from '../src/load/closed-loop.js';
 import { createRawChannel, makeInferRequest, serializeInferRequest, type RawChannel } from '../src/load/infer-requests.js';
-import { percentiles } from '../src/measure/stats.js';
+import { median, percentiles } from '../src/measure/stats.js';
 import { sessionOptions } from '../src/server/model-repository.js';
 import { startEmbeddedServer, type EmbeddedServer } from '../src/server/server.js';
 import { fromPackageRoot } from '../src/util/package-root.js';
@@ -91,11 +91,6 @@ function parseArgs(argv: string[]): Args {
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((x, y) => x - y);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
 
 async function counters(client: InferenceClient, model: string): Promise<{ inferences: number; executions: number }> {
   const [s] = await client.modelStatistics(model);

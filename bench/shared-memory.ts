@@ -29,6 +29,7 @@ import { measureLoadPoint } from '../src/measure/windows.js';
 import { startEmbeddedServer } from '../src/server/server.js';
 import { modelProtoType, IR_VERSION, OPSET_VERSION, OnnxDataType } from '../src/onnx/build-model.js';
 import { fromPackageRoot } from '../src/util/package-root.js';
+import { median } from '../src/measure/stats.js';
 import { inferenceServiceDefinition } from '../src/protocol/service.js';
 import { prepareInferRequest, type InferRequestIn } from '../src/server/infer-request.js';
 import { SystemSharedMemory } from '../src/server/shared-memory.js';
@@ -148,10 +149,6 @@ interface Row {
 type Mode = 'none' | 'system';
 const MODES: Mode[] = ['none', 'system'];
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length ? s[Math.floor((s.length - 1) / 2)]! : NaN;
-};
 
 async function benchServer(server: string, address: string, client: InferenceClient, args: Args, rows: Row[]): Promise<void> {
   const pool = await LoadWorkerPool.start({ address, workers: 1 });

@@ -3,6 +3,7 @@
  * per request from samples taken while a tool ran, medians over rounds, the issue's
  * targets and the table. No I/O, no clocks.
  */
+import { median } from '../src/measure/stats.js';
 
 /** One row of perf_analyzer's `-f` CSV (latencies in µs, as perf_analyzer writes them). */
 export interface PerfAnalyzerRow {
@@ -147,11 +148,9 @@ export function cpuTicksFromStat(stat: string): number {
   return utime + stime;
 }
 
-export function median(xs: readonly number[]): number {
-  const v = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
-  if (v.length === 0) return Number.NaN;
-  const m = v.length >> 1;
-  return v.length % 2 ? v[m]! : (v[m - 1]! + v[m]!) / 2;
+/** The median of the finite values (a failed round is NaN and does not count). */
+export function medianOfFinite(xs: readonly number[]): number {
+  return median(xs.filter((x) => Number.isFinite(x)));
 }
 
 /** One tool's figures for one round at one concurrency (NaN where the round failed). */
@@ -197,13 +196,13 @@ export interface ComparedRow {
 function medianRound(rounds: readonly ToolRound[]): ToolRound {
   const ok = rounds.filter((r) => r.error === undefined);
   const out: ToolRound = {
-    throughput: median(ok.map((r) => r.throughput)),
-    p50Us: median(ok.map((r) => r.p50Us)),
-    p99Us: median(ok.map((r) => r.p99Us)),
-    cpuUsPerRequest: median(ok.map((r) => r.cpuUsPerRequest)),
+    throughput: medianOfFinite(ok.map((r) => r.throughput)),
+    p50Us: medianOfFinite(ok.map((r) => r.p50Us)),
+    p99Us: medianOfFinite(ok.map((r) => r.p99Us)),
+    cpuUsPerRequest: medianOfFinite(ok.map((r) => r.cpuUsPerRequest)),
   };
   for (const key of ['serverAvgUs', 'queueAvgUs', 'computeAvgUs'] as const) {
-    const m = median(ok.map((r) => r[key] ?? Number.NaN));
+    const m = medianOfFinite(ok.map((r) => r[key] ?? Number.NaN));
     if (Number.isFinite(m)) out[key] = m;
   }
   const conns = ok.map((r) => r.connections).filter((c): c is number => c !== undefined);

@@ -1,7 +1,7 @@
 /**
  * Latency statistics over the load generator's HDR histograms (µs, src/load/histogram.ts): nearest-rank percentiles
  * (perf_analyzer 2.60 takes index round(p·(n−1)) of the sorted latencies: at most one rank apart) and a
- * window-agreement rule modelled on perf_analyzer's. Pure: no clocks, no I/O.
+ * window-agreement rule modelled on perf_analyzer's, and the median the benchmarks and regress use. Pure: no clocks, no I/O.
  */
 import type { LatencyHistogram } from '../load/histogram.js';
 
@@ -13,6 +13,14 @@ export interface Percentiles {
   p99: number;
 }
 
+
+/** The median (the mean of the two middle values of an even count); NaN when empty. */
+export function median(xs: readonly number[]): number {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
+}
 
 /** The nearest-rank percentile of ascending values: the ceil(p/100 · n)-th smallest. NaN when empty. */
 export function nearestRank(sorted: readonly number[], p: number): number {

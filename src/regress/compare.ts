@@ -42,6 +42,7 @@ import { exitCodeForVerdict } from '../domain/exit-codes.js';
 import { describeLoad, loadOf, type FixedLoad, type LoadPoint } from '../domain/measurement.js';
 import { bestPoint, ciTargetVerdict, figuresUsable, pointMeetsTarget, uncertainPass } from '../domain/target.js';
 import type { Check, CheckStatus, Comparison, Measured, SideSummary, Thresholds, Verdict } from '../domain/comparison.js';
+import { median } from '../measure/stats.js';
 
 export const DEFAULT_THRESHOLDS: Required<Thresholds> = { maxThroughputDrop: 0.05, maxP99Rise: 0.1, maxNoise: 0.1 };
 
@@ -62,13 +63,6 @@ export interface CompareInput {
 }
 
 const EPS = 1e-9;
-
-export function median(xs: readonly number[]): number {
-  if (xs.length === 0) return NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
-}
 
 /** Half the relative range of repeated values: (max − min) / (2 × median); 0 with fewer than 2 values. */
 export function relativeNoise(xs: readonly number[]): number {

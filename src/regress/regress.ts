@@ -19,7 +19,8 @@ import {
   type BaselineDoc,
   type BaselineTrial,
 } from './doc.js';
-import { compare, formatFigure, median, operatingLoad, throughputAtTarget } from './compare.js';
+import { compare, formatFigure, operatingLoad, throughputAtTarget } from './compare.js';
+import { median } from '../measure/stats.js';
 import { type Comparison, type Measured, type Thresholds } from '../domain/comparison.js';
 import type { FixedLoad } from '../domain/measurement.js';
 import { bestPoint } from '../domain/target.js';

@@ -4,7 +4,7 @@ import {
   compareRounds,
   cpuTicksFromStat,
   formatTable,
-  median,
+  medianOfFinite,
   parsePerfAnalyzerCsv,
   steadyCpuPerRequest,
   type ToolRound,
@@ -108,11 +108,11 @@ test('steadyCpuPerRequest: null without a steady span', () => {
   assert.equal(steadyCpuPerRequest(run({ rps: 0, usPerReq: 50, from: 0, to: 1000, startupTicks: 0, end: 1500 }), 0), null);
 });
 
-test('median: odd, even, and NaNs ignored', () => {
-  assert.equal(median([3, 1, 2]), 2);
-  assert.equal(median([4, 1, 2, 3]), 2.5);
-  assert.equal(median([NaN, 5]), 5);
-  assert.ok(Number.isNaN(median([])));
+test('medianOfFinite: odd, even, and NaNs ignored', () => {
+  assert.equal(medianOfFinite([3, 1, 2]), 2);
+  assert.equal(medianOfFinite([4, 1, 2, 3]), 2.5);
+  assert.equal(medianOfFinite([NaN, 5]), 5);
+  assert.ok(Number.isNaN(medianOfFinite([])));
 });
 
 const round = (throughput: number, p99Us: number, cpu: number, extra: Partial<ToolRound> = {}): ToolRound => ({ throughput, p50Us: p99Us / 4, p99Us, cpuUsPerRequest: cpu, ...extra });

@@ -4,7 +4,8 @@ import type { LoadPoint } from '../../src/domain/measurement.js';
 import { pt } from './helpers.js';
 import type { ServingConfig } from '../../src/domain/serving.js';
 import { UsageError } from '../../src/domain/errors.js';
-import { compare, median, p99AtLoad, relativeNoise, throughputAtTarget } from '../../src/regress/compare.js';
+import { compare, p99AtLoad, relativeNoise, throughputAtTarget } from '../../src/regress/compare.js';
+import { median } from '../../src/measure/stats.js';
 import { type Measured, type Thresholds } from '../../src/domain/comparison.js';
 import { parseFraction, resolveComparisonSettings } from '../../src/cli/comparison.js';
 
