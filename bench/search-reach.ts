@@ -29,7 +29,7 @@ import { replayMeasure } from '../src/landscape/replay.js';
 import { enumerateSpace } from '../src/search/space.js';
 import type { SearchSpace, ServingConfig } from '../src/domain/serving.js';
 import { configKey } from '../src/domain/serving.js';
-import { chooseTargets } from './search.js';
+import { chooseTargets, noiseFreeTruth, short } from './search.js';
 
 const DEFAULT_FILES = [
   join('bench', 'landscapes', 'embedded-tiny-resnet-cpu.csv'),
@@ -48,12 +48,7 @@ function truthAt(path: string, target: number): Truth & { space: SearchSpace; la
   const landscape = parseLandscape(readFileSync(path, 'utf8'), basename(path));
   const space = landscapeSpace(landscape);
   const configs = enumerateSpace(space);
-  const ips = new Map<string, number | null>();
-  for (const c of configs) {
-    const r = replayMeasure(landscape, c, { targetP99Ms: target });
-    ips.set(configKey(c), r.bestIndex === null ? null : r.points[r.bestIndex]!.throughputIps);
-  }
-  return { configs, ips, space, landscape };
+  return { configs, ips: noiseFreeTruth(landscape, configs, target), space, landscape };
 }
 
 const NOISE = 0.05;
@@ -127,7 +122,6 @@ function spearman(a: Map<string, number | null>, b: Map<string, number | null>):
   return 1 - (6 * d2) / (n * (n * n - 1));
 }
 
-const short = (c: ServingConfig) => `${c.precision}/${c.maxBatchSize}/${c.maxQueueDelayUs ?? '-'}/${c.instanceCount}`;
 
 function main(): void {
   const argv = process.argv.slice(2);

@@ -169,7 +169,7 @@ function record(index: number, config: ServingConfig, result: ReturnType<typeof 
 }
 
 /** A configuration in a few characters: precision/max batch/delay µs/instances (preferred sizes when set). */
-function short(c: ServingConfig): string {
+export function short(c: ServingConfig): string {
   const pbs = c.preferredBatchSizes.length ? `/p${c.preferredBatchSizes.join('+')}` : '';
   return `${c.precision}/${c.maxBatchSize}/${c.maxQueueDelayUs ?? '-'}/${c.instanceCount}${pbs}`;
 }
@@ -180,6 +180,16 @@ function recommendation(history: readonly TrialRecord[], target: number): Servin
 }
 
 /** One search, as runSearch walks it (budget, early stop, ask), on a replay of the landscape. */
+/** Each configuration's noise-free throughput at the target (its replay's best point), by configKey; null = infeasible. */
+export function noiseFreeTruth(landscape: Landscape, configs: readonly ServingConfig[], targetP99Ms: number): Map<string, number | null> {
+  const truth = new Map<string, number | null>();
+  for (const c of configs) {
+    const r = replayMeasure(landscape, c, { targetP99Ms });
+    truth.set(configKey(c), r.bestIndex === null ? null : r.points[r.bestIndex]!.throughputIps);
+  }
+  return truth;
+}
+
 function runOnce(
   task: Task, landscape: Landscape, space: SearchSpace, seed: number, truth: Map<string, number | null>, goal: number, budget: number,
 ): RunResult {
@@ -259,11 +269,7 @@ function prepare(path: string, targets?: number[]): Prepared {
   const configs = enumerateSpace(space);
   const truths: Prepared['truths'] = new Map();
   for (const target of targets ?? chooseTargets(landscape, space)) {
-    const truth = new Map<string, number | null>();
-    for (const c of configs) {
-      const r = replayMeasure(landscape, c, { targetP99Ms: target });
-      truth.set(configKey(c), r.bestIndex === null ? null : r.points[r.bestIndex]!.throughputIps);
-    }
+    const truth = noiseFreeTruth(landscape, configs, target);
     const values = [...truth.values()].filter((v): v is number => v !== null);
     const best = Math.max(...values);
     truths.set(target, { truth, best, feasible: values.length, near: values.filter((v) => v >= 0.98 * best).length });
