@@ -18,6 +18,7 @@ import { createInferenceClient } from '../../src/protocol/client.js';
 import type { ModelVariant } from '../../src/domain/launcher.js';
 import type { ServingConfig } from '../../src/domain/serving.js';
 import { rawRequest, range } from '../server/helpers.js';
+import { waitFor } from '../fakes/fake-bin.js';
 import { exampleRepository, identityLikeConfig, listeningAddresses, realTritonPath } from './real-triton.js';
 
 async function variantOf(variantRepo: string, modelDir: string, sc: ServingConfig, name: string): Promise<ModelVariant> {
@@ -46,8 +47,7 @@ describe('LocalTritonLauncher with the REAL tritonserver', () => {
     const ports = launcher.listenPorts!;
     for (const [what, port] of Object.entries(ports)) {
       // Ready is answered on gRPC; Triton's HTTP endpoint can start listening a moment later.
-      const until = Date.now() + 10_000;
-      while (listeningAddresses(port).length === 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
+      await waitFor(() => listeningAddresses(port).length > 0, 10_000, `${what} port ${port} to listen`);
       assert.deepEqual(listeningAddresses(port), ['127.0.0.1'], `${what} port ${port} listens on loopback only`);
     }
     const log = readFileSync(logFile, 'utf8');
