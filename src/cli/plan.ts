@@ -41,8 +41,8 @@ export interface RunPlan {
     maxRate: number;
     workers: number;
     transport: ClientTransport;
-    /** Where request inputs travel (absent in plans stored before the setting existed: none). */
-    sharedMemory?: SharedMemoryKind;
+    /** Where request inputs travel. */
+    sharedMemory: SharedMemoryKind;
   };
   launch: (typeof LAUNCH_MODES)[number];
   port: number;
@@ -497,7 +497,7 @@ const PLAN_VALUES: Record<string, (p: RunPlan) => unknown> = {
   warmupRequests: (p) => p.windows.warmupRequests,
   loadWorkers: (p) => p.load.workers,
   clientTransport: (p) => p.load.transport,
-  sharedMemory: (p) => p.load.sharedMemory ?? 'none',
+  sharedMemory: (p) => p.load.sharedMemory,
   maxWindows: (p) => p.windows.maxWindows,
   minWindows: (p) => p.windows.minWindows,
   stability: (p) => p.windows.stabilityTolerance,

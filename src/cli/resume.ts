@@ -48,7 +48,8 @@ function storedPlanOf(run: RunRow): RunPlan | null {
   const p = run.plan as (RunPlan & { settings?: unknown; settingsHash?: unknown; pid?: unknown; host?: unknown }) | null;
   if (!p || typeof p !== 'object' || !p.windows || !p.space || !p.load) return null;
   const { settings: _s, settingsHash: _h, pid: _p, host: _o, ...plan } = p;
-  return plan as RunPlan;
+  // Plans stored before --shared-memory existed sent their inputs in the requests.
+  return { ...plan, load: { ...plan.load, sharedMemory: plan.load.sharedMemory ?? 'none' } } as RunPlan;
 }
 
 function stableJson(v: unknown): string {

@@ -108,7 +108,7 @@ export function loadOptionsFor(
     seed: plan.seed,
     address,
     transport: plan.load.transport,
-    sharedMemory: plan.load.sharedMemory ?? 'none',
+    sharedMemory: plan.load.sharedMemory,
     ...(pool ? { workers: pool } : {}),
     probeConcurrency: probeConcurrencyFor(config, plan.maxConcurrency),
   };

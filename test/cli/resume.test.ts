@@ -12,6 +12,9 @@ import { UsageError } from '../../src/domain/errors.js';
 import { Store } from '../../src/store/store.js';
 import { fromPackageRoot } from '../../src/util/package-root.js';
 import { recordingIO } from './fake-io.js';
+import Database from 'better-sqlite3';
+import { loadOptionsFor } from '../../src/cli/serving.js';
+import type { ServingConfig } from '../../src/domain/serving.js';
 
 async function storedRun() {
   const cwd = mkdtempSync(join(tmpdir(), 'tanalyze-resume-'));
@@ -65,6 +68,17 @@ test('flags beside --resume that contradict the stored settings are one usage er
   });
   const { plan } = await resolveRunPlan({ resume: 'latest', p99: '0.015s', seed: '5', quiet: true }, recordingIO(cwd));
   assert.equal(plan.seed, 5);
+});
+
+test('a run stored before --shared-memory existed resumes measuring with none', async () => {
+  const { cwd, db } = await storedRun();
+  const raw = new Database(db);
+  raw.prepare(`UPDATE runs SET plan_json = json_remove(plan_json, '$.load.sharedMemory')`).run();
+  assert.equal((raw.prepare(`SELECT json_extract(plan_json, '$.load.sharedMemory') AS s FROM runs`).get() as { s: unknown }).s, null);
+  raw.close();
+  const { plan } = await resolveRunPlan({ resume: 'latest' }, recordingIO(cwd));
+  assert.equal(plan.load.sharedMemory, 'none');
+  assert.equal(loadOptionsFor(plan, '127.0.0.1:1', { instanceCount: 1, maxBatchSize: 4 } as ServingConfig).sharedMemory, 'none');
 });
 
 test('--resume names a run that is not there: a usage error saying what is', async () => {
