@@ -81,7 +81,12 @@ test('SIGKILL at random moments, resumed each time: the final trials equal an un
   const rand = () => ((x = (x * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
   let kills = 0;
   let trials = 0;
-  for (const seed of [9, 10, 11]) {
+  let seeds = 0;
+  // Three seeds, and more only while fewer than 5 kills have landed (a kill drawn after a
+  // resumed run's end lands on nothing, and how often that happens depends on the machine).
+  for (const seed of [9, 10, 11, 12, 13]) {
+    if (seeds >= 3 && kills >= 5) break;
+    seeds++;
     const dir = mkdtempSync(join(tmpdir(), 'tanalyze-kill-'));
     const args = ['--launch', 'replay', '--landscape', LANDSCAPE, '--p99', '28ms', '--budget', '45', '--seed', String(seed), '--replay-noise', '0.05'];
     const t0 = Date.now();
@@ -118,5 +123,5 @@ test('SIGKILL at random moments, resumed each time: the final trials equal an un
     trials += expected.length;
   }
   assert.ok(kills >= 5, `killed ${kills} times: the kill times are too late for this machine`);
-  console.log(`# kill-and-resume: ${kills} SIGKILLs over 3 seeds, ${trials} trials, each run identical to its uninterrupted twin`);
+  console.log(`# kill-and-resume: ${kills} SIGKILLs over ${seeds} seeds, ${trials} trials, each run identical to its uninterrupted twin`);
 });
