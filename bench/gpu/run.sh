@@ -22,7 +22,8 @@
 #   pa:<run-tag>[:shm]     perf_analyzer on the configuration that run recommended, at its knee
 #                          (with :shm, inputs and outputs through system shared memory)
 #   papick[:shm]           perf_analyzer on bench/gpu/triton/pick.pbtxt (the grid's pick) at PICK_KNEE (default 6)
-# Env: FRESH= (empty) resumes an interrupted grid instead of starting a new one; GRID_ARGS (extra tanalyze flags for the grid and bayes runs), BUDGET_BAYES (default 10),
+# Env: TAG_SUFFIX (appended to tbayes' tag, e.g. -shm with GRID_ARGS="--shared-memory system"), SPACE_ARGS (the Triton runs' space
+#      instead of SPACE, e.g. one configuration), FRESH= (empty) resumes an interrupted grid instead of starting a new one; GRID_ARGS (extra tanalyze flags for the grid and bayes runs), BUDGET_BAYES (default 10),
 #      STEP_TIMEOUT (s, default 420), HOSTPATH_ARGS (extra hostpath.js flags).
 #      Real Triton: PACK_TRITON=1 (pack and device), LOAD_WORKERS (default 4), PA_TIMEOUT (s per perf_analyzer level, default 60).
 set -uo pipefail
@@ -262,7 +263,7 @@ PY
 }
 
 tgrid() { [ -n "$TRITON_OK" ] || return 0; ttanalyze "$1" "tgrid-$2" --search grid --budget 24 ${FRESH---fresh}; }
-tbayes() { [ -n "$TRITON_OK" ] || return 0; ttanalyze "$1" "tbayes-$1-$2" --search bayesian --seed "$2" --budget "${BUDGET_BAYES:-6}" --fresh; }
+tbayes() { [ -n "$TRITON_OK" ] || return 0; ttanalyze "$1" "tbayes-$1-$2${TAG_SUFFIX:-}" --search bayesian --seed "$2" --budget "${BUDGET_BAYES:-6}" --fresh; }
 # One configuration (SHM_PICK) measured with inputs over gRPC and through system shared memory,
 # alternated for <rounds> rounds so drift hits both alike.
 tshm() { # p99 rounds
