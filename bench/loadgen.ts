@@ -9,7 +9,8 @@
 //   decodes with the proto per call, "bare raw" sends pre-encoded bytes and leaves the
 //   answer undecoded, which is also what tanalyze does);
 // - tanalyze's ClosedLoopDriver in this thread and the worker-thread pool (HDR histograms,
-//   windows, its raw channel: the lean node:http2 one by default, grpc-js's beside it), at
+//   windows, its raw channel: the lean one on tanalyze's own HTTP/2 client by default,
+//   grpc-js's and the node:http2 one it replaced (bench/h2-node-channel.ts) beside it), at
 //   concurrency 1 (the latency it adds) and at --concurrency (the highest rate it
 //   sustains), each with the client process's CPU per request;
 // - tanalyze's OpenLoopDriver: the highest constant rate it keeps on schedule (≤ 1% of
@@ -40,6 +41,7 @@ import { newLatencyHistogram, recordLatencyNs } from '../src/load/histogram.js';
 import { percentiles } from '../src/measure/stats.js';
 import { startEmbeddedServer, type EmbeddedServer } from '../src/server/server.js';
 import { fromPackageRoot } from '../src/util/package-root.js';
+import { createNodeHttp2Channel } from './h2-node-channel.js';
 
 interface Args {
   seconds: number;
@@ -383,8 +385,10 @@ async function benchPlacement(where: 'child' | 'inproc', args: Args): Promise<vo
   const bytes = serializeInferRequest(request);
   const channel = createRawChannel(served.address);
   const grpcJsChannel = createRawChannel(served.address, { transport: 'grpc-js' });
+  const nodeHttp2Channel = createNodeHttp2Channel(served.address);
   await channel.ready();
   await grpcJsChannel.ready();
+  await nodeHttp2Channel.ready();
   const open = { spinNs: args.spinUs * 1000 };
   const pools = new Map<number, LoadWorkerPool>();
   for (const k of args.workers) pools.set(k, await LoadWorkerPool.start({ address: served.address, workers: k, openLoop: open }));
@@ -394,6 +398,7 @@ async function benchPlacement(where: 'child' | 'inproc', args: Args): Promise<vo
   };
   const closed = (c: number) => (): Promise<RunFigures> => driverRun(new ClosedLoopDriver({ send: channel.sender(bytes) }), c, args.seconds);
   const closedGrpcJs = (c: number) => (): Promise<RunFigures> => driverRun(new ClosedLoopDriver({ send: grpcJsChannel.sender(bytes) }), c, args.seconds);
+  const closedNodeHttp2 = (c: number) => (): Promise<RunFigures> => driverRun(new ClosedLoopDriver({ send: nodeHttp2Channel.sender(bytes) }), c, args.seconds);
   const pooled = (pool: LoadWorkerPool, c: number) => (): Promise<RunFigures> => driverRun(pool.driver({ mode: 'concurrency', request: bytes }), c, args.seconds);
   const workersLabel = (k: number): string => `${k} worker thread${k > 1 ? 's' : ''}`;
   try {
@@ -409,6 +414,7 @@ async function benchPlacement(where: 'child' | 'inproc', args: Args): Promise<vo
         { label: 'bare grpc-js raw', load: 'c=1', run: bare(true, 1), bare: 'raw' },
         { label: 'tanalyze closed loop', load: 'c=1', run: closed(1) },
         { label: 'tanalyze closed loop, grpc-js transport', load: 'c=1', run: closedGrpcJs(1) },
+        { label: 'tanalyze closed loop, node:http2 channel (before issue 13)', load: 'c=1', run: closedNodeHttp2(1) },
         ...[...pools].filter(([k]) => k === 1).map(([k, pool]) => ({ label: `tanalyze, ${workersLabel(k)}`, load: 'c=1', run: pooled(pool, 1) })),
       ],
       args.rounds,
@@ -424,6 +430,7 @@ async function benchPlacement(where: 'child' | 'inproc', args: Args): Promise<vo
         { label: 'bare grpc-js raw', load: `c=${c}`, run: bare(true, c), bare: 'raw' },
         { label: 'tanalyze closed loop', load: `c=${c}`, run: closed(c) },
         { label: 'tanalyze closed loop, grpc-js transport', load: `c=${c}`, run: closedGrpcJs(c) },
+        { label: 'tanalyze closed loop, node:http2 channel (before issue 13)', load: `c=${c}`, run: closedNodeHttp2(c) },
         ...[...pools].map(([k, pool]) => ({ label: `tanalyze, ${workersLabel(k)}`, load: `c=${c}`, run: pooled(pool, c) })),
       ],
       args.rounds,
@@ -444,7 +451,8 @@ async function benchPlacement(where: 'child' | 'inproc', args: Args): Promise<vo
     ];
     const openRuns = openVariants.map((): OpenResult[] => []);
     for (let r = 0; r < args.openRounds; r++) for (const [i, v] of openVariants.entries()) openRuns[i]!.push(await maxOpenRate(v.make, ceiling, probeS, served.pid));
-    for (const [i, v] of openVariants.entries()) {
+    // --open-rounds 0: closed-loop rows only.
+    for (const [i, v] of args.openRounds > 0 ? openVariants.entries() : []) {
       const runs = [...openRuns[i]!].sort((a, b) => a.rate - b.rate);
       const mid = runs[(runs.length - 1) >> 1]!;
       const shares = med3(runs.map((x) => x.rate / ceiling));
@@ -459,6 +467,7 @@ async function benchPlacement(where: 'child' | 'inproc', args: Args): Promise<vo
     for (const p of pools.values()) await p.close();
     channel.close();
     grpcJsChannel.close();
+    nodeHttp2Channel.close();
     await served.stop();
   }
 }

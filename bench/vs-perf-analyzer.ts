@@ -54,21 +54,32 @@
 // Where the two disagree, and which is right (tritonserver 2.51.0, perf_analyzer 2.60.0,
 // 2 cores shared with other work at load averages of 3 to 11):
 // - The definitions agree; the clients do not. Both time the same interval and count the same
-//   requests; what differs is what each client costs. tanalyze's unary path cost 70-250 µs of
-//   CPU per identity request (the least at concurrency 16, where one wake-up serves several
-//   answers) and 240-510 µs per tiny_resnet request (12 KB in), against perf_analyzer's 50-80
-//   and 130-160. The cost is node:http2's, not tanalyze's: a bare node:http2 loop (one
-//   request() per call, nothing else) measured within 10-20% of tanalyze's channel and driver
-//   for both models, while the same process sending ModelStreamInfer messages on long-lived
-//   streams spent 27-43 µs per identity request. A new HTTP/2 stream per call (a Duplex
-//   object, header objects, callbacks from nghttp2; in Node 20 even two deprecate() wrappers
-//   from AsyncResource.bind) is the price: no small change to src/load removes it.
+//   requests; what differs is what each client costs. On node:http2 (the load channel until
+//   issue 13) tanalyze's unary path cost 70-250 µs of CPU per identity request and 240-510
+//   per tiny_resnet request (12 KB in), against perf_analyzer's 50-80 and 130-160: a new
+//   Http2Stream per call (a Duplex object, header objects, callbacks from nghttp2) was the
+//   price, as a bare node:http2 loop showed. The channel now runs on tanalyze's own HTTP/2
+//   client (src/load/h2-connection.ts: a net.Socket, a constant HPACK request block, writes of
+//   one event-loop turn gathered into one). Two runs of this benchmark, node:http2 then the own
+//   client (`node dist/bench/vs-perf-analyzer.js --models identity,tiny_resnet`, load 1.9-3.9
+//   then 1.3-3.1), at concurrency 1/4/16, tanalyze against perf_analyzer:
+//     identity, CPU µs/req:    node:http2 401/235/171 vs 131/175/135; own 142/88/94 vs 156/179/175
+//     identity, thr ta/pa:     node:http2 0.55/0.94/0.87;  own 1.07/1.31/1.16
+//     identity, p99 ta/pa:     node:http2 2.09/1.24/1.31;  own 1.16/0.83/0.72
+//     tiny_resnet, CPU µs/req: node:http2 899/951/780 vs 293/302/359; own 450/382/460 vs 217/279/329
+//     tiny_resnet, thr ta/pa:  node:http2 1.04/1.34/0.86;  own 0.95/1.03/0.97
+//     tiny_resnet, p99 ta/pa:  node:http2 1.43/1.34/1.20;  own 1.14/1.15/0.97
+//   For identity tanalyze now takes less CPU per request than perf_analyzer, and leaves more of
+//   the 2 cores to the server, hence its higher throughput. What is left of tiny_resnet's gap
+//   is mostly cost per second, not per request: the client monitor's timer (last point below)
+//   cost up to 0.05 of a core in the second run, ~35 µs per request at 1500 identity requests/s
+//   but ~175 at tiny_resnet's 300/s.
 // - On a 2-core machine the client's CPU is taken from the server, and Linux shares CPU per
 //   thread: perf_analyzer's synchronous mode has one thread per request in flight (16 at
-//   concurrency 16), tanalyze one event loop. When the machine is busy tanalyze's thread gets
-//   a fraction of a core and limits the load, as its own verdict says ('client-limited');
-//   its throughput is then lower and its p50/p99 higher by the time answers wait for its event
-//   loop. With perf_analyzer on one worker thread too (--pa-async) the throughputs agreed at
+//   concurrency 16), tanalyze one event loop. With the node:http2 channel, when the machine
+//   was busy tanalyze's thread got a fraction of a core and limited the load, as its own
+//   verdict says ('client-limited'); its throughput was then lower and its p50/p99 higher by
+//   the time answers waited for its event loop. With perf_analyzer on one worker thread too (--pa-async) the throughputs agreed at
 //   concurrency 4 and 16 (ratios 0.99 and 1.02 in one run). So perf_analyzer's figures are the
 //   closer ones to the server's capacity; tanalyze's are right about what its own client saw,
 //   and it marks such points client-limited rather than passing them off as the server's.
@@ -79,8 +90,9 @@
 //   throughput and on the average latency (or --percentile's); tanalyze's (src/measure/stats.ts)
 //   is each window within ±s of their mean on throughput and p99, which is looser.
 // - tanalyze's client monitor keeps a 1 ms event-loop-delay timer running: ~0.02 of a core
-//   when the loop is otherwise idle (0.0003 without it, 0.003 at 10 ms), so part of its CPU per
-//   request at tiny_resnet's rates; a coarser timer would miss the 2 ms stalls it looks for.
+//   when the loop is otherwise idle (0.0003 without it, 0.003 at 10 ms; 0.05 against 0.0004 in
+//   an idle Node process during issue 13's second run, the machine busier), so part of its CPU
+//   per request at tiny_resnet's rates; a coarser timer would miss the 2 ms stalls it looks for.
 
 import { fork, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, existsSync, writeFileSync } from 'node:fs';

@@ -2,8 +2,10 @@
 import type { Histogram as LatencyHistogram } from 'hdr-histogram-js';
 
 /**
- * How the load generator sends ModelInfer: 'http2' (default) is the lean gRPC call written
- * on node:http2 (h2-channel.ts, about half grpc-js's client CPU per request); 'grpc-js' is
+ * How the load generator sends ModelInfer: 'http2' (default) is the lean gRPC call on
+ * tanalyze's own HTTP/2 client over a TCP socket (h2-channel.ts on h2-connection.ts, with
+ * hpack.ts and h2-frames.ts; 0.25-0.4x grpc-js's client CPU per request in
+ * bench/loadgen, 0.35-0.6x that of the node:http2 channel it replaced); 'grpc-js' is
  * @grpc/grpc-js's generic client, kept for addresses only it understands (unix:, dns:) and
  * as the reference the lean one is checked and benchmarked against.
  */

@@ -1,41 +1,39 @@
 /**
- * The load generator's ModelInfer path written on Node's own HTTP/2 client (node:http2),
- * beside @grpc/grpc-js, which every other call of tanalyze uses.
+ * The load generator's ModelInfer path: a lean unary gRPC call over this package's own HTTP/2
+ * client (h2-connection.ts, on a net.Socket), beside @grpc/grpc-js, which every other call of
+ * tanalyze uses.
  *
  * Why hand-written: a load generator's only job per request is to POST pre-encoded bytes
  * and read the grpc-status trailer. grpc-js wraps each call in metadata objects, a filter
- * stack, a deadline timer and status parsing; measured on the identity model
- * (`node dist/bench/loadgen.js`), that machinery costs the client about as much CPU again
- * as the HTTP/2 exchange itself (~115 against ~65 µs per request), and its garbage adds to
- * the collector's pauses that make an open-loop client send late. No maintained library offers a lean unary gRPC call
- * over raw bytes; HTTP/2 itself (framing, flow control, HPACK) stays Node's. What is written
- * here is only gRPC's thin layer over it: the 5-byte message prefix, the request headers,
- * and reading grpc-status / grpc-message from the trailers (or from the headers of a
- * trailers-only answer), per the gRPC-over-HTTP/2 specification.
+ * stack, a deadline timer and status parsing; node:http2, which this channel used before,
+ * still makes each call a Duplex stream with header objects and nghttp2 callbacks, which cost
+ * 2-3x perf_analyzer's client CPU per request. Here a call is one small object: its HEADERS
+ * are a constant HPACK block built once per channel, its DATA the pre-built gRPC message (the
+ * 5-byte prefix and the bytes), and the answer is read only for :status, grpc-status and
+ * grpc-message (from the trailers, or from the headers of a trailers-only answer), per the
+ * gRPC-over-HTTP/2 specification.
  *
- * One session is reused for every request; a session that fails, closes or receives GOAWAY
- * is replaced on the next send. Deadlines are enforced by one sweep timer per channel
- * rather than a timer per call, and told to the server in grpc-timeout.
+ * One connection is reused for every request; one that fails, closes or receives GOAWAY is
+ * replaced on the next send. Deadlines are enforced by one sweep timer per channel rather than
+ * a timer per call, and told to the server in grpc-timeout.
  */
-import * as http2 from 'node:http2';
 import * as grpc from '@grpc/grpc-js';
 import { ProtocolError } from '../protocol/client.js';
 import type { RawChannel } from '../domain/load.js';
+import { ErrorCode } from './h2-frames.js';
+import { encodeConstantHeaderBlock } from './hpack.js';
+import { H2Connection, StreamEnd, type H2Stream, type StreamEndKind } from './h2-connection.js';
 
 export interface H2ChannelOptions {
   /** Deadline of each call (default 60 s). */
   deadlineMs?: number;
-  /** HTTP/2 receive window, per stream and for the connection (default 16 MiB): large outputs are not throttled by 64 KiB windows. */
+  /** HTTP/2 receive window, per stream and for the connection (default 16 MiB, at most 2^31-1): large outputs are not throttled by 64 KiB windows. */
   windowBytes?: number;
   /** The gRPC method's path (default ModelInfer's). */
   path?: string;
 }
 
-
 const MODEL_INFER = '/inference.GRPCInferenceService/ModelInfer';
-const { NGHTTP2_CANCEL, NGHTTP2_REFUSED_STREAM } = http2.constants;
-/** A session is replaced before its client stream ids (odd, below 2^31) run out. */
-const STREAMS_PER_SESSION = 1_000_000_000;
 /** Sends again of a stream the server refused unprocessed, per call. */
 const REFUSED_RETRIES = 5;
 
@@ -63,8 +61,7 @@ function statusName(code: number): string {
   return (grpc.status as unknown as Record<number, string | undefined>)[code] ?? 'UNKNOWN';
 }
 
-function decodeMessage(raw: unknown): string {
-  if (typeof raw !== 'string') return '';
+function decodeMessage(raw: string): string {
   try {
     return decodeURIComponent(raw);
   } catch {
@@ -79,57 +76,61 @@ export function h2Authority(address: string): string | null {
   return null;
 }
 
-interface Pending {
-  stream: http2.ClientHttp2Stream;
-  deadline: number;
-  expire: () => void;
+/** `host:port` (or `[v6]:port`) split for net.connect. */
+function hostAndPort(address: string): { host: string; port: number } {
+  const colon = address.lastIndexOf(':');
+  const host = address.slice(0, colon);
+  return { host: host.startsWith('[') ? host.slice(1, -1) : host, port: Number(address.slice(colon + 1)) };
+}
+
+/** What one call settles with, from how its stream ended; 'retry' for one the server never processed. */
+export function callOutcome(
+  c: { httpStatus: number; headerStatus: number; headerMessage: string; trailerStatus: number; trailerMessage: string },
+  end: StreamEndKind,
+  resetCode: number,
+  why: string,
+  canRetry: boolean,
+): { code: number; message: string } | 'retry' {
+  // The trailers' grpc-status decides; else that of a trailers-only answer's headers; else a
+  // non-200 HTTP status, as gRPC's mapping says (a proxy's error page, say). -1: none seen.
+  if (c.trailerStatus >= 0) return { code: c.trailerStatus, message: c.trailerStatus === 0 ? '' : decodeMessage(c.trailerMessage) };
+  if (c.headerStatus >= 0) return { code: c.headerStatus, message: c.headerStatus === 0 ? '' : decodeMessage(c.headerMessage) };
+  if (c.httpStatus >= 0 && c.httpStatus !== 200) return { code: httpToGrpcStatus(c.httpStatus), message: `HTTP status ${c.httpStatus}` };
+  const refused = end === StreamEnd.UNPROCESSED || (end === StreamEnd.RESET && resetCode === ErrorCode.REFUSED_STREAM);
+  if (refused && canRetry) return 'retry';
+  if (end === StreamEnd.FAILED) return { code: grpc.status.UNAVAILABLE, message: why };
+  if (end === StreamEnd.UNPROCESSED) return { code: grpc.status.UNAVAILABLE, message: why };
+  if (end === StreamEnd.RESET && resetCode !== 0) return { code: refused ? grpc.status.UNAVAILABLE : grpc.status.INTERNAL, message: `stream reset (HTTP/2 code ${resetCode})` };
+  return { code: grpc.status.INTERNAL, message: 'stream ended without a gRPC status' };
 }
 
 export function createH2Channel(address: string, opts: H2ChannelOptions = {}): RawChannel {
-  const authority = h2Authority(address);
-  if (authority === null) throw new Error(`the HTTP/2 load channel needs host:port, got ${JSON.stringify(address)}`);
+  if (h2Authority(address) === null) throw new Error(`the HTTP/2 load channel needs host:port, got ${JSON.stringify(address)}`);
+  const { host, port } = hostAndPort(address);
   const deadlineMs = opts.deadlineMs ?? 60_000;
   const windowBytes = opts.windowBytes ?? 16 * 1024 * 1024;
-  const headers: http2.OutgoingHttpHeaders = {
-    ':method': 'POST',
-    ':path': opts.path ?? MODEL_INFER,
-    'content-type': 'application/grpc',
-    te: 'trailers',
-    'grpc-timeout': grpcTimeoutHeader(deadlineMs),
-    'user-agent': 'tanalyze-load',
-  };
+  const headerBlock = encodeConstantHeaderBlock([
+    [':method', 'POST'],
+    [':scheme', 'http'],
+    [':path', opts.path ?? MODEL_INFER],
+    [':authority', address],
+    ['content-type', 'application/grpc'],
+    ['te', 'trailers'],
+    ['grpc-timeout', grpcTimeoutHeader(deadlineMs)],
+    ['user-agent', 'tanalyze-load'],
+  ]);
 
-  let session: http2.ClientHttp2Session | null = null;
-  let opened = 0;
+  let connection: H2Connection | null = null;
   let closed = false;
-  const pending = new Set<Pending>();
+  const pending = new Set<Call>();
   let sweep: NodeJS.Timeout | null = null;
 
-  const current = (): http2.ClientHttp2Session => {
-    if (session && !session.destroyed && !session.closed && opened < STREAMS_PER_SESSION) return session;
-    if (session && !session.closed) session.close();
-    const s = http2.connect(authority, {
-      settings: { initialWindowSize: Math.min(windowBytes, 2 ** 31 - 1), enablePush: false },
-      // In-flight large tensors count against a session's memory; the default 10 MB would refuse streams.
-      maxSessionMemory: 1024,
-    });
-    s.on('connect', () => {
-      try {
-        s.setLocalWindowSize(windowBytes);
-      } catch {
-        // an older Node without setLocalWindowSize: the per-stream window still applies
-      }
-    });
-    const forget = (): void => {
-      if (session === s) session = null;
-    };
-    // A failed or closing session is dropped here; its streams fail on their own.
-    s.on('error', forget);
-    s.on('goaway', forget);
-    s.on('close', forget);
-    session = s;
-    opened = 0;
-    return s;
+  const current = (): H2Connection => {
+    if (connection && connection.usable) return connection;
+    // One that can take no new streams finishes those it has, then closes.
+    connection?.closeWhenIdle();
+    connection = new H2Connection({ host, port, windowBytes, headerBlock });
+    return connection;
   };
 
   const startSweep = (): void => {
@@ -137,7 +138,7 @@ export function createH2Channel(address: string, opts: H2ChannelOptions = {}): R
     const every = Math.max(5, Math.min(1000, deadlineMs / 4));
     sweep = setInterval(() => {
       const now = Date.now();
-      for (const p of pending) if (now >= p.deadline) p.expire();
+      for (const c of pending) if (now >= c.deadline) c.expire();
       if (pending.size === 0 && sweep) {
         clearInterval(sweep);
         sweep = null;
@@ -147,84 +148,81 @@ export function createH2Channel(address: string, opts: H2ChannelOptions = {}): R
   };
 
   /**
-   * One try of a call. A stream the server refused (REFUSED_STREAM: over its concurrent-stream
-   * limit, or sent before its SETTINGS arrived) was never processed, so it is sent again, as
-   * grpc-js's transparent retry does; its latency still counts from the first send.
+   * One call: the connection's view of its stream (H2Stream) and the answer's status. A
+   * stream the server never processed (REFUSED_STREAM: over its concurrent-stream limit; or
+   * above a GOAWAY's last stream id) is sent again, as grpc-js's transparent retry does, up to
+   * REFUSED_RETRIES times; its latency still counts from the first send.
    */
-  const attempt = (frame: Buffer, deadline: number, retriesLeft: number, resolve: () => void, reject: (e: Error) => void): void => {
-    if (closed) {
-      reject(new ProtocolError('ModelInfer', 'CANCELLED', 'channel closed'));
-      return;
-    }
-    let stream: http2.ClientHttp2Stream;
-    try {
-      stream = current().request(headers, { endStream: false });
-      opened++;
-    } catch (err) {
-      session = null;
-      reject(new ProtocolError('ModelInfer', 'UNAVAILABLE', err instanceof Error ? err.message : String(err)));
-      return;
-    }
-    let status: number | null = null;
-    let message = '';
-    let transportError: Error | null = null;
-    let expired = false;
-    const entry: Pending = {
-      stream,
-      deadline,
-      expire: () => {
-        expired = true;
-        stream.close(NGHTTP2_CANCEL);
-      },
-    };
-    pending.add(entry);
-    startSweep();
-    const take = (h: http2.IncomingHttpHeaders): void => {
-      const s = h['grpc-status'];
-      if (s !== undefined) {
-        status = Number(s);
-        message = decodeMessage(h['grpc-message']);
-      }
-    };
-    stream.on('response', (h) => {
-      const http = Number(h[':status']);
-      if (http !== 200 && h['grpc-status'] === undefined) {
-        // Not a gRPC answer (a proxy's error page, say): the HTTP status decides, as gRPC's mapping says.
-        status = httpToGrpcStatus(http);
-        message = `HTTP status ${http}`;
+  class Call implements H2Stream {
+    id = 0;
+    sent = 0;
+    window = 0;
+    unacked = 0;
+    blocks = 0;
+    httpStatus = -1;
+    headerStatus = -1;
+    headerMessage = '';
+    trailerStatus = -1;
+    trailerMessage = '';
+    retriesLeft = REFUSED_RETRIES;
+    on: H2Connection | null = null;
+
+    constructor(
+      readonly body: Buffer,
+      readonly deadline: number,
+      private readonly resolve: () => void,
+      private readonly reject: (e: Error) => void,
+    ) {}
+
+    attempt(): void {
+      if (closed) {
+        this.reject(new ProtocolError('ModelInfer', 'CANCELLED', 'channel closed'));
         return;
       }
-      take(h);
-    });
-    stream.on('trailers', take);
-    stream.on('error', (err: Error) => {
-      transportError = err;
-    });
-    stream.on('close', () => {
-      pending.delete(entry);
-      const rst = stream.rstCode;
-      if (status === grpc.status.OK) resolve();
-      else if (status !== null) reject(new ProtocolError('ModelInfer', statusName(status), message));
-      else if (expired) reject(new ProtocolError('ModelInfer', 'DEADLINE_EXCEEDED', `no answer within ${deadlineMs} ms`));
-      else if (rst === NGHTTP2_REFUSED_STREAM && retriesLeft > 0 && Date.now() < deadline) attempt(frame, deadline, retriesLeft - 1, resolve, reject);
-      else {
-        const why = transportError?.message ?? (rst !== undefined && rst !== 0 ? `stream reset (HTTP/2 code ${rst})` : 'stream ended without a gRPC status');
-        reject(new ProtocolError('ModelInfer', rst === NGHTTP2_REFUSED_STREAM || transportError ? 'UNAVAILABLE' : 'INTERNAL', why));
-      }
-    });
-    // The answer's bytes are not needed: only its status and arrival time are.
-    stream.resume();
-    stream.end(frame);
-  };
+      this.httpStatus = this.headerStatus = this.trailerStatus = -1;
+      this.headerMessage = this.trailerMessage = '';
+      pending.add(this);
+      startSweep();
+      this.on = current();
+      this.on.send(this);
+    }
+
+    header(name: string, value: string, trailers: boolean): void {
+      if (trailers) {
+        if (name === 'grpc-status') this.trailerStatus = Number(value);
+        else if (name === 'grpc-message') this.trailerMessage = value;
+      } else if (name === ':status') this.httpStatus = Number(value);
+      else if (name === 'grpc-status') this.headerStatus = Number(value);
+      else if (name === 'grpc-message') this.headerMessage = value;
+    }
+
+    ended(kind: StreamEndKind, code: number, why: string): void {
+      pending.delete(this);
+      this.on = null;
+      const outcome = callOutcome(this, kind, code, why, this.retriesLeft > 0 && Date.now() < this.deadline);
+      if (outcome === 'retry') {
+        this.retriesLeft--;
+        this.attempt();
+      } else if (outcome.code === grpc.status.OK) this.resolve();
+      else this.reject(new ProtocolError('ModelInfer', statusName(outcome.code), outcome.message));
+    }
+
+    expire(): void {
+      pending.delete(this);
+      this.on?.cancel(this);
+      this.on = null;
+      this.reject(new ProtocolError('ModelInfer', 'DEADLINE_EXCEEDED', `no answer within ${deadlineMs} ms`));
+    }
+  }
 
   return {
     sender(requestBytes: Uint8Array): () => Promise<void> {
       // The gRPC message: flag 0 (uncompressed), 4-byte big-endian length, the bytes. Built once.
-      const frame = Buffer.allocUnsafe(5 + requestBytes.byteLength);
-      frame[0] = 0;
-      frame.writeUInt32BE(requestBytes.byteLength, 1);
-      frame.set(requestBytes, 5);
-      return () => new Promise<void>((resolve, reject) => attempt(frame, Date.now() + deadlineMs, REFUSED_RETRIES, resolve, reject));
+      const body = Buffer.allocUnsafe(5 + requestBytes.byteLength);
+      body[0] = 0;
+      body.writeUInt32BE(requestBytes.byteLength, 1);
+      body.set(requestBytes, 5);
+      return () => new Promise<void>((resolve, reject) => new Call(body, Date.now() + deadlineMs, resolve, reject).attempt());
     },
 
     ready(timeoutMs = 10_000): Promise<void> {
@@ -240,33 +238,26 @@ export function createH2Channel(address: string, opts: H2ChannelOptions = {}): R
           else resolve();
         };
         const limit = setTimeout(() => finish(new Error(`could not connect to ${address} within ${timeoutMs} ms: ${lastError}`)), timeoutMs);
-        const attempt = (): void => {
+        const tryOnce = (): void => {
           if (done) return;
           if (closed) return finish(new Error('channel closed'));
-          const s = current();
-          if (!s.connecting && !s.destroyed) return finish();
-          const onConnect = (): void => {
-            s.off('error', onError);
-            finish();
-          };
-          const onError = (err: Error): void => {
-            s.off('connect', onConnect);
-            lastError = err.message;
+          // Ready once the server's SETTINGS arrived: it speaks HTTP/2.
+          current().whenReady((error) => {
+            if (error === null) return finish();
+            lastError = error;
             // Refused: try again shortly, until the limit (a server may still be starting).
-            if (!done) setTimeout(attempt, Math.min(100, Math.max(0, until - Date.now())));
-          };
-          s.once('connect', onConnect);
-          s.once('error', onError);
+            if (!done) setTimeout(tryOnce, Math.min(100, Math.max(0, until - Date.now())));
+          });
         };
-        attempt();
+        tryOnce();
       });
     },
 
     close(): void {
       // As grpc-js's close(): no new calls; those in flight finish (or meet their deadline).
       closed = true;
-      session?.close();
-      session = null;
+      connection?.closeWhenIdle();
+      connection = null;
     },
   };
 }

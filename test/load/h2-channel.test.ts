@@ -10,7 +10,8 @@ import * as grpc from '@grpc/grpc-js';
 import { createInferenceClient, ProtocolError } from '../../src/protocol/client.js';
 import { inferenceServiceDefinition } from '../../src/protocol/service.js';
 import type { ModelInferRequest } from '../../src/protocol/types.js';
-import { createH2Channel, grpcTimeoutHeader, h2Authority } from '../../src/load/h2-channel.js';
+import { callOutcome, createH2Channel, grpcTimeoutHeader, h2Authority } from '../../src/load/h2-channel.js';
+import { StreamEnd } from '../../src/load/h2-connection.js';
 import { createRawChannel, makeInferRequest, serializeInferRequest } from '../../src/load/infer-requests.js';
 import { startEmbeddedServer } from '../../src/server/server.js';
 import { fromPackageRoot } from '../../src/util/package-root.js';
@@ -61,6 +62,22 @@ test('h2Authority: host:port and [v6]:port only; grpc-js schemes are left to grp
   assert.equal(h2Authority('dns:///triton:8001'), null);
   assert.equal(h2Authority('triton-host'), null);
   assert.throws(() => createH2Channel('unix:/tmp/x'), /host:port/);
+});
+
+test('callOutcome: trailers, then a trailers-only status, then the HTTP status decide; unprocessed streams are retried while allowed', () => {
+  const none = { httpStatus: -1, headerStatus: -1, headerMessage: '', trailerStatus: -1, trailerMessage: '' };
+  const ok200 = { ...none, httpStatus: 200 };
+  assert.deepEqual(callOutcome({ ...ok200, trailerStatus: 0 }, StreamEnd.ENDED, 0, '', true), { code: 0, message: '' });
+  assert.deepEqual(callOutcome({ ...ok200, headerStatus: 5, headerMessage: 'no%20model' }, StreamEnd.ENDED, 0, '', true), { code: 5, message: 'no model' });
+  assert.deepEqual(callOutcome({ ...none, httpStatus: 503, trailerStatus: 8, trailerMessage: 'bad %zz' }, StreamEnd.ENDED, 0, '', true), { code: 8, message: 'bad %zz' });
+  assert.deepEqual(callOutcome({ ...none, httpStatus: 404 }, StreamEnd.ENDED, 0, '', true), { code: grpc.status.UNIMPLEMENTED, message: 'HTTP status 404' });
+  assert.deepEqual(callOutcome(ok200, StreamEnd.ENDED, 0, '', true), { code: grpc.status.INTERNAL, message: 'stream ended without a gRPC status' });
+  assert.equal(callOutcome(none, StreamEnd.RESET, 7, '', true), 'retry');
+  assert.equal(callOutcome(none, StreamEnd.UNPROCESSED, 0, 'GOAWAY', true), 'retry');
+  assert.deepEqual(callOutcome(none, StreamEnd.RESET, 7, '', false), { code: grpc.status.UNAVAILABLE, message: 'stream reset (HTTP/2 code 7)' });
+  assert.deepEqual(callOutcome(none, StreamEnd.UNPROCESSED, 0, 'GOAWAY', false), { code: grpc.status.UNAVAILABLE, message: 'GOAWAY' });
+  assert.deepEqual(callOutcome(none, StreamEnd.RESET, 2, '', true), { code: grpc.status.INTERNAL, message: 'stream reset (HTTP/2 code 2)' });
+  assert.deepEqual(callOutcome(none, StreamEnd.FAILED, 0, 'connect ECONNREFUSED', true), { code: grpc.status.UNAVAILABLE, message: 'connect ECONNREFUSED' });
 });
 
 test('against the embedded server: the HTTP/2 channel and grpc-js answer the same, success and failure', async () => {
@@ -265,5 +282,195 @@ test('a server that allows only 4 concurrent streams: 32 calls at once wait thei
   } finally {
     channel.close();
     server.forceShutdown();
+  }
+});
+
+// ---- against node:http2 servers (an independent HTTP/2 implementation) that stress the client's HTTP/2 ----
+
+type H2Server = import('node:http2').Http2Server;
+type H2Stream = import('node:http2').ServerHttp2Stream;
+
+/** A node:http2 server whose streams go to `onStream`; its address, and every session it accepted. */
+async function h2Server(onStream: (stream: H2Stream, headers: import('node:http2').IncomingHttpHeaders) => void, settings: import('node:http2').Settings = {}) {
+  const http2 = await import('node:http2');
+  const server: H2Server = http2.createServer({ settings });
+  const sessions: import('node:http2').ServerHttp2Session[] = [];
+  server.on('session', (s) => sessions.push(s));
+  server.on('stream', (stream, headers) => {
+    // A stream reset (by the test's own server or by the client's deadline) is expected here.
+    stream.on('error', () => undefined);
+    onStream(stream, headers);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = `127.0.0.1:${(server.address() as { port: number }).port}`;
+  const stop = (): Promise<void> => {
+    for (const s of sessions) s.destroy();
+    return new Promise<void>((resolve) => server.close(() => resolve()));
+  };
+  return { address, sessions, stop };
+}
+
+/** Answers as a gRPC server does: headers, an empty message, then grpc-status 0 in trailers (after `delayMs`). */
+function answerOk(stream: H2Stream, delayMs = 0, extraHeaders: Record<string, string> = {}): void {
+  const go = (): void => {
+    if (stream.destroyed) return;
+    stream.respond({ ':status': 200, 'content-type': 'application/grpc', ...extraHeaders }, { waitForTrailers: true });
+    stream.on('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0' }));
+    stream.end(Buffer.from([0, 0, 0, 0, 0]));
+  };
+  if (delayMs > 0) setTimeout(go, delayMs);
+  else go();
+}
+
+/** Reads a stream's whole body, then calls back with it. */
+function readBody(stream: H2Stream, then: (body: Buffer) => void): void {
+  const parts: Buffer[] = [];
+  stream.on('data', (b: Buffer) => parts.push(b));
+  stream.on('end', () => then(Buffer.concat(parts)));
+}
+
+test('flow control: 600 KB requests through a peer with 1000-byte stream windows and 16 KiB frames arrive whole', async () => {
+  const request = Buffer.alloc(600 * 1024);
+  for (let i = 0; i < request.length; i++) request[i] = (i * 7) & 0xff;
+  const received: Buffer[] = [];
+  const peer = await h2Server(
+    (stream) =>
+      readBody(stream, (body) => {
+        received.push(body);
+        answerOk(stream);
+      }),
+    { initialWindowSize: 1000 },
+  );
+  const channel = createH2Channel(peer.address);
+  try {
+    const send = channel.sender(request);
+    await Promise.all([send(), send(), send()]);
+    assert.equal(received.length, 3);
+    for (const body of received) {
+      assert.equal(body.length, 5 + request.length);
+      assert.equal(body.readUInt32BE(1), request.length);
+      assert.ok(body.subarray(5).equals(request), 'the bytes arrived unchanged');
+    }
+  } finally {
+    channel.close();
+    await peer.stop();
+  }
+});
+
+test("the peer's MAX_CONCURRENT_STREAMS of 1: 8 calls at once are sent one after another, all succeed", async () => {
+  let open = 0;
+  let most = 0;
+  let handled = 0;
+  const peer = await h2Server(
+    (stream) => {
+      most = Math.max(most, ++open);
+      stream.on('close', () => open--);
+      stream.resume();
+      handled++;
+      answerOk(stream, 5);
+    },
+    { maxConcurrentStreams: 1 },
+  );
+  const channel = createH2Channel(peer.address);
+  try {
+    const send = channel.sender(Buffer.from('x'));
+    await Promise.all(Array.from({ length: 8 }, () => send()));
+    assert.equal(most, 1, `the server saw ${most} streams at once`);
+    assert.equal(handled, 8, 'none refused and sent again');
+  } finally {
+    channel.close();
+    await peer.stop();
+  }
+});
+
+test('GOAWAY mid-run: streams above its last stream id are sent again on a new connection, all succeed', async () => {
+  const http2 = await import('node:http2');
+  let goawaySent = false;
+  const peer = await h2Server((stream) => {
+    stream.resume();
+    if (!goawaySent && stream.id === 3) {
+      goawaySent = true;
+      // Streams 1 and 3 will be answered; any later one on this connection is not processed.
+      stream.session!.goaway(http2.constants.NGHTTP2_NO_ERROR, 3);
+    }
+    answerOk(stream, 10);
+  });
+  const channel = createH2Channel(peer.address);
+  try {
+    await channel.ready();
+    const send = channel.sender(Buffer.from('x'));
+    await Promise.all(Array.from({ length: 10 }, () => send()));
+    assert.ok(goawaySent);
+    assert.ok(peer.sessions.length >= 2, `${peer.sessions.length} connection(s)`);
+    // The channel keeps working on the new connection.
+    await send();
+  } finally {
+    channel.close();
+    await peer.stop();
+  }
+});
+
+test('the server closing the connection mid-call: the call fails UNAVAILABLE, the next one reconnects', async () => {
+  let streams = 0;
+  const peer = await h2Server((stream) => {
+    stream.resume();
+    if (++streams === 1) stream.session!.destroy();
+    else answerOk(stream);
+  });
+  const channel = createH2Channel(peer.address);
+  try {
+    const send = channel.sender(Buffer.from('x'));
+    const e = await rejection(send());
+    assert.equal(e.code, 'UNAVAILABLE');
+    await send();
+    assert.equal(peer.sessions.length, 2);
+  } finally {
+    channel.close();
+    await peer.stop();
+  }
+});
+
+test('REFUSED_STREAM is sent again (up to 5 times), then fails UNAVAILABLE', async () => {
+  const http2 = await import('node:http2');
+  let refuse = 2;
+  let seen = 0;
+  const peer = await h2Server((stream) => {
+    seen++;
+    stream.resume();
+    if (refuse-- > 0) stream.close(http2.constants.NGHTTP2_REFUSED_STREAM);
+    else answerOk(stream);
+  });
+  const channel = createH2Channel(peer.address);
+  try {
+    await channel.sender(Buffer.from('x'))();
+    assert.equal(seen, 3);
+    refuse = 100;
+    seen = 0;
+    const e = await rejection(channel.sender(Buffer.from('x'))());
+    assert.equal(e.code, 'UNAVAILABLE');
+    assert.equal(seen, 6, 'the first send and 5 more');
+  } finally {
+    channel.close();
+    await peer.stop();
+  }
+});
+
+test('answers the client must decode whole: a 40 KB header (HEADERS + CONTINUATION), headers indexed across calls, PING answered', async () => {
+  const big = 'v'.repeat(40_000);
+  let pinged: Promise<void> | null = null;
+  const peer = await h2Server((stream) => {
+    stream.resume();
+    pinged ??= new Promise<void>((resolve, reject) => stream.session!.ping((err) => (err ? reject(err) : resolve())));
+    answerOk(stream, 0, { 'x-big': big, 'x-seq': 'same value each time' });
+  });
+  const channel = createH2Channel(peer.address);
+  try {
+    const send = channel.sender(Buffer.from('x'));
+    for (let i = 0; i < 3; i++) await send();
+    await Promise.all(Array.from({ length: 5 }, () => send()));
+    await pinged;
+  } finally {
+    channel.close();
+    await peer.stop();
   }
 });
