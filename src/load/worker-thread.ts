@@ -8,7 +8,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { monitorEventLoopDelay, performance, type EventLoopUtilization } from 'node:perf_hooks';
 import { ClosedLoopDriver } from './closed-loop.js';
 import { type LoadDriver } from '../domain/load.js';
-import { threadLoadSince } from './client-monitor.js';
+import { ELD_RESOLUTION_MS, threadLoadSince } from './client-monitor.js';
 import { createRawChannel } from './infer-requests.js';
 import { OpenLoopDriver } from './open-loop.js';
 import { encodeHistogram } from './histogram.js';
@@ -24,7 +24,7 @@ const channel = createRawChannel(init.address, {
   ...(init.transport !== undefined ? { transport: init.transport } : {}),
 });
 let driver: LoadDriver | null = null;
-const eld = monitorEventLoopDelay({ resolution: 1 });
+const eld = monitorEventLoopDelay({ resolution: ELD_RESOLUTION_MS });
 eld.enable();
 let eluStart: EventLoopUtilization = performance.eventLoopUtilization();
 

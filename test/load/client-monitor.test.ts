@@ -43,6 +43,21 @@ test('processClientMonitor: a busy loop shows as utilisation and CPU', async () 
   assert.ok(s.eventLoopDelayP99Ms >= 0);
 });
 
+test('processClientMonitor: a 40 ms stall of the event loop shows in its delay p99, beyond the timer resolution', async () => {
+  const m = processClientMonitor();
+  m.begin();
+  await new Promise((r) => setTimeout(r, 25));
+  const end = Date.now() + 40;
+  while (Date.now() < end) {
+    // stalled: the monitor's timer comes due inside this loop at least three times
+  }
+  await new Promise((r) => setTimeout(r, 25));
+  const s = m.take();
+  m.close();
+  // The tick due during the stall fires when it ends: at least 40 - 10 ms late.
+  assert.ok(s.eventLoopDelayP99Ms >= 25, `delay p99 ${s.eventLoopDelayP99Ms} ms`);
+});
+
 test('judgeClientLimit: the reason names the lateness slack when given', () => {
   const v = judgeClientLimit({ mode: 'rate', sent: 200, late: 5, p99Ms: 30 }, { lateSlackMs: 5 });
   assert.match(v.reason!, /2\.5% of 200 requests left late \(more than 5 ms after their intended time\), more than 1%/);
