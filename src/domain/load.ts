@@ -61,8 +61,8 @@ export interface WindowResult {
 export interface ThreadLoad {
   /** performance.eventLoopUtilization: share of the time the loop was not idle (0..1). */
   eventLoopUtilization: number;
-  /** p99 of monitorEventLoopDelay beyond its resolution, ms. */
-  eventLoopDelayP99Ms: number;
+  /** How long the loop stalled, ms (client-monitor.ts: eventLoopStallMs). */
+  eventLoopStallMs: number;
 }
 
 /**

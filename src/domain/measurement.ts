@@ -65,9 +65,9 @@ export interface LoadPoint {
   clientLimitReason?: string;
   /** Client CPU over the used windows, in cores (process.cpuUsage: every thread of this process). */
   clientCpuCores?: number;
-  /** Busiest client event loop's utilisation (0..1) and event-loop delay p99 (ms) over the used windows. */
+  /** Busiest client event loop's utilisation (0..1) and longest stall (ms, client-monitor.ts: eventLoopStallMs) over the used windows. */
   clientEventLoopUtilization?: number;
-  clientEventLoopDelayP99Ms?: number;
+  clientEventLoopStallMs?: number;
   /** Requests and time spent warming up (excluded from every figure). */
   warmupRequests?: number;
   warmupMs?: number;

@@ -227,7 +227,7 @@ class PoolDriver implements LoadDriver {
     let maxLateNs = 0;
     const lateness = newLatencyHistogram();
     let peak = 0;
-    const load: ThreadLoad = { eventLoopUtilization: 0, eventLoopDelayP99Ms: 0 };
+    const load: ThreadLoad = { eventLoopUtilization: 0, eventLoopStallMs: 0 };
     for (const w of parts) {
       histogram.add(decodeHistogram(w.histogram));
       count += w.count;
@@ -241,7 +241,7 @@ class PoolDriver implements LoadDriver {
       // Peaks of different workers need not coincide: their sum bounds the joint peak.
       peak += w.peakInFlight;
       load.eventLoopUtilization = Math.max(load.eventLoopUtilization, w.load.eventLoopUtilization);
-      load.eventLoopDelayP99Ms = Math.max(load.eventLoopDelayP99Ms, w.load.eventLoopDelayP99Ms);
+      load.eventLoopStallMs = Math.max(load.eventLoopStallMs, w.load.eventLoopStallMs);
     }
     const result: WindowResult = {
       histogram,

@@ -215,7 +215,7 @@ export async function measureLoadPoint<S>(opts: MeasureLoadPointOptions<S>): Pro
   const cpu = used.map((m) => m.client?.cpuCores).filter((c): c is number => c !== undefined);
   if (known.length) {
     point.clientEventLoopUtilization = known.reduce((a, b) => a + b.eventLoopUtilization, 0) / known.length;
-    point.clientEventLoopDelayP99Ms = known.reduce((m, b) => Math.max(m, b.eventLoopDelayP99Ms), 0);
+    point.clientEventLoopStallMs = known.reduce((m, b) => Math.max(m, b.eventLoopStallMs), 0);
   }
   if (cpu.length) point.clientCpuCores = cpu.reduce((a, b) => a + b, 0) / cpu.length;
   const verdict = judgeClientLimit(
@@ -224,7 +224,7 @@ export async function measureLoadPoint<S>(opts: MeasureLoadPointOptions<S>): Pro
       ...(sent !== undefined ? { sent } : {}),
       ...(late !== undefined ? { late } : {}),
       ...(point.clientEventLoopUtilization !== undefined ? { eventLoopUtilization: point.clientEventLoopUtilization } : {}),
-      ...(point.clientEventLoopDelayP99Ms !== undefined ? { eventLoopDelayP99Ms: point.clientEventLoopDelayP99Ms } : {}),
+      ...(point.clientEventLoopStallMs !== undefined ? { eventLoopStallMs: point.clientEventLoopStallMs } : {}),
       p99Ms: point.p99Ms,
     },
     opts.clientRules,
@@ -291,7 +291,7 @@ function targetInsideCi(used: readonly Measured[], targetP99Ms: number, level: n
 function sendingLoad(self: ClientSample | null, workers: ThreadLoad | undefined): ThreadLoad | null {
   if (workers) return workers;
   if (!self) return null;
-  return { eventLoopUtilization: self.eventLoopUtilization, eventLoopDelayP99Ms: self.eventLoopDelayP99Ms };
+  return { eventLoopUtilization: self.eventLoopUtilization, eventLoopStallMs: self.eventLoopStallMs };
 }
 
 /** Sample standard deviation over the mean; null for fewer than two values or a mean of 0. */

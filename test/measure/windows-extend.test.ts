@@ -121,7 +121,7 @@ test('measureLoadPoint: a saturated client event loop flags the point as client-
     concurrency: 8,
     settings: SETTINGS,
     sleep: d.sleep,
-    monitor: fixedMonitor({ eventLoopUtilization: 0.99, eventLoopDelayP99Ms: 0.2, cpuCores: 1.01 }),
+    monitor: fixedMonitor({ eventLoopUtilization: 0.99, eventLoopStallMs: 0.2, cpuCores: 1.01 }),
   });
   assert.equal(p.clientLimited, true);
   assert.match(p.clientLimitReason!, /99% busy/);
@@ -135,7 +135,7 @@ test('measureLoadPoint: a saturated client event loop flags the point as client-
     concurrency: 8,
     settings: SETTINGS,
     sleep: idle.sleep,
-    monitor: fixedMonitor({ eventLoopUtilization: 0.3, eventLoopDelayP99Ms: 0.1, cpuCores: 0.3 }),
+    monitor: fixedMonitor({ eventLoopUtilization: 0.3, eventLoopStallMs: 0.1, cpuCores: 0.3 }),
   });
   assert.equal(q.clientLimited, false);
   assert.equal(q.clientLimitReason, undefined);
@@ -143,13 +143,13 @@ test('measureLoadPoint: a saturated client event loop flags the point as client-
 
 test('measureLoadPoint: worker threads report their own load, which wins over this thread', async () => {
   // This thread (serving, say, an embedded server) is busy; the sending worker is not.
-  const d = new SteadyDriver(10, { eventLoopUtilization: 0.4, eventLoopDelayP99Ms: 0.1 });
+  const d = new SteadyDriver(10, { eventLoopUtilization: 0.4, eventLoopStallMs: 0.1 });
   const p = await measureLoadPoint({
     driver: d,
     concurrency: 8,
     settings: SETTINGS,
     sleep: d.sleep,
-    monitor: fixedMonitor({ eventLoopUtilization: 1, eventLoopDelayP99Ms: 0.1, cpuCores: 1.5 }),
+    monitor: fixedMonitor({ eventLoopUtilization: 1, eventLoopStallMs: 0.1, cpuCores: 1.5 }),
   });
   assert.equal(p.clientLimited, false);
   assert.ok(Math.abs(p.clientEventLoopUtilization! - 0.4) < 1e-9);
