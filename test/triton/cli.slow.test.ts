@@ -78,6 +78,20 @@ test('--launch local: a configuration the real Triton refuses is a failed trial 
 });
 
 /** The pid of the tritonserver serving `repoDir` (the run's own variant repository), from /proc. */
+/** Processes whose command line names something under dir (a server, or its Python backend stubs). */
+function processesUnder(dir: string): number[] {
+  const found: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').some((a) => a.includes(dir))) found.push(Number(entry));
+    } catch {
+      /* gone */
+    }
+  }
+  return found;
+}
+
 function tritonPidServing(repoDir: string): number | null {
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
@@ -155,6 +169,8 @@ test('--launch local: kill -9 of the real tritonserver mid-measurement fails tha
   assert.match(trials[1]!.error ?? '', /^tritonserver died \(killed by SIGKILL\) during the measurement; requests failed: /);
   assert.equal(trials[2]!.state, 'COMPLETE', 'the next configuration is measured on the restarted server');
   assert.equal(tritonPidServing(runRepo), null, 'the restarted server is stopped at the end');
+  // The killed server's Python backend stub is not left running (it was, for as long as the machine ran).
+  assert.deepEqual(processesUnder(runRepo), [], 'no process of either server outlives the run');
 });
 
 test('--launch remote against a real Triton in explicit mode: measured through reloads, the model back as found at the end', async () => {

@@ -145,6 +145,7 @@ export class ManagedProcess implements Resource {
     this.exited = new Promise<void>((resolveExit) => {
       child.once('exit', (code, signal) => {
         this.exit = { code, signal };
+        this.sweepOrphans();
         resolveExit();
       });
       child.once('error', (e) => {
@@ -181,6 +182,22 @@ export class ManagedProcess implements Resource {
       } catch {
         /* gone */
       }
+    }
+  }
+
+  /**
+   * What the leader left in its group dies with it. A tritonserver that crashed (or was
+   * killed) leaves its Python backend stubs running, each holding its model (and GPU memory)
+   * with nobody to serve; they would pile up with every restart. Done at once on exit, while
+   * the group still has members, so its id cannot yet belong to anyone else.
+   */
+  private sweepOrphans(): void {
+    const pid = this.child.pid;
+    if (pid === undefined) return;
+    try {
+      process.kill(-pid, 'SIGKILL');
+    } catch {
+      /* the group is empty: nothing was left */
     }
   }
 
