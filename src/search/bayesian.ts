@@ -9,7 +9,12 @@
  *
  * Models (gp.ts: Matérn-5/2, per-dimension lengthscales, fitted noise):
  * - objective: log throughput of the COMPLETE trials. Improvement in logs is relative
- *   improvement, so EI reads as "expected fraction gained".
+ *   improvement, so EI reads as "expected fraction gained". In small spaces (SMALL_SPACE)
+ *   its posterior mean and variance are pooled with a main-effects model's
+ *   (main-effects.ts, weight MAIN_EFFECTS_WEIGHT): a sum of per-dimension terms, so a drop
+ *   lands on what the poor measurements share (2 instances, say) rather than on every
+ *   configuration near one of them (all of FP16), and a value never measured keeps a
+ *   fixed-scale prior spread where the GP's is scaled to the few measurements' own.
  * - feasibility: log(p99 / target). INFEASIBLE trials enter with their lowest p99 (> 0).
  *   A COMPLETE trial's p99 is taken where the load search pushed it near the target, so it
  *   says little about the margin at light load: it enters as at most log(0.8) (clearly
@@ -44,6 +49,7 @@
  * of an INFEASIBLE one.
  */
 import { GaussianProcess, logExpectedImprovement, logNormCdf, type GpHyper, type GpPoint } from './gp.js';
+import { MainEffectsModel } from './main-effects.js';
 import { neighbours } from './quick.js';
 import { seededRng, shuffled } from './rng.js';
 import { enumerateSpace } from './space.js';
@@ -67,6 +73,11 @@ export interface BayesianOptions {
    * least this (default 1: the dimension's whole range moves the objective little).
    */
   flatLengthscale?: number;
+  /**
+   * Weight of the main-effects model in the objective's prediction (0 = the Gaussian process
+   * alone); default defaultMainEffectsWeight(space size).
+   */
+  mainEffectsWeight?: number;
 }
 
 export type AskPhase = 'design' | 'feasibility' | 'improvement' | 'exhausted';
@@ -107,6 +118,27 @@ export const SMALL_SPACE = 56;
 /** How often the choice is limited to the incumbent's neighbours by default: every ask in small spaces, every second one otherwise. */
 export function defaultLocalEvery(n: number): number {
   return n <= SMALL_SPACE ? 1 : 2;
+}
+
+/**
+ * Weight of the main-effects model (main-effects.ts) in small spaces: the objective's
+ * posterior mean and variance at each configuration are 0.9 × the Gaussian process's plus
+ * 0.1 × the main-effects model's. The Gaussian process alone reads a poor design point as
+ * "every configuration like it is poor", so one FP16 measurement at 2 instances kept the
+ * search in FP32; the main effects spread the drop over what the poor points share, and give
+ * a value never measured a fixed prior spread (a factor of about 1.6 in throughput), often larger than the
+ * GP's, which is scaled to the few measurements' own: so even a tenth of it steers which
+ * unmeasured values get tried. Measured on bench/search (bench/landscapes/README.md): 0.1
+ * to 0.2 helped on the h200-triton landscapes without costing the h100 and embedded ones;
+ * 0.5 and more, or the main effects alone, cost the h100 recordings, whose best is an
+ * interaction (FP16, max batch 32, 2 instances), and 0.1 cost the 48-configuration ViT cuts
+ * least.
+ */
+export const MAIN_EFFECTS_WEIGHT = 0.1;
+
+/** The main-effects model's weight by default: MAIN_EFFECTS_WEIGHT in small spaces, none otherwise (unmeasured there). */
+export function defaultMainEffectsWeight(n: number): number {
+  return n <= SMALL_SPACE ? MAIN_EFFECTS_WEIGHT : 0;
 }
 
 /**
@@ -320,8 +352,10 @@ export class BayesianStrategy implements Strategy {
     }
 
     const floor = Math.max(...oy) - OBJECTIVE_RANGE;
-    const obj = GaussianProcess.fit(ox, oy.map((v) => Math.max(v, floor)), { minScale: 0.05 });
-    const both = obj.predict([...ox, ...cx]);
+    const oyFloored = oy.map((v) => Math.max(v, floor));
+    const obj = GaussianProcess.fit(ox, oyFloored, { minScale: 0.05 });
+    const weight = this.opts.mainEffectsWeight ?? defaultMainEffectsWeight(all.length);
+    const both = objectivePrediction(obj, ox, oyFloored, [...ox, ...cx], weight, all.map((c) => enc.encode(c)));
     const observedMean = both.mean.slice(0, ox.length);
     const incumbent = Math.max(...observedMean);
     const op = { mean: both.mean.slice(ox.length), variance: both.variance.slice(ox.length) };
@@ -351,6 +385,19 @@ export class BayesianStrategy implements Strategy {
     const scores = new Map(candidates.map((c, i) => [configKey(c), acq[i]!]));
     return { phase: 'improvement', next: candidates[best]!, maxExpectedGain: Math.exp(acq[globalBest]!), bestIps, scores, hyper: { objective: obj.hyper, feasibility: feas.hyper, objectiveNoiseSd: Math.sqrt(obj.noiseVariance) } };
   }
+}
+
+/**
+ * The objective's posterior at `at`: the Gaussian process's, or with weight w > 0, means and
+ * variances pooled (1 − w)·GP + w·main effects (main-effects.ts, fitted to the same points;
+ * `space` gives each ordinal dimension's values).
+ */
+function objectivePrediction(gp: GaussianProcess, x: readonly GpPoint[], y: readonly number[], at: readonly GpPoint[], w: number, space: readonly GpPoint[]): { mean: number[]; variance: number[] } {
+  const g = gp.predict(at);
+  if (!(w > 0)) return g;
+  const levels = (space[0]?.ord ?? []).map((_, i) => [...new Set(space.map((p) => p.ord[i]!))].sort((a, b) => a - b));
+  const m = MainEffectsModel.fit(x, y, levels).predict(at);
+  return { mean: g.mean.map((v, i) => (1 - w) * v + w * m.mean[i]!), variance: g.variance.map((v, i) => (1 - w) * v + w * m.variance[i]!) };
 }
 
 /**
