@@ -6,38 +6,22 @@ import * as http2 from 'node:http2';
 import * as grpc from '@grpc/grpc-js';
 import { ProtocolError } from '../src/protocol/client.js';
 import type { RawChannel } from '../src/domain/load.js';
-import { grpcTimeoutHeader, h2Authority, type H2ChannelOptions } from '../src/load/h2-channel.js';
+import { MODEL_INFER_PATH } from '../src/protocol/service.js';
+import {
+  awaitReady,
+  decodeGrpcMessage,
+  grpcMessage,
+  grpcTimeoutHeader,
+  h2Authority,
+  httpToGrpcStatus,
+  REFUSED_RETRIES,
+  statusName,
+  type H2ChannelOptions,
+} from '../src/load/h2-channel.js';
 
-const MODEL_INFER = '/inference.GRPCInferenceService/ModelInfer';
 const { NGHTTP2_CANCEL, NGHTTP2_REFUSED_STREAM } = http2.constants;
 /** A session is replaced before its client stream ids (odd, below 2^31) run out. */
 const STREAMS_PER_SESSION = 1_000_000_000;
-/** Sends again of a stream the server refused unprocessed, per call. */
-const REFUSED_RETRIES = 5;
-
-/** gRPC's mapping of an HTTP status that came without a gRPC status. */
-function httpToGrpcStatus(http: number): number {
-  if (http === 400) return grpc.status.INTERNAL;
-  if (http === 401) return grpc.status.UNAUTHENTICATED;
-  if (http === 403) return grpc.status.PERMISSION_DENIED;
-  if (http === 404) return grpc.status.UNIMPLEMENTED;
-  if (http === 429 || http === 502 || http === 503 || http === 504) return grpc.status.UNAVAILABLE;
-  return grpc.status.UNKNOWN;
-}
-
-/** The gRPC status name of a numeric code ('UNKNOWN' for one outside the table). */
-function statusName(code: number): string {
-  return (grpc.status as unknown as Record<number, string | undefined>)[code] ?? 'UNKNOWN';
-}
-
-function decodeMessage(raw: unknown): string {
-  if (typeof raw !== 'string') return '';
-  try {
-    return decodeURIComponent(raw);
-  } catch {
-    return raw;
-  }
-}
 
 interface Pending {
   stream: http2.ClientHttp2Stream;
@@ -52,7 +36,7 @@ export function createNodeHttp2Channel(address: string, opts: H2ChannelOptions =
   const windowBytes = opts.windowBytes ?? 16 * 1024 * 1024;
   const headers: http2.OutgoingHttpHeaders = {
     ':method': 'POST',
-    ':path': opts.path ?? MODEL_INFER,
+    ':path': opts.path ?? MODEL_INFER_PATH,
     'content-type': 'application/grpc',
     te: 'trailers',
     'grpc-timeout': grpcTimeoutHeader(deadlineMs),
@@ -143,7 +127,8 @@ export function createNodeHttp2Channel(address: string, opts: H2ChannelOptions =
       const s = h['grpc-status'];
       if (s !== undefined) {
         status = Number(s);
-        message = decodeMessage(h['grpc-message']);
+        const raw = h['grpc-message'];
+        message = typeof raw === 'string' ? decodeGrpcMessage(raw) : '';
       }
     };
     stream.on('response', (h) => {
@@ -179,46 +164,24 @@ export function createNodeHttp2Channel(address: string, opts: H2ChannelOptions =
 
   return {
     sender(requestBytes: Uint8Array): () => Promise<void> {
-      // The gRPC message: flag 0 (uncompressed), 4-byte big-endian length, the bytes. Built once.
-      const frame = Buffer.allocUnsafe(5 + requestBytes.byteLength);
-      frame[0] = 0;
-      frame.writeUInt32BE(requestBytes.byteLength, 1);
-      frame.set(requestBytes, 5);
+      const frame = grpcMessage(requestBytes); // built once
       return () => new Promise<void>((resolve, reject) => attempt(frame, Date.now() + deadlineMs, REFUSED_RETRIES, resolve, reject));
     },
 
     ready(timeoutMs = 10_000): Promise<void> {
-      const until = Date.now() + timeoutMs;
-      return new Promise<void>((resolve, reject) => {
-        let lastError = 'no answer';
-        let done = false;
-        const finish = (err?: Error): void => {
-          if (done) return;
-          done = true;
-          clearTimeout(limit);
-          if (err) reject(err);
-          else resolve();
+      return awaitReady(address, timeoutMs, () => closed, (settle) => {
+        const s = current();
+        if (!s.connecting && !s.destroyed) return settle(null);
+        const onConnect = (): void => {
+          s.off('error', onError);
+          settle(null);
         };
-        const limit = setTimeout(() => finish(new Error(`could not connect to ${address} within ${timeoutMs} ms: ${lastError}`)), timeoutMs);
-        const attempt = (): void => {
-          if (done) return;
-          if (closed) return finish(new Error('channel closed'));
-          const s = current();
-          if (!s.connecting && !s.destroyed) return finish();
-          const onConnect = (): void => {
-            s.off('error', onError);
-            finish();
-          };
-          const onError = (err: Error): void => {
-            s.off('connect', onConnect);
-            lastError = err.message;
-            // Refused: try again shortly, until the limit (a server may still be starting).
-            if (!done) setTimeout(attempt, Math.min(100, Math.max(0, until - Date.now())));
-          };
-          s.once('connect', onConnect);
-          s.once('error', onError);
+        const onError = (err: Error): void => {
+          s.off('connect', onConnect);
+          settle(err.message);
         };
-        attempt();
+        s.once('connect', onConnect);
+        s.once('error', onError);
       });
     },
 

@@ -19,6 +19,7 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import { ProtocolError } from '../protocol/client.js';
+import { MODEL_INFER_PATH } from '../protocol/service.js';
 import type { RawChannel } from '../domain/load.js';
 import { ErrorCode } from './h2-frames.js';
 import { encodeConstantHeaderBlock } from './hpack.js';
@@ -33,12 +34,11 @@ export interface H2ChannelOptions {
   path?: string;
 }
 
-const MODEL_INFER = '/inference.GRPCInferenceService/ModelInfer';
 /** Sends again of a stream the server refused unprocessed, per call. */
-const REFUSED_RETRIES = 5;
+export const REFUSED_RETRIES = 5;
 
 /** gRPC's mapping of an HTTP status that came without a gRPC status. */
-function httpToGrpcStatus(http: number): number {
+export function httpToGrpcStatus(http: number): number {
   if (http === 400) return grpc.status.INTERNAL;
   if (http === 401) return grpc.status.UNAUTHENTICATED;
   if (http === 403) return grpc.status.PERMISSION_DENIED;
@@ -57,11 +57,12 @@ export function grpcTimeoutHeader(ms: number): string {
 }
 
 /** The gRPC status name of a numeric code ('UNKNOWN' for one outside the table). */
-function statusName(code: number): string {
+export function statusName(code: number): string {
   return (grpc.status as unknown as Record<number, string | undefined>)[code] ?? 'UNKNOWN';
 }
 
-function decodeMessage(raw: string): string {
+/** A grpc-message header's text (percent-encoded on the wire; left as it is when malformed). */
+export function decodeGrpcMessage(raw: string): string {
   try {
     return decodeURIComponent(raw);
   } catch {
@@ -93,8 +94,8 @@ export function callOutcome(
 ): { code: number; message: string } | 'retry' {
   // The trailers' grpc-status decides; else that of a trailers-only answer's headers; else a
   // non-200 HTTP status, as gRPC's mapping says (a proxy's error page, say). -1: none seen.
-  if (c.trailerStatus >= 0) return { code: c.trailerStatus, message: c.trailerStatus === 0 ? '' : decodeMessage(c.trailerMessage) };
-  if (c.headerStatus >= 0) return { code: c.headerStatus, message: c.headerStatus === 0 ? '' : decodeMessage(c.headerMessage) };
+  if (c.trailerStatus >= 0) return { code: c.trailerStatus, message: c.trailerStatus === 0 ? '' : decodeGrpcMessage(c.trailerMessage) };
+  if (c.headerStatus >= 0) return { code: c.headerStatus, message: c.headerStatus === 0 ? '' : decodeGrpcMessage(c.headerMessage) };
   if (c.httpStatus >= 0 && c.httpStatus !== 200) return { code: httpToGrpcStatus(c.httpStatus), message: `HTTP status ${c.httpStatus}` };
   const refused = end === StreamEnd.UNPROCESSED || (end === StreamEnd.RESET && resetCode === ErrorCode.REFUSED_STREAM);
   if (refused && canRetry) return 'retry';
@@ -102,6 +103,46 @@ export function callOutcome(
   if (end === StreamEnd.UNPROCESSED) return { code: grpc.status.UNAVAILABLE, message: why };
   if (end === StreamEnd.RESET && resetCode !== 0) return { code: refused ? grpc.status.UNAVAILABLE : grpc.status.INTERNAL, message: `stream reset (HTTP/2 code ${resetCode})` };
   return { code: grpc.status.INTERNAL, message: 'stream ended without a gRPC status' };
+}
+
+/** A gRPC message on the wire: flag 0 (uncompressed), the 4-byte big-endian length, the bytes. */
+export function grpcMessage(bytes: Uint8Array): Buffer {
+  const body = Buffer.allocUnsafe(5 + bytes.byteLength);
+  body[0] = 0;
+  body.writeUInt32BE(bytes.byteLength, 1);
+  body.set(bytes, 5);
+  return body;
+}
+
+/**
+ * A load channel's ready(): `connectOnce` tries one connection and settles with null once it
+ * is up, or with why not; a refused try is repeated shortly (a server may still be starting)
+ * until `timeoutMs`, which rejects naming the address and the last reason.
+ */
+export function awaitReady(address: string, timeoutMs: number, isClosed: () => boolean, connectOnce: (settle: (error: string | null) => void) => void): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  return new Promise<void>((resolve, reject) => {
+    let lastError = 'no answer';
+    let done = false;
+    const finish = (err?: Error): void => {
+      if (done) return;
+      done = true;
+      clearTimeout(limit);
+      if (err) reject(err);
+      else resolve();
+    };
+    const limit = setTimeout(() => finish(new Error(`could not connect to ${address} within ${timeoutMs} ms: ${lastError}`)), timeoutMs);
+    const tryOnce = (): void => {
+      if (done) return;
+      if (isClosed()) return finish(new Error('channel closed'));
+      connectOnce((error) => {
+        if (error === null) return finish();
+        lastError = error;
+        if (!done) setTimeout(tryOnce, Math.min(100, Math.max(0, until - Date.now())));
+      });
+    };
+    tryOnce();
+  });
 }
 
 export function createH2Channel(address: string, opts: H2ChannelOptions = {}): RawChannel {
@@ -112,7 +153,7 @@ export function createH2Channel(address: string, opts: H2ChannelOptions = {}): R
   const headerBlock = encodeConstantHeaderBlock([
     [':method', 'POST'],
     [':scheme', 'http'],
-    [':path', opts.path ?? MODEL_INFER],
+    [':path', opts.path ?? MODEL_INFER_PATH],
     [':authority', address],
     ['content-type', 'application/grpc'],
     ['te', 'trailers'],
@@ -217,40 +258,13 @@ export function createH2Channel(address: string, opts: H2ChannelOptions = {}): R
 
   return {
     sender(requestBytes: Uint8Array): () => Promise<void> {
-      // The gRPC message: flag 0 (uncompressed), 4-byte big-endian length, the bytes. Built once.
-      const body = Buffer.allocUnsafe(5 + requestBytes.byteLength);
-      body[0] = 0;
-      body.writeUInt32BE(requestBytes.byteLength, 1);
-      body.set(requestBytes, 5);
+      const body = grpcMessage(requestBytes); // built once
       return () => new Promise<void>((resolve, reject) => new Call(body, Date.now() + deadlineMs, resolve, reject).attempt());
     },
 
     ready(timeoutMs = 10_000): Promise<void> {
-      const until = Date.now() + timeoutMs;
-      return new Promise<void>((resolve, reject) => {
-        let lastError = 'no answer';
-        let done = false;
-        const finish = (err?: Error): void => {
-          if (done) return;
-          done = true;
-          clearTimeout(limit);
-          if (err) reject(err);
-          else resolve();
-        };
-        const limit = setTimeout(() => finish(new Error(`could not connect to ${address} within ${timeoutMs} ms: ${lastError}`)), timeoutMs);
-        const tryOnce = (): void => {
-          if (done) return;
-          if (closed) return finish(new Error('channel closed'));
-          // Ready once the server's SETTINGS arrived: it speaks HTTP/2.
-          current().whenReady((error) => {
-            if (error === null) return finish();
-            lastError = error;
-            // Refused: try again shortly, until the limit (a server may still be starting).
-            if (!done) setTimeout(tryOnce, Math.min(100, Math.max(0, until - Date.now())));
-          });
-        };
-        tryOnce();
-      });
+      // Ready once the server's SETTINGS arrived: it speaks HTTP/2.
+      return awaitReady(address, timeoutMs, () => closed, (settle) => current().whenReady(settle));
     },
 
     close(): void {

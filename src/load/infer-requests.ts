@@ -6,7 +6,7 @@ import * as grpc from '@grpc/grpc-js';
 import { ProtocolError } from '../protocol/client.js';
 import { createH2Channel, h2Authority } from './h2-channel.js';
 import type { ClientTransport, RawChannel } from '../domain/load.js';
-import { SERVICE_NAME, inferenceServiceDefinition } from '../protocol/service.js';
+import { MODEL_INFER_PATH, inferenceServiceDefinition } from '../protocol/service.js';
 import type { InferenceClient, ModelInferRequest, ModelMetadataResponse } from '../protocol/types.js';
 
 export interface InferRequestOptions {
@@ -147,9 +147,6 @@ export function makeSender(client: InferenceClient, request: ModelInferRequest):
     await client.modelInfer(request);
   };
 }
-
-/** gRPC path of ModelInfer. */
-export const MODEL_INFER_PATH = `/${SERVICE_NAME}/ModelInfer`;
 
 /** The request's wire bytes: serialized once per shape, then sent as they are. */
 export function serializeInferRequest(request: ModelInferRequest): Buffer {

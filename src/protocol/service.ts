@@ -12,6 +12,9 @@ import { fromPackageRoot } from '../util/package-root.js';
 
 export const SERVICE_NAME = 'inference.GRPCInferenceService';
 
+/** ModelInfer's HTTP/2 path, for the load channels that send pre-encoded requests. */
+export const MODEL_INFER_PATH = `/${SERVICE_NAME}/ModelInfer`;
+
 /** Loader options: snake_case names, 64-bit as Number, enums as names, defaults filled. */
 export const LOADER_OPTIONS: protoLoader.Options = {
   keepCase: true,

@@ -355,7 +355,9 @@ export class BayesianStrategy implements Strategy {
     const oyFloored = oy.map((v) => Math.max(v, floor));
     const obj = GaussianProcess.fit(ox, oyFloored, { minScale: 0.05 });
     const weight = this.opts.mainEffectsWeight ?? defaultMainEffectsWeight(all.length);
-    const both = objectivePrediction(obj, ox, oyFloored, [...ox, ...cx], weight, all.map((c) => enc.encode(c)));
+    // The space's encodings give the main-effects model its levels; without it (large spaces) they are not needed.
+    const spacePoints = weight > 0 ? all.map((c) => enc.encode(c)) : [];
+    const both = objectivePrediction(obj, ox, oyFloored, [...ox, ...cx], weight, spacePoints);
     const observedMean = both.mean.slice(0, ox.length);
     const incumbent = Math.max(...observedMean);
     const op = { mean: both.mean.slice(ox.length), variance: both.variance.slice(ox.length) };
