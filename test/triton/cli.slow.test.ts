@@ -78,13 +78,13 @@ test('--launch local: a configuration the real Triton refuses is a failed trial 
 });
 
 /** The pid of the tritonserver serving `repoDir` (the run's own variant repository), from /proc. */
-/** Processes whose command line names something under dir (a server, or its Python backend stubs). */
-function processesUnder(dir: string): number[] {
+/** Processes (other than this one) whose command line satisfies `match`. */
+function processesWhere(match: (argv: string[]) => boolean): number[] {
   const found: number[] = [];
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
     try {
-      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').some((a) => a.includes(dir))) found.push(Number(entry));
+      if (match(readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0'))) found.push(Number(entry));
     } catch {
       /* gone */
     }
@@ -92,17 +92,11 @@ function processesUnder(dir: string): number[] {
   return found;
 }
 
+/** Processes whose command line names something under dir (a server, or its Python backend stubs). */
+const processesUnder = (dir: string): number[] => processesWhere((argv) => argv.some((a) => a.includes(dir)));
+
 function tritonPidServing(repoDir: string): number | null {
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const argv = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
-      if (argv[0]!.endsWith('/server/bin/tritonserver') && argv.some((a) => a.startsWith('--model-repository=') && a.startsWith(`--model-repository=${repoDir}`))) return Number(entry);
-    } catch {
-      /* gone */
-    }
-  }
-  return null;
+  return processesWhere((argv) => argv[0]!.endsWith('/server/bin/tritonserver') && argv.some((a) => a.startsWith(`--model-repository=${repoDir}`)))[0] ?? null;
 }
 
 test('--launch local: kill -9 of the real tritonserver mid-measurement fails that trial with the reason; the server is started again and the search goes on', async () => {
