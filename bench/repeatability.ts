@@ -54,6 +54,10 @@ interface Found {
   points: number;
   kneePoints: number;
   concurrency: number | null;
+  /** Measurement windows over all its load points (extra windows near the target included). */
+  windows: number;
+  /** The load points in the order measured: concurrency:throughput/p99. */
+  ladder: string;
 }
 
 
@@ -79,11 +83,13 @@ function main(): void {
       try {
         const found = (isDefault: boolean): Found => {
           const t = store.trials(summary.run_id).find((x) => x.isDefault === isDefault);
-          if (!t) return { ips: null, p99Ms: null, points: 0, kneePoints: 0, concurrency: null };
+          if (!t) return { ips: null, p99Ms: null, points: 0, kneePoints: 0, concurrency: null, windows: 0, ladder: '' };
           const pts = store.points(t.id);
           const best = pts.find((p) => p.throughputIps === t.objectiveIps && p.p99Ms === t.p99Ms);
           return {
             ips: t.objectiveIps, p99Ms: t.p99Ms, points: pts.length, concurrency: best?.concurrency ?? null,
+            windows: pts.reduce((a, p) => a + p.windows, 0),
+            ladder: pts.map((p) => `c${p.concurrency}:${p.throughputIps.toFixed(0)}/${p.p99Ms.toFixed(0)}ms`).join(' '),
             kneePoints: kneeConfirmationCost(pts, { targetP99Ms: target, maxConcurrency: args.maxConcurrency }),
           };
         };
@@ -101,8 +107,8 @@ function main(): void {
   const report = (name: string, pick: (r: (typeof rows)[number]) => Found): string[] => {
     const found = rows.map(pick);
     const ips = found.map((f) => f.ips).filter((x): x is number => x !== null);
-    const lines = [`${name}:`, 'run  inf/s  p99 ms  at conc  points  knee'];
-    found.forEach((f, i) => lines.push(`${String(i + 1).padStart(3)} ${(f.ips?.toFixed(0) ?? '-').padStart(6)} ${(f.p99Ms?.toFixed(1) ?? '-').padStart(7)} ${String(f.concurrency ?? '-').padStart(8)} ${String(f.points).padStart(7)} ${String(f.kneePoints).padStart(5)}`));
+    const lines = [`${name}:`, 'run  inf/s  p99 ms  at conc  points  knee  windows  load points (concurrency:inf/s/p99, in order)'];
+    found.forEach((f, i) => lines.push(`${String(i + 1).padStart(3)} ${(f.ips?.toFixed(0) ?? '-').padStart(6)} ${(f.p99Ms?.toFixed(1) ?? '-').padStart(7)} ${String(f.concurrency ?? '-').padStart(8)} ${String(f.points).padStart(7)} ${String(f.kneePoints).padStart(5)} ${String(f.windows).padStart(8)}  ${f.ladder}`));
     if (ips.length === found.length && ips.length > 0) {
       const m = median(ips);
       const worst = Math.max(...ips.map((x) => Math.abs(x - m) / m));

@@ -8,8 +8,8 @@
  */
 import type { LoadDriver, ThreadLoad, WindowResult } from '../domain/load.js';
 import { judgeClientLimit, type ClientLimitRules, type ClientMonitor, type ClientSample } from '../load/client-monitor.js';
-import { encodeHistogram, mergeHistograms } from '../load/histogram.js';
-import { isStable, percentiles, quantileInterval, type WindowFigures } from './stats.js';
+import { encodeHistogram, mergeHistograms, type LatencyHistogram } from '../load/histogram.js';
+import { isStable, percentiles, quantileIntervalAcrossWindows, type WindowFigures } from './stats.js';
 import { intervalVerdict } from '../domain/target.js';
 import type { Arrivals, LoadPoint, ServerTimes, WindowSettings } from '../domain/measurement.js';
 
@@ -146,7 +146,7 @@ export async function measureLoadPoint<S>(opts: MeasureLoadPointOptions<S>): Pro
 
   const p = percentiles(merged);
   let pMs = { p50: p.p50 / 1000, p90: p.p90 / 1000, p95: p.p95 / 1000, p99: p.p99 / 1000 };
-  let ciMs: [number, number] = quantileInterval(merged, 0.99, ciLevel).map((v) => v / 1000) as [number, number];
+  let ciMs = p99IntervalMs(results.map((w) => w.histogram), merged, ciLevel);
   if (count === 0) {
     // Nothing completed in the used windows, so every request in flight through them has
     // lasted at least their span: report that lower bound, which is finite and fails any
@@ -281,11 +281,17 @@ async function warmUp(driver: LoadDriver, settings: WindowSettings, sleep: (ms: 
   }
 }
 
+/** The p99 interval of the used windows, ms: within and across windows (quantileIntervalAcrossWindows). */
+function p99IntervalMs(windows: readonly LatencyHistogram[], merged: LatencyHistogram, level: number): [number, number] {
+  const [lo, hi] = quantileIntervalAcrossWindows(windows, merged, 0.99, level);
+  return [lo / 1000, hi / 1000];
+}
+
 function targetInsideCi(used: readonly Measured[], targetP99Ms: number, level: number): boolean {
-  const merged = mergeHistograms(used.map((m) => m.result.histogram));
+  const windows = used.map((m) => m.result.histogram);
+  const merged = mergeHistograms(windows);
   if (merged.totalCount === 0) return false;
-  const [lo, hi] = quantileInterval(merged, 0.99, level);
-  return intervalVerdict([lo / 1000, hi / 1000], targetP99Ms) === 'inconclusive';
+  return intervalVerdict(p99IntervalMs(windows, merged, level), targetP99Ms) === 'inconclusive';
 }
 
 function sendingLoad(self: ClientSample | null, workers: ThreadLoad | undefined): ThreadLoad | null {

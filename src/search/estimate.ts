@@ -10,6 +10,7 @@
  * Interval of a mean of n: mean × exp(± t·s/√n), t the two-sided Student quantile for the
  * pooled degrees of freedom (wide while few repeats tell the noise).
  */
+import { studentTQuantile } from '../measure/stats.js';
 import { trialFeasible } from '../domain/target.js';
 import type { ServingConfig } from '../domain/serving.js';
 import type { TrialRecord } from '../domain/trial.js';
@@ -53,14 +54,11 @@ export interface EstimateOptions {
   priorNoise?: number;
 }
 
-/** Two-sided 90% Student t quantiles (0.95 one-sided) by degrees of freedom; beyond 30, the normal's 1.645. */
-const T90 = [Infinity, 6.314, 2.92, 2.353, 2.132, 2.015, 1.943, 1.895, 1.86, 1.833, 1.812, 1.796, 1.782, 1.771, 1.761, 1.753, 1.746, 1.74, 1.734, 1.729, 1.725];
 export const INTERVAL_LEVEL = 0.9;
 
+/** The t factor of a two-sided INTERVAL_LEVEL interval; with no degrees of freedom (no repeats anywhere), the normal's. */
 export function tQuantile90(df: number): number {
-  if (df <= 0) return 1.645;
-  if (df < T90.length) return T90[df]!;
-  return df <= 30 ? 1.7 : 1.645;
+  return df > 0 ? studentTQuantile(1 - (1 - INTERVAL_LEVEL) / 2, df) : 1.645;
 }
 
 const mean = (xs: readonly number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;

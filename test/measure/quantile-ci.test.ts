@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mulberry32 as seededRandom } from '../../src/util/random.js';
-import { newLatencyHistogram } from '../../src/load/histogram.js';
-import { quantileInterval, quantileRankInterval, valueAtRank } from '../../src/measure/stats.js';
+import { mergeHistograms, newLatencyHistogram } from '../../src/load/histogram.js';
+import { quantileInterval, quantileIntervalAcrossWindows, quantileRankInterval, studentTCdf, studentTQuantile, valueAtRank } from '../../src/measure/stats.js';
 
 /** Binomial(n, q) cdf computed independently: log pmf from k = 0 upwards, no window. */
 function binomialCdf(n: number, q: number): number[] {
@@ -77,4 +77,55 @@ test('p99 CI contains the true p99 of synthetic data in ~95% of seeds', () => {
   const share = covered / seeds;
   // Binomial(200, 0.95) lies within [0.90, 0.99] with probability > 0.99.
   assert.ok(share >= 0.9 && share <= 0.995, `covered in ${covered} of ${seeds} seeds`);
+});
+
+test('studentTQuantile: the textbook table, both tails, and the normal limit', () => {
+  // Two-sided 95% and 90% factors (one-sided 0.975 and 0.95) from the standard t table.
+  const table: [number, number, number][] = [
+    [1, 12.706, 6.314],
+    [2, 4.303, 2.92],
+    [3, 3.182, 2.353],
+    [6, 2.447, 1.943],
+    [10, 2.228, 1.812],
+    [30, 2.042, 1.697],
+  ];
+  for (const [df, t975, t95] of table) {
+    assert.ok(Math.abs(studentTQuantile(0.975, df) - t975) < 1e-3, `t(0.975, ${df}) = ${studentTQuantile(0.975, df)}`);
+    assert.ok(Math.abs(studentTQuantile(0.95, df) - t95) < 1e-3, `t(0.95, ${df}) = ${studentTQuantile(0.95, df)}`);
+    assert.ok(Math.abs(studentTQuantile(0.025, df) + t975) < 1e-3, 'symmetric');
+  }
+  assert.ok(Math.abs(studentTQuantile(0.975, 1e6) - 1.96) < 1e-3);
+  assert.ok(Math.abs(studentTQuantile(0.5, 4)) < 1e-12, "the median is 0");
+  assert.ok(Math.abs(studentTCdf(2.776, 4) - 0.975) < 1e-4);
+  assert.throws(() => studentTQuantile(1, 3), RangeError);
+  assert.throws(() => studentTQuantile(0.9, 0), RangeError);
+});
+
+/** A histogram of `n` latencies, uniform on (0, top] µs: its p99 is 0.99·top. */
+function uniformWindow(n: number, top: number): ReturnType<typeof newLatencyHistogram> {
+  const h = newLatencyHistogram();
+  for (let i = 1; i <= n; i++) h.recordValue(Math.round((i * top) / n));
+  return h;
+}
+
+test('quantileIntervalAcrossWindows: windows that agree keep the pooled interval; windows that scatter widen it', () => {
+  const same = [1, 2, 3].map(() => uniformWindow(1000, 50_000));
+  const pooledSame = mergeHistograms(same);
+  assert.deepEqual(quantileIntervalAcrossWindows(same, pooledSame), quantileInterval(pooledSame), 'no spread between windows: nothing to add');
+
+  // Slow spells: the windows' p99 are 40, 50 and 60 ms. The pooled order-statistic interval
+  // is a few ms wide; the batch interval, 50 ± 4.303 · 10 / √3 ms, is far wider.
+  const scattered = [40_000, 50_000, 60_000].map((p99) => uniformWindow(1000, p99 / 0.99));
+  const pooled = mergeHistograms(scattered);
+  const [plo, phi] = quantileInterval(pooled);
+  const [lo, hi] = quantileIntervalAcrossWindows(scattered, pooled);
+  const centre = pooled.getValueAtPercentile(99);
+  const half = (studentTQuantile(0.975, 2) * 10_000) / Math.sqrt(3);
+  assert.ok(phi - plo < 6000, `pooled interval [${plo}, ${phi}]`);
+  assert.ok(Math.abs(hi - (centre + half)) < 100 && Math.abs(lo - (centre - half)) < 100, `[${lo}, ${hi}] around ${centre} ± ${half}`);
+  assert.ok(lo <= plo && hi >= phi, 'never narrower than the pooled interval');
+
+  // One window with completions is not a spread; empty windows are left out.
+  const one = [uniformWindow(1000, 50_000), newLatencyHistogram()];
+  assert.deepEqual(quantileIntervalAcrossWindows(one, mergeHistograms(one)), quantileInterval(mergeHistograms(one)));
 });

@@ -154,3 +154,46 @@ test('measureLoadPoint: worker threads report their own load, which wins over th
   assert.equal(p.clientLimited, false);
   assert.ok(Math.abs(p.clientEventLoopUtilization! - 0.4) < 1e-9);
 });
+
+/**
+ * FAKE driver whose windows scatter: window i holds 1000 latencies uniform up to a p99 of
+ * 40, 50 or 60 ms in turn (a slow spell every third window), as on a busy shared machine.
+ */
+class ScatterDriver implements LoadDriver {
+  now = 0;
+  private i = 0;
+  private openedAt = 0;
+  readonly sleep = async (ms: number): Promise<void> => {
+    this.now += ms;
+  };
+  start(): void {}
+  startWindow(): void {
+    this.openedAt = this.now;
+  }
+  endWindow(): WindowResult {
+    const p99Us = [40_000, 50_000, 60_000][this.i++ % 3]!;
+    const h = newLatencyHistogram();
+    for (let v = 1; v <= 1000; v++) h.recordValue(Math.round((v * p99Us) / 0.99 / 1000));
+    return { histogram: h, count: 1000, errors: 0, firstError: null, durationNs: BigInt(Math.round((this.now - this.openedAt) * 1e6)) };
+  }
+  async stop(): Promise<StopResult> {
+    return { drained: true, inFlight: 0 };
+  }
+}
+
+test('measureLoadPoint: windows that scatter around the target extend the point, though the pooled interval excludes it', async () => {
+  // The last 3 of 10 windows pool to a p99 near 59 ms whose order-statistic interval is a
+  // few ms wide; 52 ms lies outside it but inside the spread between the windows.
+  const d = new ScatterDriver();
+  const p = await measureLoadPoint({ driver: d, concurrency: 8, settings: SETTINGS, sleep: d.sleep, targetP99Ms: 52 });
+  assert.equal(p.stopReason, 'max-windows');
+  assert.equal(p.extraWindows, 4, 'extended to the bound: the target stays inside the interval across windows');
+  assert.equal(p.usedWindows, 7);
+  assert.equal(p.targetVerdict, 'inconclusive');
+  assert.ok(p.p99CiMs![0] < 52 && p.p99CiMs![1] > 52, `${p.p99CiMs}`);
+
+  const far = new ScatterDriver();
+  const q = await measureLoadPoint({ driver: far, concurrency: 8, settings: SETTINGS, sleep: far.sleep, targetP99Ms: 200 });
+  assert.equal(q.extraWindows, undefined, 'a target far above every window: no extension');
+  assert.equal(q.targetVerdict, 'meets');
+});
