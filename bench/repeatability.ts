@@ -19,6 +19,7 @@ import { kneeConfirmationCost } from '../src/measure/load-search.js';
 import { Store } from '../src/store/store.js';
 import { fromPackageRoot } from '../src/util/package-root.js';
 import { median } from '../src/measure/stats.js';
+import { bestPoint } from '../src/domain/target.js';
 
 interface Args {
   runs: number;
@@ -53,9 +54,13 @@ interface Found {
   p99Ms: number | null;
   points: number;
   kneePoints: number;
+  /** What the one-point rule (no knee confirmation) would have found: the best of the points measured before it stopped. */
+  onePointIps: number | null;
   concurrency: number | null;
   /** Measurement windows over all its load points (extra windows near the target included). */
   windows: number;
+  /** Of those, windows added because the p99 target lay inside the point's p99 interval. */
+  extraWindows: number;
   /** The load points in the order measured: concurrency:throughput/p99. */
   ladder: string;
 }
@@ -83,14 +88,17 @@ function main(): void {
       try {
         const found = (isDefault: boolean): Found => {
           const t = store.trials(summary.run_id).find((x) => x.isDefault === isDefault);
-          if (!t) return { ips: null, p99Ms: null, points: 0, kneePoints: 0, concurrency: null, windows: 0, ladder: '' };
+          if (!t) return { ips: null, p99Ms: null, points: 0, kneePoints: 0, onePointIps: null, concurrency: null, windows: 0, extraWindows: 0, ladder: '' };
           const pts = store.points(t.id);
           const best = pts.find((p) => p.throughputIps === t.objectiveIps && p.p99Ms === t.p99Ms);
+          const kneePoints = kneeConfirmationCost(pts, { targetP99Ms: target, maxConcurrency: args.maxConcurrency });
           return {
+            kneePoints,
+            onePointIps: bestPoint(pts.slice(0, pts.length - kneePoints), target)?.throughputIps ?? null,
             ips: t.objectiveIps, p99Ms: t.p99Ms, points: pts.length, concurrency: best?.concurrency ?? null,
             windows: pts.reduce((a, p) => a + p.windows, 0),
+            extraWindows: pts.reduce((a, p) => a + (p.extraWindows ?? 0), 0),
             ladder: pts.map((p) => `c${p.concurrency}:${p.throughputIps.toFixed(0)}/${p.p99Ms.toFixed(0)}ms`).join(' '),
-            kneePoints: kneeConfirmationCost(pts, { targetP99Ms: target, maxConcurrency: args.maxConcurrency }),
           };
         };
         rows.push({ run, def: found(true), conf: found(false), wallS: (performance.now() - started) / 1000 });
@@ -104,21 +112,26 @@ function main(): void {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+  const spread = (ips: readonly (number | null)[]): { line: string; met: boolean } | null => {
+    const xs = ips.filter((x): x is number => x !== null);
+    if (xs.length !== ips.length || xs.length === 0) return null;
+    const m = median(xs);
+    const worst = Math.max(...xs.map((x) => Math.abs(x - m) / m));
+    return { met: worst <= 0.07, line: `median ${m.toFixed(0)} inf/s; range ${Math.min(...xs).toFixed(0)}-${Math.max(...xs).toFixed(0)}; largest deviation from the median ${(100 * worst).toFixed(1)}%` };
+  };
   const report = (name: string, pick: (r: (typeof rows)[number]) => Found): string[] => {
     const found = rows.map(pick);
-    const ips = found.map((f) => f.ips).filter((x): x is number => x !== null);
-    const lines = [`${name}:`, 'run  inf/s  p99 ms  at conc  points  knee  windows  load points (concurrency:inf/s/p99, in order)'];
-    found.forEach((f, i) => lines.push(`${String(i + 1).padStart(3)} ${(f.ips?.toFixed(0) ?? '-').padStart(6)} ${(f.p99Ms?.toFixed(1) ?? '-').padStart(7)} ${String(f.concurrency ?? '-').padStart(8)} ${String(f.points).padStart(7)} ${String(f.kneePoints).padStart(5)} ${String(f.windows).padStart(8)}  ${f.ladder}`));
-    if (ips.length === found.length && ips.length > 0) {
-      const m = median(ips);
-      const worst = Math.max(...ips.map((x) => Math.abs(x - m) / m));
-      lines.push(`median ${m.toFixed(0)} inf/s; range ${Math.min(...ips).toFixed(0)}-${Math.max(...ips).toFixed(0)}; largest deviation from the median ${(100 * worst).toFixed(1)}% -> ${worst <= 0.07 ? 'MET' : 'MISSED'} (target: within 7%)`);
-    } else lines.push(`${found.length - ips.length} of ${found.length} runs found no throughput within the target -> MISSED`);
+    const lines = [`${name}:`, 'run  inf/s  p99 ms  at conc  points  knee  1-point  windows (extra)  load points (concurrency:inf/s/p99, in order)'];
+    found.forEach((f, i) => lines.push(`${String(i + 1).padStart(3)} ${(f.ips?.toFixed(0) ?? '-').padStart(6)} ${(f.p99Ms?.toFixed(1) ?? '-').padStart(7)} ${String(f.concurrency ?? '-').padStart(8)} ${String(f.points).padStart(7)} ${String(f.kneePoints).padStart(5)} ${(f.onePointIps?.toFixed(0) ?? '-').padStart(8)} ${String(f.windows).padStart(8)} ${`(${f.extraWindows})`.padStart(7)}  ${f.ladder}`));
+    const found5 = spread(found.map((f) => f.ips));
+    lines.push(found5 ? `${found5.line} -> ${found5.met ? 'MET' : 'MISSED'} (target: within 7%)` : `${found.filter((f) => f.ips === null).length} of ${found.length} runs found no throughput within the target -> MISSED`);
+    const plain = spread(found.map((f) => f.onePointIps));
+    if (plain) lines.push(`without knee confirmation (the one-point rule, same points up to where it stops): ${plain.line}`);
     return lines;
   };
   console.log(['', ...report(`configuration max_batch_size ${mbs}, queue delay ${delay} µs, ${inst} instance(s), ${prec}, p99 ${args.p99}`, (r) => r.conf),
     '', ...report('default configuration (config.pbtxt as given)', (r) => r.def),
-    '', 'knee: load points spent confirming the knee (beyond the one-point rule).'].join('\n'));
+    '', 'knee: load points spent confirming the knee (beyond the one-point rule); 1-point: what the one-point rule would have found from the points measured before it stopped; windows: measurement windows over all load points, (extra): of them, added while the p99 target lay inside the p99 interval.'].join('\n'));
 }
 
 main();

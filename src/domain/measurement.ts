@@ -79,6 +79,11 @@ export interface LoadPoint {
   usedWindows?: number;
   /** Coefficient of variation of throughput over the used windows (the load search's measure of a point's noise). */
   throughputCv?: number;
+  /**
+   * Separate measurements of this load level pooled into the point's figures (absent = 1): the
+   * load search measures the point it ends on a second time (load-search.ts, repeat-point.ts).
+   */
+  measurements?: number;
 }
 
 export type LoadMode = 'concurrency' | 'rate';

@@ -8,6 +8,7 @@ import type { MeasureRequest, MeasureResult, MeasuringLauncher, ModelVariant } f
 import { configKey, type ServingConfig } from '../domain/serving.js';
 import type { LoadPoint, TrialResult } from '../domain/measurement.js';
 import { nextLoad } from '../measure/load-search.js';
+import { poolRepeat } from '../measure/repeat-point.js';
 import { bestPointIndex } from '../domain/target.js';
 import { configRows, replayMeasure, type ReplayOptions } from './replay.js';
 import type { Landscape } from './csv.js';
@@ -80,6 +81,12 @@ export function simMeasureConfig(params: SimParams, config: ServingConfig, targe
     const next = nextLoad(points, { targetP99Ms, maxConcurrency });
     if ('done' in next) return { points, bestIndex: bestPointIndex(points, targetP99Ms), stopReason: next.reason };
     const p = simLoadPoint(params, config, next.concurrency);
+    if (next.repeat !== undefined) {
+      // The load search's repeat of its best point (the sim answers the same again).
+      points[next.repeat] = poolRepeat(points[next.repeat]!, p, targetP99Ms);
+      onPoint?.(points[next.repeat]!, next.repeat);
+      continue;
+    }
     points.push(p);
     onPoint?.(p, points.length - 1);
   }

@@ -14,7 +14,8 @@
  * point always gets the same noise, whatever the order of the measurements. A repeated
  * measurement of a configuration (`repeat` 1, 2, ...) draws its own noise.
  */
-import { nextLoad, type NextLoadOptions } from '../measure/load-search.js';
+import { MAX_REPEATS, nextLoad, type NextLoadOptions } from '../measure/load-search.js';
+import { measurementsOf, poolRepeat } from '../measure/repeat-point.js';
 import { bestPointIndex } from '../domain/target.js';
 import type { LoadPoint, TrialResult } from '../domain/measurement.js';
 import { normal, seededRng } from '../search/rng.js';
@@ -76,7 +77,8 @@ function snap(requested: number, available: readonly number[], measured: Readonl
   return best;
 }
 
-function noisyPoint(row: LandscapeRow, config: ServingConfig, opts: ReplayOptions): LoadPoint {
+/** A row as measured, with replay noise; `again` > 0 for the load search's repeat of the point (its own draw). */
+function noisyPoint(row: LandscapeRow, config: ServingConfig, opts: ReplayOptions, again = 0): LoadPoint {
   const sigma = opts.noise ?? 0;
   let tf = 1;
   let lf = 1;
@@ -84,6 +86,7 @@ function noisyPoint(row: LandscapeRow, config: ServingConfig, opts: ReplayOption
     const repeat = opts.repeat ?? 0;
     const labels: (string | number)[] = ['replay-noise', configKey(config), row.concurrency];
     if (repeat > 0) labels.push('repeat', repeat);
+    if (again > 0) labels.push('again', again);
     const rand = seededRng(opts.seed ?? 0, ...labels);
     tf = Math.exp(sigma * normal(rand));
     lf = Math.exp(sigma * normal(rand));
@@ -132,9 +135,16 @@ export function replayMeasure(landscape: Landscape, config: ServingConfig, opts:
   };
   const points: LoadPoint[] = [];
   const measured = new Set<number>();
-  for (let guard = 0; guard <= available.length; guard++) {
+  for (let guard = 0; guard <= available.length + MAX_REPEATS; guard++) {
     const next = nextLoad(points, loadOpts);
     if ('done' in next) break;
+    if (next.repeat !== undefined) {
+      // Measured again: noise drawn afresh (a repeat's own label), pooled into the point.
+      const first = points[next.repeat]!;
+      const again = noisyPoint(byConcurrency.get(first.concurrency)!, config, opts, measurementsOf(first));
+      points[next.repeat] = poolRepeat(first, again, opts.targetP99Ms);
+      continue;
+    }
     const c = snap(next.concurrency, available, measured);
     if (c === null) break;
     measured.add(c);

@@ -8,7 +8,7 @@
  * failing concurrency until they are adjacent (or close, relative to their size).
  * Whether a point passes is domain/target.ts's rule (pointMeetsTarget), as everywhere.
  */
-import { KEEP_UP_SHARE, keptUpWithOfferedRate, pointMeetsTarget } from '../domain/target.js';
+import { bestPointIndex, KEEP_UP_SHARE, keptUpWithOfferedRate, pointMeetsTarget } from '../domain/target.js';
 
 export interface SearchPoint {
   concurrency: number;
@@ -21,6 +21,8 @@ export interface SearchPoint {
   unreliable?: boolean;
   /** Relative spread (coefficient of variation) of throughput over the point's windows; absent = unknown (0). */
   throughputCv?: number;
+  /** Separate measurements pooled into the point (absent = 1; repeat-point.ts). */
+  measurements?: number;
 }
 
 export interface NextLoadOptions {
@@ -33,16 +35,30 @@ export interface NextLoadOptions {
   minGrowth?: number;
   /** Stop after this many points whatever else (default 24). */
   maxPoints?: number;
-  /** Judge growth against the points' noise and stop only after two flat points in a row (default true; false: one flat point stops). */
+  /**
+   * Confirm the knee (default true; false: the one-point rule): judge growth against the
+   * points' noise and stop only after two flat points in a row, and before stopping, measure
+   * the best point a second time (pooled into it: repeat-point.ts), at most MAX_REPEATS points.
+   */
   confirmKnee?: boolean;
 }
+
+/**
+ * Most points measured a second time in one search. The best point's pooled figures can fall
+ * below another point's, measured once, which is then confirmed too; two bound the cost.
+ */
+export const MAX_REPEATS = 2;
+
+/** Endings after which the best point is measured again: those where the search found a knee. */
+const CONFIRMABLE: ReadonlySet<DoneKind> = new Set(['saturated', 'bracketed', 'max-concurrency']);
 
 /** Growth below this many standard deviations of the difference of two points' throughputs is flat. */
 const GROWTH_SIGMAS = 2;
 
 export type DoneKind = 'infeasible' | 'saturated' | 'max-concurrency' | 'max-rate' | 'bracketed' | 'budget' | 'client-limited';
 
-export type NextLoad = { concurrency: number } | { done: true; reason: string; kind: DoneKind };
+/** The next concurrency to measure; with `repeat`, the index of the point it measures again (to be pooled into it). */
+export type NextLoad = { concurrency: number; repeat?: number } | { done: true; reason: string; kind: DoneKind };
 
 const fmt = (x: number): string => (Number.isFinite(x) ? String(Math.round(x * 100) / 100) : String(x));
 
@@ -51,6 +67,18 @@ function done(kind: DoneKind, reason: string): { done: true; reason: string; kin
 }
 
 export function nextLoad(points: readonly SearchPoint[], opts: NextLoadOptions): NextLoad {
+  const step = searchStep(points, opts);
+  if (!('done' in step) || !(opts.confirmKnee ?? true) || !CONFIRMABLE.has(step.kind)) return step;
+  // The best point is the highest of several noisy ones, so more often than not a lucky one:
+  // measured again, its figures pool two spells of the machine instead of resting on one.
+  const best = bestPointIndex(points, opts.targetP99Ms);
+  const repeated = points.filter((p) => (p.measurements ?? 1) > 1).length;
+  if (best === null || (points[best]!.measurements ?? 1) > 1 || repeated >= MAX_REPEATS) return step;
+  return { concurrency: points[best]!.concurrency, repeat: best };
+}
+
+/** The search without the best point's repeat: the next new concurrency, or why to stop. */
+function searchStep(points: readonly SearchPoint[], opts: NextLoadOptions): NextLoad {
   const min = Math.max(1, Math.floor(opts.minConcurrency ?? 1));
   const max = Math.max(min, Math.floor(opts.maxConcurrency));
   const tolerance = opts.tolerance ?? 0.1;
@@ -112,14 +140,15 @@ export function nextLoad(points: readonly SearchPoint[], opts: NextLoadOptions):
 }
 
 /**
- * Load points a search spent confirming the knee: how many it measured beyond where the
- * one-point rule (confirmKnee false) would have stopped. Pure; 0 when that rule would not
- * have stopped sooner.
+ * Load points a search spent confirming the knee: the points it measured beyond where the
+ * one-point rule (confirmKnee false) would have stopped, plus the points it measured a second
+ * time. Pure; 0 when that rule would not have stopped sooner and nothing was repeated.
  */
 export function kneeConfirmationCost(points: readonly SearchPoint[], opts: NextLoadOptions): number {
   const plain = { ...opts, confirmKnee: false };
-  for (let n = 1; n < points.length; n++) if ('done' in nextLoad(points.slice(0, n), plain)) return points.length - n;
-  return 0;
+  const repeats = points.reduce((a, p) => a + (p.measurements ?? 1) - 1, 0);
+  for (let n = 1; n < points.length; n++) if ('done' in nextLoad(points.slice(0, n), plain)) return points.length - n + repeats;
+  return repeats;
 }
 
 // ---- Open loop: bisection over the request rate ----

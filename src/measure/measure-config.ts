@@ -17,6 +17,7 @@ import { nextLoad, nextRate, roundRate } from './load-search.js';
 import { bestPointIndex } from '../domain/target.js';
 import type { LoadWorkerPool } from '../load/workers.js';
 import { measureLoadPoint } from './windows.js';
+import { poolRepeat } from './repeat-point.js';
 import { lateSlackNsFor, OpenLoopDriver, type OpenLoopOptions } from '../load/open-loop.js';
 import { diffServerTimes, snapshotFromStatistics, type ServerSnapshot } from './server-stats.js';
 import type { Arrivals, LoadMode, LoadPoint, TrialResult, WindowSettings } from '../domain/measurement.js';
@@ -64,7 +65,11 @@ export interface MeasureConfigurationOptions {
   batchSize?: number;
   seed?: number;
   shapes?: InferRequestOptions['shapes'];
-  /** Called with each point as soon as it is measured, so the caller can persist it. */
+  /**
+   * Called with each point as soon as it is measured, so the caller can persist it. A point
+   * measured a second time comes again with its index, pooled (its `measurements` is 2): it
+   * replaces the one given before.
+   */
   onPoint?: (point: LoadPoint, index: number) => void | Promise<void>;
   /** Injected for tests; default real timers and process.hrtime. */
   sleep?: (ms: number) => Promise<void>;
@@ -193,6 +198,7 @@ export async function measureConfiguration(opts: MeasureConfigurationOptions): P
     }
     for (;;) {
       let level: { concurrency: number } | { rate: number };
+      let repeatOf: number | undefined;
       if (mode === 'rate') {
         const next = nextRate(
           points.map((p) => ({ ...p, offeredRate: p.offeredRate ?? 0, achievedRate: p.achievedRate ?? 0 })),
@@ -215,6 +221,7 @@ export async function measureConfiguration(opts: MeasureConfigurationOptions): P
           break;
         }
         level = { concurrency: next.concurrency };
+        repeatOf = next.repeat;
       }
       const point = await measureLoadPoint<ServerSnapshot>({
         driver: makeDriver(),
@@ -230,8 +237,14 @@ export async function measureConfiguration(opts: MeasureConfigurationOptions): P
         ...(mode === 'rate' || opts.clientRules ? { clientRules: { lateSlackMs: lateSlackNs / 1e6, ...opts.clientRules } } : {}),
         ...(opts.maxErrorRate !== undefined ? { maxErrorRate: opts.maxErrorRate } : {}),
       });
-      points.push(point);
       if (firstError === undefined && point.firstError !== undefined) firstError = point.firstError;
+      if (repeatOf !== undefined) {
+        // The load search's second measurement of a point: pooled into it, which it replaces.
+        points[repeatOf] = poolRepeat(points[repeatOf]!, point, opts.targetP99Ms);
+        await opts.onPoint?.(points[repeatOf]!, repeatOf);
+        continue;
+      }
+      points.push(point);
       await opts.onPoint?.(point, points.length - 1);
       // Failures at the lightest load mean the configuration is broken, not overloaded.
       if (points.length === 1 && point.stopReason === 'errors' && (mode === 'concurrency' || point.requests === 0)) {

@@ -474,14 +474,24 @@ export class Store {
     });
   }
 
-  /** Stores one measured load point of a RUNNING trial. */
+  /**
+   * Stores one measured load point of a RUNNING trial. A point already stored at the index is
+   * replaced only by one that pools more measurements of it (the load search's repeat of its
+   * best point, measure/repeat-point.ts); any other second write is a conflict.
+   */
   recordPoint(trialId: number, pointIndex: number, p: LoadPoint, extra: { histogramB64?: string | null } = {}): void {
     if (!Number.isSafeInteger(pointIndex) || pointIndex < 0) throw new StoreError('invalid', this.file, `point index ${pointIndex} is not an integer >= 0`);
     this.transaction(() => {
       const trial = this.requireTrial(trialId);
       if (trial.state !== 'RUNNING') throw new StoreError('conflict', this.file, `trial ${trial.trial_index} of run '${trial.run_id}' is ${trial.state}; points are recorded only while it runs`);
-      const taken = this.db.prepare('SELECT 1 FROM measurements WHERE trial_id = ? AND point_index = ?').get(trialId, pointIndex);
-      if (taken) throw new StoreError('conflict', this.file, `trial ${trial.trial_index} of run '${trial.run_id}' already has load point ${pointIndex}`);
+      const taken = this.db.prepare('SELECT id, detail_json FROM measurements WHERE trial_id = ? AND point_index = ?').get(trialId, pointIndex) as { id: number; detail_json: string | null } | undefined;
+      if (taken) {
+        const before = Number(parseDetail(taken.detail_json)['measurements'] ?? 1);
+        if (!((p.measurements ?? 1) > before)) throw new StoreError('conflict', this.file, `trial ${trial.trial_index} of run '${trial.run_id}' already has load point ${pointIndex}`);
+        // Its windows go with it (ON DELETE CASCADE); the pooled point brings them all.
+        this.db.prepare('DELETE FROM measurement_windows WHERE measurement_id = ?').run(taken.id);
+        this.db.prepare('DELETE FROM measurements WHERE id = ?').run(taken.id);
+      }
       const s = p.server;
       this.db.prepare(`INSERT INTO measurements (trial_id, point_index, concurrency, throughput_ips, p50_ms, p90_ms, p95_ms, p99_ms,
           requests, errors, windows, stable, stop_reason, server_queue_us, server_compute_input_us, server_compute_infer_us,

@@ -45,5 +45,10 @@ test('sim is a launcher whose measurement walks the load search over the queuein
   const seen: LoadPoint[] = [];
   const result = await sim.measure(request(config, seen));
   assert.ok(result.points.length >= 2);
-  assert.equal(seen.length, result.points.length);
+  // Each point as it is measured, and the best once more, pooled (the sim answers the same again).
+  assert.equal(seen.length, result.points.length + 1);
+  const best = result.points[result.bestIndex!]!;
+  assert.equal(best.measurements, 2);
+  assert.deepEqual(seen[seen.length - 1], best);
+  assert.equal(best.throughputIps, seen.find((p) => p.concurrency === best.concurrency)!.throughputIps, 'a noise-free repeat keeps the figures');
 });

@@ -47,14 +47,19 @@ describe('replayMeasure', () => {
     const every = Array.from({ length: 128 }, (_, i) => i + 1);
     const full: Landscape = { source: 'full', rows: simLandscape(DEFAULT_SIM_PARAMS, space, every) };
     const byC = new Map(configRows(full, config).map((row) => [row.concurrency, row]));
-    const points: { concurrency: number; throughputIps: number; p99Ms: number; stable: boolean }[] = [];
+    const points: { concurrency: number; throughputIps: number; p99Ms: number; stable: boolean; measurements?: number }[] = [];
     for (;;) {
       const next = nextLoad(points, { targetP99Ms: 20, minConcurrency: 1, maxConcurrency: 128 });
       if ('done' in next) break;
       const row = byC.get(next.concurrency)!;
-      points.push({ concurrency: next.concurrency, throughputIps: row.throughputIps, p99Ms: row.p99Ms, stable: true });
+      // The best point measured again: without noise the same figures, pooled into it.
+      if (next.repeat !== undefined) points[next.repeat]!.measurements = 2;
+      else points.push({ concurrency: next.concurrency, throughputIps: row.throughputIps, p99Ms: row.p99Ms, stable: true });
     }
-    assert.deepEqual(replayMeasure(full, config, { targetP99Ms: 20 }).points.map((p) => p.concurrency), points.map((p) => p.concurrency));
+    const replayed = replayMeasure(full, config, { targetP99Ms: 20 }).points;
+    assert.deepEqual(replayed.map((p) => p.concurrency), points.map((p) => p.concurrency));
+    assert.deepEqual(replayed.map((p) => p.measurements ?? 1), points.map((p) => p.measurements ?? 1));
+    assert.equal(replayed.filter((p) => p.measurements === 2).length, 1, 'the best point, measured twice');
   });
 
   it('snaps a bisection to the file\'s values, and stops when the gap holds none', () => {

@@ -1,28 +1,44 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { kneeConfirmationCost, nextLoad, type NextLoadOptions, type SearchPoint } from '../../src/measure/load-search.js';
+import { kneeConfirmationCost, MAX_REPEATS, nextLoad, type NextLoadOptions, type SearchPoint } from '../../src/measure/load-search.js';
 import { bestPointIndex } from '../../src/domain/target.js';
 import { mulberry32 as seededRandom } from '../../src/util/random.js';
 
 type Curve = (c: number) => Omit<SearchPoint, 'concurrency'>;
 
-/** Runs the search against a synthetic curve; returns the measured concurrencies and the outcome. */
+/**
+ * Runs the search against a synthetic curve; returns the measured concurrencies (new points,
+ * in order), the ones measured a second time, and the outcome. A repeat is pooled as the
+ * mean of the two measurements (the real pooling, of LoadPoints, is repeat-point.ts's).
+ */
 function simulate(curve: Curve, opts: NextLoadOptions) {
   const points: SearchPoint[] = [];
+  const repeated: number[] = [];
   for (let guard = 0; guard < 100; guard++) {
     const next = nextLoad(points, opts);
     if ('done' in next) {
       const best = bestPointIndex(points, opts.targetP99Ms);
       return {
         order: points.map((p) => p.concurrency),
+        repeated,
+        points,
         kind: next.kind,
         reason: next.reason,
         best: best === null ? null : points[best]!.concurrency,
       };
     }
     assert.ok(next.concurrency >= (opts.minConcurrency ?? 1) && next.concurrency <= opts.maxConcurrency, `in range: ${next.concurrency}`);
-    assert.ok(!points.some((p) => p.concurrency === next.concurrency), `not measured twice: ${next.concurrency}`);
-    points.push({ concurrency: next.concurrency, ...curve(next.concurrency) });
+    const again = curve(next.concurrency);
+    if (next.repeat !== undefined) {
+      const first = points[next.repeat]!;
+      assert.equal(first.concurrency, next.concurrency, 'a repeat measures the same load again');
+      assert.equal(first.measurements ?? 1, 1, 'no point is repeated twice');
+      points[next.repeat] = { ...first, throughputIps: (first.throughputIps + again.throughputIps) / 2, p99Ms: (first.p99Ms + again.p99Ms) / 2, measurements: 2 };
+      repeated.push(next.concurrency);
+      continue;
+    }
+    assert.ok(!points.some((p) => p.concurrency === next.concurrency), `no new point at a measured load: ${next.concurrency}`);
+    points.push({ concurrency: next.concurrency, ...again });
   }
   throw new Error('search did not end');
 }
@@ -159,6 +175,11 @@ for (const row of rows) {
   test(`load search: ${row.name}`, () => {
     const r = simulate(row.curve, row.opts);
     if (row.order) assert.deepEqual(r.order, row.order);
+    // Where the search found a knee, its best point is measured a second time (a curve without
+    // noise answers the same, so the best stays); not after the one-point rule, a budget or an infeasible start.
+    const confirms = row.opts.confirmKnee !== false && ['saturated', 'bracketed', 'max-concurrency'].includes(row.kind);
+    if (!Array.isArray(row.best)) assert.deepEqual(r.repeated, confirms && row.best !== null ? [row.best] : [], `repeated ${r.repeated.join(',')}`);
+    else assert.ok(r.repeated.length >= 1 && r.repeated.length <= MAX_REPEATS, `repeated ${r.repeated.join(',')}`);
     if (row.maxPoints !== undefined) assert.ok(r.order.length <= row.maxPoints, `${r.order.length} points: ${r.order.join(',')}`);
     assert.equal(r.kind, row.kind, r.reason);
     assert.ok(r.reason.startsWith(`${row.kind}: `));
@@ -196,8 +217,8 @@ test('load search: one noisy flat point does not end the doubling; the knee is c
   assert.equal(r.best, 64);
   const plain = simulate(curve, { ...opts, confirmKnee: false });
   assert.deepEqual(plain.order, [1, 2, 4, 8], 'the one-point rule stops on the noisy point, at a quarter of the throughput');
-  const points = r.order.map((c) => ({ concurrency: c, ...curve(c) }));
-  assert.equal(kneeConfirmationCost(points, opts), 3, 'three points beyond where the one-point rule stopped');
+  assert.deepEqual(r.repeated, [64], 'and the best point measured again');
+  assert.equal(kneeConfirmationCost(r.points, opts), 4, 'three points beyond where the one-point rule stopped, and one repeat');
 });
 
 test('load search: growth within the windows\' measured noise is flat', () => {
@@ -208,4 +229,34 @@ test('load search: growth within the windows\' measured noise is flat', () => {
   assert.deepEqual(simulate(noisyCurve, opts).order, [1, 2, 4], 'two flat points in a row: saturated');
   assert.equal(simulate(noisyCurve, opts).kind, 'saturated');
   assert.deepEqual(simulate(quietCurve, opts).order, [1, 2, 4, 8, 16, 32, 64], 'the same growth with quiet windows is growth');
+});
+
+test('load search: the best point, measured again, pools into a lower figure; the new best is confirmed too, then no more', () => {
+  // A plateau of 1000/s from concurrency 4 on; the point at 8 came out lucky (1300/s) the first
+  // time and measures 1000/s again: pooled to 1150, still the best. Had it pooled below another
+  // point measured once, that one would be confirmed in turn, up to MAX_REPEATS points.
+  const firstTime = new Map([[1, 300], [2, 600], [4, 1000], [8, 1300], [16, 1000]]);
+  const seen = new Set<number>();
+  const curve: Curve = (c) => {
+    const tput = seen.has(c) ? 1000 : (firstTime.get(c) ?? 1000);
+    seen.add(c);
+    return { throughputIps: Math.min(tput, c * 300), p99Ms: c >= 16 ? 200 : 5, stable: true };
+  };
+  const r = simulate(curve, { targetP99Ms: 100, maxConcurrency: 64 });
+  assert.deepEqual(r.order, [1, 2, 4, 8, 16, 12, 14, 15]);
+  assert.equal(r.best, 8);
+  assert.deepEqual(r.repeated, [8]);
+  assert.equal(r.points.find((p) => p.concurrency === 8)!.throughputIps, 1150, 'the mean of 1300 and 1000, not the lucky 1300');
+
+  // Two points, each lucky once: 8 pools below 4's single 1200, so 4 is measured again; then the search stops.
+  const lucky = new Map([[4, 1200], [8, 1300]]);
+  const seen2 = new Set<number>();
+  const curve2: Curve = (c) => {
+    const tput = seen2.has(c) ? 900 : (lucky.get(c) ?? Math.min(c * 300, 1000));
+    seen2.add(c);
+    return { throughputIps: tput, p99Ms: c >= 16 ? 200 : 5, stable: true };
+  };
+  const r2 = simulate(curve2, { targetP99Ms: 100, maxConcurrency: 64 });
+  assert.deepEqual(r2.repeated, [8, 4]);
+  assert.equal(r2.repeated.length, MAX_REPEATS);
 });

@@ -28,8 +28,12 @@ test('measureConfiguration on FAKE time: finds the concurrency where p99 meets t
     result.points.map((p) => p.concurrency),
     [1, 2, 4, 8, 16, 32, 24, 20, 22],
   );
-  assert.deepEqual(seen.map(([i]) => i), [0, 1, 2, 3, 4, 5, 6, 7, 8]);
+  // The best point (index 7, concurrency 20) is measured a second time and comes again, pooled.
+  assert.deepEqual(seen.map(([i]) => i), [0, 1, 2, 3, 4, 5, 6, 7, 8, 7]);
   assert.equal(seen[3]![1], result.points[3]);
+  assert.equal(seen[9]![1], result.points[7]);
+  assert.equal(result.points[7]!.measurements, 2);
+  assert.ok(result.points[7]!.requests > 1.9 * seen[7]![1].requests, 'the pooled point holds both measurements\' requests');
   assert.match(result.stopReason, /^bracketed: /);
   assert.notEqual(result.bestIndex, null);
   const best = result.points[result.bestIndex!]!;
@@ -38,7 +42,7 @@ test('measureConfiguration on FAKE time: finds the concurrency where p99 meets t
   assert.ok(Math.abs(best.throughputIps - 20 / 0.012) / (20 / 0.012) < 0.02, `throughput ${best.throughputIps}`);
   for (const p of result.points) {
     assert.equal(p.stopReason, 'stable', `c=${p.concurrency}`);
-    assert.equal(p.windows, 3);
+    assert.equal(p.windows, 3 * (p.measurements ?? 1));
     assert.equal(p.errors, 0);
     assert.ok(Math.abs(p.p99Ms - (2 + 0.5 * p.concurrency)) / p.p99Ms < 0.002, `c=${p.concurrency} p99 ${p.p99Ms}`);
     // Server times from the fake's statistics: 0.5·c ms queue and 2 ms compute per request.

@@ -191,6 +191,22 @@ describe('Store', () => {
     s.close();
   });
 
+  it('replaces a load point only with one that pools more measurements of it (the load search\'s repeat)', () => {
+    const file = dbFile();
+    const s = Store.open(file);
+    const run = s.createRun(newRun());
+    const t = s.startTrial(run.id, 0, { config: config(), variantName: 'v0', isDefault: false, pbtxt: '' });
+    s.recordPoint(t, 0, point({ windowHistogramsB64: ['a', 'b', 'c'] }));
+    s.recordPoint(t, 1, point({ concurrency: 8 }));
+    s.recordPoint(t, 0, point({ throughputIps: 700, requests: 8000, windows: 6, measurements: 2, windowHistogramsB64: ['a', 'b', 'c', 'd', 'e', 'f'] }));
+    const pts = s.points(t);
+    assert.deepEqual(pts.map((p) => [p.concurrency, p.throughputIps, p.measurements ?? 1]), [[4, 700, 2], [8, 812.5, 1]]);
+    assert.deepEqual(s.windowHistograms(t, 0), ['a', 'b', 'c', 'd', 'e', 'f'], 'the pooled point\'s windows, none left over');
+    assert.throws(() => s.recordPoint(t, 0, point({ measurements: 2 })), isStoreError('conflict', file, /already has load point 0/), 'no more measurements than stored: a conflict');
+    assert.throws(() => s.recordPoint(t, 1, point()), isStoreError('conflict', file, /already has load point 1/));
+    s.close();
+  });
+
   it('failStaleRunning marks interrupted trials FAILED, drops their points, and lets the runner redo them', () => {
     const file = dbFile();
     const s = Store.open(file);
