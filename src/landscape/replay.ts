@@ -14,7 +14,7 @@
  * point always gets the same noise, whatever the order of the measurements. A repeated
  * measurement of a configuration (`repeat` 1, 2, ...) draws its own noise.
  */
-import { MAX_REPEATS, nextLoad, type NextLoadOptions } from '../measure/load-search.js';
+import { MAX_REPEATS, nextLoad, pointToRepeat, type NextLoadOptions } from '../measure/load-search.js';
 import { measurementsOf, poolRepeat } from '../measure/repeat-point.js';
 import { bestPointIndex } from '../domain/target.js';
 import type { LoadPoint, TrialResult } from '../domain/measurement.js';
@@ -135,18 +135,27 @@ export function replayMeasure(landscape: Landscape, config: ServingConfig, opts:
   };
   const points: LoadPoint[] = [];
   const measured = new Set<number>();
+  const again = (i: number): void => {
+    // Measured again: noise drawn afresh (a repeat's own label), pooled into the point.
+    const first = points[i]!;
+    points[i] = poolRepeat(first, noisyPoint(byConcurrency.get(first.concurrency)!, config, opts, measurementsOf(first)), opts.targetP99Ms);
+  };
   for (let guard = 0; guard <= available.length + MAX_REPEATS; guard++) {
     const next = nextLoad(points, loadOpts);
     if ('done' in next) break;
     if (next.repeat !== undefined) {
-      // Measured again: noise drawn afresh (a repeat's own label), pooled into the point.
-      const first = points[next.repeat]!;
-      const again = noisyPoint(byConcurrency.get(first.concurrency)!, config, opts, measurementsOf(first));
-      points[next.repeat] = poolRepeat(first, again, opts.targetP99Ms);
+      again(next.repeat);
       continue;
     }
     const c = snap(next.concurrency, available, measured);
-    if (c === null) break;
+    if (c === null) {
+      // The file holds no load between the bracket's ends: the search ends there, as a
+      // bracketed one does, with its best point measured again.
+      const repeat = pointToRepeat(points, loadOpts);
+      if (repeat === null) break;
+      again(repeat);
+      continue;
+    }
     measured.add(c);
     points.push(noisyPoint(byConcurrency.get(c)!, config, opts));
   }

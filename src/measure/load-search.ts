@@ -68,13 +68,24 @@ function done(kind: DoneKind, reason: string): { done: true; reason: string; kin
 
 export function nextLoad(points: readonly SearchPoint[], opts: NextLoadOptions): NextLoad {
   const step = searchStep(points, opts);
-  if (!('done' in step) || !(opts.confirmKnee ?? true) || !CONFIRMABLE.has(step.kind)) return step;
-  // The best point is the highest of several noisy ones, so more often than not a lucky one:
-  // measured again, its figures pool two spells of the machine instead of resting on one.
+  if (!('done' in step) || !CONFIRMABLE.has(step.kind)) return step;
+  const repeat = pointToRepeat(points, opts);
+  return repeat === null ? step : { concurrency: points[repeat]!.concurrency, repeat };
+}
+
+/**
+ * Once the search has found its knee: the index of the point to measure again, or null. The
+ * best point is the highest of several noisy ones, so more often than not a lucky one:
+ * measured again, its figures pool two spells of the machine instead of resting on one.
+ * Null with confirmKnee false, when the best point pools two measurements already, or after
+ * MAX_REPEATS points. (Replay calls it too, when the file holds no load between the bracket's ends.)
+ */
+export function pointToRepeat(points: readonly SearchPoint[], opts: Pick<NextLoadOptions, 'targetP99Ms' | 'confirmKnee'>): number | null {
+  if (!(opts.confirmKnee ?? true)) return null;
   const best = bestPointIndex(points, opts.targetP99Ms);
   const repeated = points.filter((p) => (p.measurements ?? 1) > 1).length;
-  if (best === null || (points[best]!.measurements ?? 1) > 1 || repeated >= MAX_REPEATS) return step;
-  return { concurrency: points[best]!.concurrency, repeat: best };
+  if (best === null || (points[best]!.measurements ?? 1) > 1 || repeated >= MAX_REPEATS) return null;
+  return best;
 }
 
 /** The search without the best point's repeat: the next new concurrency, or why to stop. */

@@ -70,6 +70,11 @@ describe('replayMeasure', () => {
     // 1 passes; doubling asks 2 → snapped to 10 (same gap above 1); 20 → 100 fails; the gap 10..100 is empty.
     assert.deepEqual(r.points.map((p) => p.concurrency), [1, 10, 100]);
     assert.equal(r.points[r.bestIndex!]!.concurrency, 10);
+    // Ended there as a bracketed search ends: its best point measured again, pooled into it.
+    assert.deepEqual(r.points.map((p) => p.measurements ?? 1), [1, 2, 1]);
+    assert.equal(r.points[1]!.throughputIps, 100, 'without noise the same figures');
+    const plain = replayMeasure({ source: 'coarse', rows }, config, { targetP99Ms: 50, confirmKnee: false });
+    assert.deepEqual(plain.points.map((p) => p.measurements ?? 1), [1, 1, 1], 'the one-point rule measures nothing twice');
   });
 
   it('an infeasible configuration costs one point and has no best index', () => {
