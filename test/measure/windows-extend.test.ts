@@ -16,7 +16,7 @@ const SETTINGS: WindowSettings = { windowMs: 100, minWindows: 3, maxWindows: 10,
 class SteadyDriver implements LoadDriver {
   now = 0;
   windows = 0;
-  private openedAt = 0;
+  protected openedAt = 0;
   constructor(private readonly perMs: number, private readonly clientLoad?: ThreadLoad) {}
   readonly sleep = async (ms: number): Promise<void> => {
     this.now += ms;
@@ -159,25 +159,16 @@ test('measureLoadPoint: worker threads report their own load, which wins over th
  * FAKE driver whose windows scatter: window i holds 1000 latencies uniform up to a p99 of
  * 40, 50 or 60 ms in turn (a slow spell every third window), as on a busy shared machine.
  */
-class ScatterDriver implements LoadDriver {
-  now = 0;
+class ScatterDriver extends SteadyDriver {
   private i = 0;
-  private openedAt = 0;
-  readonly sleep = async (ms: number): Promise<void> => {
-    this.now += ms;
-  };
-  start(): void {}
-  startWindow(): void {
-    this.openedAt = this.now;
+  constructor() {
+    super(0);
   }
-  endWindow(): WindowResult {
+  override endWindow(): WindowResult {
     const p99Us = [40_000, 50_000, 60_000][this.i++ % 3]!;
     const h = newLatencyHistogram();
     for (let v = 1; v <= 1000; v++) h.recordValue(Math.round((v * p99Us) / 0.99 / 1000));
     return { histogram: h, count: 1000, errors: 0, firstError: null, durationNs: BigInt(Math.round((this.now - this.openedAt) * 1e6)) };
-  }
-  async stop(): Promise<StopResult> {
-    return { drained: true, inFlight: 0 };
   }
 }
 
