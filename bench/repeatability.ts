@@ -19,7 +19,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { kneeConfirmationCost } from '../src/measure/load-search.js';
+import { kneeConfirmationCost, onePointStop } from '../src/measure/load-search.js';
 import { Store } from '../src/store/store.js';
 import { fromPackageRoot } from '../src/util/package-root.js';
 import { median } from '../src/measure/stats.js';
@@ -95,13 +95,11 @@ function main(): void {
           if (!t) return { ips: null, p99Ms: null, points: 0, kneePoints: 0, onePointIps: null, concurrency: null, windows: 0, extraWindows: 0, ladder: '' };
           const pts = store.points(t.id);
           const best = pts.find((p) => p.throughputIps === t.objectiveIps && p.p99Ms === t.p99Ms);
-          const kneePoints = kneeConfirmationCost(pts, { targetP99Ms: target, maxConcurrency: args.maxConcurrency });
-          const repeats = pts.reduce((a, p) => a + (p.measurements ?? 1) - 1, 0);
-          // Where the one-point rule stopped: the knee's cost less the repeats is the new points past it.
-          const plainStop = pts.length - (kneePoints - repeats);
+          const searchOpts = { targetP99Ms: target, maxConcurrency: args.maxConcurrency };
+          const kneePoints = kneeConfirmationCost(pts, searchOpts);
           return {
             kneePoints,
-            onePointIps: bestPoint(pts.slice(0, plainStop), target)?.throughputIps ?? null,
+            onePointIps: bestPoint(pts.slice(0, onePointStop(pts, searchOpts)), target)?.throughputIps ?? null,
             ips: t.objectiveIps, p99Ms: t.p99Ms, points: pts.length, concurrency: best?.concurrency ?? null,
             windows: pts.reduce((a, p) => a + p.windows, 0),
             extraWindows: pts.reduce((a, p) => a + (p.extraWindows ?? 0), 0),

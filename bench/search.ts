@@ -22,7 +22,6 @@
  *
  * Targets: 3× and 6× the lowest p99 any configuration shows at its lightest load.
  */
-import { measurementsOf } from '../src/measure/repeat-point.js';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { basename, join, resolve } from 'node:path';
@@ -36,6 +35,7 @@ import { STRATEGY_NAMES, strategyByName } from '../src/search/index.js';
 import { enumerateSpace } from '../src/search/space.js';
 import type { SearchSpace, ServingConfig } from '../src/domain/serving.js';
 import type { TrialRecord } from '../src/domain/trial.js';
+import { measurementsOf } from '../src/domain/measurement.js';
 import { configKey } from '../src/domain/serving.js';
 
 /** The measured ViT-B/16 landscape the team keeps beside the project (not copied into it). */

@@ -86,6 +86,11 @@ export interface LoadPoint {
   measurements?: number;
 }
 
+/** How many separate measurements a point pools (1 for a point measured once). */
+export function measurementsOf(p: { measurements?: number }): number {
+  return p.measurements ?? 1;
+}
+
 export type LoadMode = 'concurrency' | 'rate';
 export type Arrivals = 'constant' | 'poisson';
 

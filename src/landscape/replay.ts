@@ -15,9 +15,9 @@
  * measurement of a configuration (`repeat` 1, 2, ...) draws its own noise.
  */
 import { MAX_REPEATS, nextLoad, pointToRepeat, type NextLoadOptions } from '../measure/load-search.js';
-import { measurementsOf, poolRepeat } from '../measure/repeat-point.js';
+import { poolRepeat } from '../measure/repeat-point.js';
 import { bestPointIndex } from '../domain/target.js';
-import type { LoadPoint, TrialResult } from '../domain/measurement.js';
+import { measurementsOf, type LoadPoint, type TrialResult } from '../domain/measurement.js';
 import { normal, seededRng } from '../search/rng.js';
 import { enumerateSpace } from '../search/space.js';
 import type { SearchSpace, ServingConfig } from '../domain/serving.js';

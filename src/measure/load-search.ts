@@ -9,6 +9,7 @@
  * Whether a point passes is domain/target.ts's rule (pointMeetsTarget), as everywhere.
  */
 import { bestPointIndex, KEEP_UP_SHARE, keptUpWithOfferedRate, pointMeetsTarget } from '../domain/target.js';
+import { measurementsOf } from '../domain/measurement.js';
 
 export interface SearchPoint {
   concurrency: number;
@@ -83,8 +84,8 @@ export function nextLoad(points: readonly SearchPoint[], opts: NextLoadOptions):
 export function pointToRepeat(points: readonly SearchPoint[], opts: Pick<NextLoadOptions, 'targetP99Ms' | 'confirmKnee'>): number | null {
   if (!(opts.confirmKnee ?? true)) return null;
   const best = bestPointIndex(points, opts.targetP99Ms);
-  const repeated = points.filter((p) => (p.measurements ?? 1) > 1).length;
-  if (best === null || (points[best]!.measurements ?? 1) > 1 || repeated >= MAX_REPEATS) return null;
+  const repeated = points.filter((p) => measurementsOf(p) > 1).length;
+  if (best === null || measurementsOf(points[best]!) > 1 || repeated >= MAX_REPEATS) return null;
   return best;
 }
 
@@ -156,10 +157,15 @@ function searchStep(points: readonly SearchPoint[], opts: NextLoadOptions): Next
  * time. Pure; 0 when that rule would not have stopped sooner and nothing was repeated.
  */
 export function kneeConfirmationCost(points: readonly SearchPoint[], opts: NextLoadOptions): number {
+  const repeats = points.reduce((a, p) => a + measurementsOf(p) - 1, 0);
+  return points.length - onePointStop(points, opts) + repeats;
+}
+
+/** How many of the points the one-point rule (confirmKnee false) would have measured before it stopped. Pure. */
+export function onePointStop(points: readonly SearchPoint[], opts: NextLoadOptions): number {
   const plain = { ...opts, confirmKnee: false };
-  const repeats = points.reduce((a, p) => a + (p.measurements ?? 1) - 1, 0);
-  for (let n = 1; n < points.length; n++) if ('done' in nextLoad(points.slice(0, n), plain)) return points.length - n + repeats;
-  return repeats;
+  for (let n = 1; n < points.length; n++) if ('done' in nextLoad(points.slice(0, n), plain)) return n;
+  return points.length;
 }
 
 // ---- Open loop: bisection over the request rate ----

@@ -13,13 +13,8 @@
  */
 import { decodeHistogram, encodeHistogram, mergeHistograms, type LatencyHistogram } from '../load/histogram.js';
 import { intervalVerdict } from '../domain/target.js';
-import type { LoadPoint, ServerTimes } from '../domain/measurement.js';
+import { measurementsOf, type LoadPoint, type ServerTimes } from '../domain/measurement.js';
 import { percentiles, quantileIntervalAcrossWindows } from './stats.js';
-
-/** How many separate measurements a point pools (1 for a point measured once). */
-export function measurementsOf(p: Pick<LoadPoint, 'measurements'>): number {
-  return p.measurements ?? 1;
-}
 
 /** The histograms of a point's used windows (the last usedWindows of windowHistogramsB64), or null when it kept none. */
 function usedWindowHistograms(p: LoadPoint): LatencyHistogram[] | null {

@@ -18,7 +18,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
-import type { LoadPoint } from '../domain/measurement.js';
+import { measurementsOf, type LoadPoint } from '../domain/measurement.js';
 import type { ServingConfig } from '../domain/serving.js';
 import type { TrialRecord, TrialState } from '../domain/trial.js';
 import { configKey } from '../domain/serving.js';
@@ -486,10 +486,9 @@ export class Store {
       if (trial.state !== 'RUNNING') throw new StoreError('conflict', this.file, `trial ${trial.trial_index} of run '${trial.run_id}' is ${trial.state}; points are recorded only while it runs`);
       const taken = this.db.prepare('SELECT id, detail_json FROM measurements WHERE trial_id = ? AND point_index = ?').get(trialId, pointIndex) as { id: number; detail_json: string | null } | undefined;
       if (taken) {
-        const before = Number(parseDetail(taken.detail_json)['measurements'] ?? 1);
-        if (!((p.measurements ?? 1) > before)) throw new StoreError('conflict', this.file, `trial ${trial.trial_index} of run '${trial.run_id}' already has load point ${pointIndex}`);
-        // Its windows go with it (ON DELETE CASCADE); the pooled point brings them all.
-        this.db.prepare('DELETE FROM measurement_windows WHERE measurement_id = ?').run(taken.id);
+        const before = measurementsOf(parseDetail(taken.detail_json) as { measurements?: number });
+        if (!(measurementsOf(p) > before)) throw new StoreError('conflict', this.file, `trial ${trial.trial_index} of run '${trial.run_id}' already has load point ${pointIndex}`);
+        // Its windows go with it (ON DELETE CASCADE, foreign keys are on); the pooled point brings them all.
         this.db.prepare('DELETE FROM measurements WHERE id = ?').run(taken.id);
       }
       const s = p.server;

@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { poolRepeat, measurementsOf } from '../../src/measure/repeat-point.js';
+import { poolRepeat } from '../../src/measure/repeat-point.js';
 import { decodeHistogram, encodeHistogram, mergeHistograms, newLatencyHistogram, type LatencyHistogram } from '../../src/load/histogram.js';
-import type { LoadPoint } from '../../src/domain/measurement.js';
+import { measurementsOf, type LoadPoint } from '../../src/domain/measurement.js';
 
 /** A window of `n` latencies uniform on (0, topMs]. */
 function window(n: number, topMs: number): LatencyHistogram {
