@@ -2,14 +2,12 @@
  * Replay and sim as launchers: the "server" is a recorded landscape or a queueing model.
  * Like a server, each one applies a configuration before it is measured (a landscape refuses
  * one it holds no rows for, as a server refuses a load), and it answers the same
- * per-configuration load search a real server gets (nextLoad, the one target rule).
+ * per-configuration load search a real server gets (measure/load-walk.ts).
  */
 import type { MeasureRequest, MeasureResult, MeasuringLauncher, ModelVariant } from '../domain/launcher.js';
 import { configKey, type ServingConfig } from '../domain/serving.js';
 import type { LoadPoint, TrialResult } from '../domain/measurement.js';
-import { nextLoad } from '../measure/load-search.js';
-import { poolRepeat } from '../measure/repeat-point.js';
-import { bestPointIndex } from '../domain/target.js';
+import { ConcurrencyWalk } from '../measure/load-walk.js';
 import { configRows, replayMeasure, type ReplayOptions } from './replay.js';
 import type { Landscape } from './csv.js';
 import { simLoadPoint, type SimParams } from './sim.js';
@@ -76,18 +74,11 @@ export class SimLauncher implements MeasuringLauncher {
 
 /** The load search over the simulated server. */
 export function simMeasureConfig(params: SimParams, config: ServingConfig, targetP99Ms: number, maxConcurrency: number, onPoint?: (p: LoadPoint, i: number) => void): TrialResult & { stopReason: string } {
-  const points: LoadPoint[] = [];
-  for (;;) {
-    const next = nextLoad(points, { targetP99Ms, maxConcurrency });
-    if ('done' in next) return { points, bestIndex: bestPointIndex(points, targetP99Ms), stopReason: next.reason };
-    const p = simLoadPoint(params, config, next.concurrency);
-    if (next.repeat !== undefined) {
-      // The load search's repeat of its best point (the sim answers the same again).
-      points[next.repeat] = poolRepeat(points[next.repeat]!, p, targetP99Ms);
-      onPoint?.(points[next.repeat]!, next.repeat);
-      continue;
-    }
-    points.push(p);
-    onPoint?.(p, points.length - 1);
+  const walk = new ConcurrencyWalk({ targetP99Ms, maxConcurrency });
+  for (let step = walk.next(); ; step = walk.next()) {
+    if ('done' in step) return { points: [...walk.points], bestIndex: walk.bestIndex(), stopReason: step.reason };
+    // A repeat of the best point gets the same answer: the sim has no noise of its own.
+    const { point, index } = walk.record(step, simLoadPoint(params, config, step.concurrency));
+    onPoint?.(point, index);
   }
 }

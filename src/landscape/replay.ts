@@ -1,6 +1,6 @@
 /**
  * Replay: answers a configuration's measurement from a landscape instead of a server.
- * The load search is the runner's own (`nextLoad`, and domain/target.ts's `bestPointIndex`), walked over the
+ * The load search is the runner's own (measure/load-walk.ts), walked over the
  * concurrency values the file holds for that configuration, so an offline search
  * measures load points the way a real run does. Pure and deterministic.
  *
@@ -14,9 +14,8 @@
  * point always gets the same noise, whatever the order of the measurements. A repeated
  * measurement of a configuration (`repeat` 1, 2, ...) draws its own noise.
  */
-import { MAX_REPEATS, nextLoad, pointToRepeat, type NextLoadOptions } from '../measure/load-search.js';
-import { poolRepeat } from '../measure/repeat-point.js';
-import { bestPointIndex } from '../domain/target.js';
+import type { NextLoadOptions } from '../measure/load-search.js';
+import { ConcurrencyWalk } from '../measure/load-walk.js';
 import { measurementsOf, type LoadPoint, type TrialResult } from '../domain/measurement.js';
 import { normal, seededRng } from '../search/rng.js';
 import { enumerateSpace } from '../search/space.js';
@@ -133,31 +132,27 @@ export function replayMeasure(landscape: Landscape, config: ServingConfig, opts:
     ...(opts.maxPoints !== undefined ? { maxPoints: opts.maxPoints } : {}),
     ...(opts.confirmKnee !== undefined ? { confirmKnee: opts.confirmKnee } : {}),
   };
-  const points: LoadPoint[] = [];
+  const walk = new ConcurrencyWalk(loadOpts);
   const measured = new Set<number>();
   const again = (i: number): void => {
     // Measured again: noise drawn afresh (a repeat's own label), pooled into the point.
-    const first = points[i]!;
-    points[i] = poolRepeat(first, noisyPoint(byConcurrency.get(first.concurrency)!, config, opts, measurementsOf(first)), opts.targetP99Ms);
+    const first = walk.points[i]!;
+    walk.record({ concurrency: first.concurrency, repeatOf: i }, noisyPoint(byConcurrency.get(first.concurrency)!, config, opts, measurementsOf(first)));
   };
-  for (let guard = 0; guard <= available.length + MAX_REPEATS; guard++) {
-    const next = nextLoad(points, loadOpts);
-    if ('done' in next) break;
-    if (next.repeat !== undefined) {
-      again(next.repeat);
+  for (let step = walk.next(); !('done' in step); step = walk.next()) {
+    if (step.repeatOf !== undefined) {
+      again(step.repeatOf);
       continue;
     }
-    const c = snap(next.concurrency, available, measured);
+    const c = snap(step.concurrency, available, measured);
     if (c === null) {
-      // The file holds no load between the bracket's ends: the search ends there, as a
-      // bracketed one does, with its best point measured again.
-      const repeat = pointToRepeat(points, loadOpts);
-      if (repeat === null) break;
-      again(repeat);
+      const instead = walk.noLoadBetween(`the landscape holds no load between the measured ones around concurrency ${step.concurrency}`);
+      if ('done' in instead) break;
+      again(instead.repeatOf);
       continue;
     }
     measured.add(c);
-    points.push(noisyPoint(byConcurrency.get(c)!, config, opts));
+    walk.record(step, noisyPoint(byConcurrency.get(c)!, config, opts));
   }
-  return { points, bestIndex: bestPointIndex(points, opts.targetP99Ms) };
+  return { points: [...walk.points], bestIndex: walk.bestIndex() };
 }

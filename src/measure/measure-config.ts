@@ -13,11 +13,10 @@ import { processClientMonitor, type ClientLimitRules, type ClientMonitor } from 
 import { ClosedLoopDriver } from '../load/closed-loop.js';
 import { type Clock, type LoadDriver } from '../domain/load.js';
 import { createRawChannel, makeInferRequest, makeSender, serializeInferRequest, type InferRequestOptions, type RawChannel } from '../load/infer-requests.js';
-import { nextLoad, nextRate, roundRate } from './load-search.js';
-import { bestPointIndex } from '../domain/target.js';
+import { roundRate } from './load-search.js';
+import { ConcurrencyWalk, RateWalk, type LoadWalk } from './load-walk.js';
 import type { LoadWorkerPool } from '../load/workers.js';
 import { measureLoadPoint } from './windows.js';
-import { poolRepeat } from './repeat-point.js';
 import { lateSlackNsFor, OpenLoopDriver, type OpenLoopOptions } from '../load/open-loop.js';
 import { diffServerTimes, snapshotFromStatistics, type ServerSnapshot } from './server-stats.js';
 import type { Arrivals, LoadMode, LoadPoint, TrialResult, WindowSettings } from '../domain/measurement.js';
@@ -177,7 +176,6 @@ export async function measureConfiguration(opts: MeasureConfigurationOptions): P
   const snapshotServer = async (): Promise<ServerSnapshot> =>
     snapshotFromStatistics(await client.modelStatistics(modelName, modelVersion));
 
-  const points: LoadPoint[] = [];
   let stopReason = '';
   let firstError: string | undefined;
   const rateOpts: NextRateOptions = {
@@ -196,37 +194,22 @@ export async function measureConfiguration(opts: MeasureConfigurationOptions): P
         capacityProbe = { concurrency: opts.probeConcurrency, requestsPerS: rps, startRate: rateOpts.startRate! };
       }
     }
-    for (;;) {
-      let level: { concurrency: number } | { rate: number };
-      let repeatOf: number | undefined;
-      if (mode === 'rate') {
-        const next = nextRate(
-          points.map((p) => ({ ...p, offeredRate: p.offeredRate ?? 0, achievedRate: p.achievedRate ?? 0 })),
-          rateOpts,
-        );
-        if ('done' in next) {
-          stopReason = next.reason;
-          break;
-        }
-        level = { rate: next.rate };
-      } else {
-        const next = nextLoad(points, {
-          targetP99Ms: opts.targetP99Ms,
-          minConcurrency: opts.minConcurrency ?? 1,
-          maxConcurrency: opts.maxConcurrency,
-          ...(opts.maxPoints !== undefined ? { maxPoints: opts.maxPoints } : {}),
-        });
-        if ('done' in next) {
-          stopReason = next.reason;
-          break;
-        }
-        level = { concurrency: next.concurrency };
-        repeatOf = next.repeat;
+    const walk: LoadWalk = mode === 'rate'
+      ? new RateWalk(rateOpts)
+      : new ConcurrencyWalk({
+        targetP99Ms: opts.targetP99Ms,
+        minConcurrency: opts.minConcurrency ?? 1,
+        maxConcurrency: opts.maxConcurrency,
+        ...(opts.maxPoints !== undefined ? { maxPoints: opts.maxPoints } : {}),
+      });
+    for (let step = walk.next(); ; step = walk.next()) {
+      if ('done' in step) {
+        stopReason = step.reason;
+        break;
       }
       const point = await measureLoadPoint<ServerSnapshot>({
         driver: makeDriver(),
-        ...level,
-        ...(mode === 'rate' ? { arrivals: pacer.arrivals } : {}),
+        ...('rate' in step ? { rate: step.rate, arrivals: pacer.arrivals } : { concurrency: step.concurrency }),
         settings: opts.settings,
         snapshotServer,
         diffServer: diffServerTimes,
@@ -238,31 +221,25 @@ export async function measureConfiguration(opts: MeasureConfigurationOptions): P
         ...(opts.maxErrorRate !== undefined ? { maxErrorRate: opts.maxErrorRate } : {}),
       });
       if (firstError === undefined && point.firstError !== undefined) firstError = point.firstError;
-      if (repeatOf !== undefined) {
-        // The load search's second measurement of a point: pooled into it, which it replaces.
-        points[repeatOf] = poolRepeat(points[repeatOf]!, point, opts.targetP99Ms);
-        await opts.onPoint?.(points[repeatOf]!, repeatOf);
-        continue;
-      }
-      points.push(point);
-      await opts.onPoint?.(point, points.length - 1);
+      // A repeat (the load search's second measurement of a point) is pooled into it, which it replaces.
+      const stored = walk.record(step, point);
+      await opts.onPoint?.(stored.point, stored.index);
       // Failures at the lightest load mean the configuration is broken, not overloaded.
-      if (points.length === 1 && point.stopReason === 'errors' && (mode === 'concurrency' || point.requests === 0)) {
+      if (!('repeatOf' in step) && stored.index === 0 && point.stopReason === 'errors' && (mode === 'concurrency' || point.requests === 0)) {
         stopReason = `errors: ${point.firstError ?? 'requests failed'}`;
         break;
       }
     }
+    const points = [...walk.points];
+    const result: ConfigurationResult = { points, bestIndex: walk.bestIndex(), stopReason, loadPoints: points.length, mode };
+    if (firstError !== undefined) result.firstError = firstError;
+    if (capacityProbe) result.capacityProbe = capacityProbe;
+    return result;
   } finally {
     channel?.close();
     if (ownMonitor) monitor!.close();
     await shared?.release();
   }
-
-  const bestIndex = bestPointIndex(points, opts.targetP99Ms);
-  const result: ConfigurationResult = { points, bestIndex, stopReason, loadPoints: points.length, mode };
-  if (firstError !== undefined) result.firstError = firstError;
-  if (capacityProbe) result.capacityProbe = capacityProbe;
-  return result;
 }
 
 /**
