@@ -96,7 +96,7 @@ function main(): void {
           const pts = store.points(t.id);
           const best = pts.find((p) => p.throughputIps === t.objectiveIps && p.p99Ms === t.p99Ms);
           const searchOpts = { targetP99Ms: target, maxConcurrency: args.maxConcurrency };
-          const kneePoints = kneeConfirmationCost(pts, searchOpts);
+          const kneePoints = kneeConfirmationCost(pts, searchOpts) ?? 0;
           return {
             kneePoints,
             onePointIps: bestPoint(pts.slice(0, onePointStop(pts, searchOpts)), target)?.throughputIps ?? null,

@@ -154,9 +154,11 @@ function searchStep(points: readonly SearchPoint[], opts: NextLoadOptions): Next
 /**
  * Load points a search spent confirming the knee: the points it measured beyond where the
  * one-point rule (confirmKnee false) would have stopped, plus the points it measured a second
- * time. Pure; 0 when that rule would not have stopped sooner and nothing was repeated.
+ * time. Pure; 0 when that rule would not have stopped sooner and nothing was repeated; null
+ * for no points or an open-loop search (rate points, `offeredRate` set: no knee to confirm).
  */
-export function kneeConfirmationCost(points: readonly SearchPoint[], opts: NextLoadOptions): number {
+export function kneeConfirmationCost(points: readonly (SearchPoint & { offeredRate?: number })[], opts: NextLoadOptions): number | null {
+  if (points.length === 0 || points.some((p) => p.offeredRate !== undefined)) return null;
   const repeats = points.reduce((a, p) => a + measurementsOf(p) - 1, 0);
   return points.length - onePointStop(points, opts) + repeats;
 }

@@ -47,7 +47,7 @@ import { mkdir } from 'node:fs/promises';
 import { writeFileAtomic } from '../util/atomic-write.js';
 import { join } from 'node:path';
 import { ciTargetVerdict, pointMeetsTarget, trialFeasible } from '../domain/target.js';
-import { figurePoint } from './pareto.js';
+import { figurePoint, kneePointsOf } from './pareto.js';
 import type { ReportData, ReportPoint, ReportTrial } from './types.js';
 
 export const MEASUREMENTS_CSV = 'metrics-model-inference.csv';
@@ -120,6 +120,8 @@ export const CONFIGURATION_COLUMNS = [
   'Load Points',
   'Error',
   ...MEASUREMENT_CHECK_COLUMNS,
+  // Added after the checks: every earlier column keeps its position.
+  'Knee Confirmation Points',
 ] as const;
 
 type Cell = string | number | boolean | null | undefined;
@@ -247,6 +249,7 @@ export function configurationRows(data: ReportData, opts: CsvOptions = {}): Cell
         t.points.length,
         t.error,
         ...checkCells(figurePoint(t, target), target),
+        kneePointsOf(t, data.run),
       ];
     });
 }

@@ -7,6 +7,7 @@ import { confirmationOf } from './confirmation.js';
 /** The plan fields the report states; older runs may lack some (they read as 0). */
 interface StoredPlan {
   windows?: { windowMs?: number; maxWindows?: number; stabilityTolerance?: number };
+  maxConcurrency?: number;
 }
 
 export function reportDataFromStore(store: Store, runId: string): ReportData {
@@ -53,6 +54,7 @@ export function reportDataFromStore(store: Store, runId: string): ReportData {
       windowMs: plan.windows?.windowMs ?? 0,
       maxWindows: plan.windows?.maxWindows ?? 0,
       stabilityTolerance: plan.windows?.stabilityTolerance ?? 0,
+      ...(typeof plan.maxConcurrency === 'number' && plan.maxConcurrency >= 1 ? { maxConcurrency: plan.maxConcurrency } : {}),
       status: run.status,
       wallS: run.wallS ?? null,
       stopReason: run.stopReason ?? null,

@@ -2,10 +2,10 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fromPackageRoot } from '../util/package-root.js';
-import { figurePoint, lowestP99Point, paretoFrontier } from './pareto.js';
+import { figurePoint, kneePointsOf, lowestP99Point, paretoFrontier } from './pareto.js';
 import { trialFeasible, uncertainPass } from '../domain/target.js';
 import { formatDiff, hasChanges, lineDiff } from './diff.js';
-import { describeLoad, loadOf } from '../domain/measurement.js';
+import { describeLoad, loadOf, measurementsOf } from '../domain/measurement.js';
 import {
   allSpecs,
   describeConfig,
@@ -221,7 +221,14 @@ export function renderReportJson(data: ReportData) {
     frontier,
     trials: [...data.trials]
       .sort((a, b) => a.index - b.index)
-      .map((t) => ({ ...brief(t), load_points: t.points.length, error: t.error, is_default: t.isDefault })),
+      .map((t) => ({
+        ...brief(t),
+        load_points: t.points.length,
+        repeated_points: t.points.filter((p) => measurementsOf(p) > 1).length,
+        knee_confirmation_points: kneePointsOf(t, data.run),
+        error: t.error,
+        is_default: t.isDefault,
+      })),
   };
 }
 
@@ -447,6 +454,7 @@ function trialsTable(data: ReportData): string {
       const feasible = trialFeasible(t, target);
       const tp = feasible ? formatIps(t.objectiveIps as number) : '—';
       const chosen = figurePoint(t, target);
+      const knee = kneePointsOf(t, data.run);
       const p99 = (t.p99Ms === null ? '—' : feasible ? formatMs(t.p99Ms) : `<span class="note">${formatMs(t.p99Ms)}*</span>`) + ciSuffixHtml(chosen);
       let note = `<div class="variant">${escapeHtml(t.variantName)}</div>`;
       const unsure = uncertainPassNote(t, target);
@@ -467,7 +475,7 @@ function trialsTable(data: ReportData): string {
         `<td><span class="state ${escapeHtml(t.state)}">${escapeHtml(t.state)}</span>${tags ? `<div>${tags}</div>` : ''}</td>` +
         `<td class="num" data-v="${feasible ? sortKey(t.objectiveIps) : ''}">${tp}</td>` +
         `<td class="num" data-v="${sortKey(t.p99Ms)}">${p99}</td>` +
-        `<td class="num" data-v="${t.points.length}">${t.points.length}</td>` +
+        `<td class="num" data-v="${t.points.length}">${t.points.length}${knee ? `<div class="note">${knee} to confirm the knee</div>` : ''}</td>` +
         (withFlags ? `<td>${flagsCell(t, chosen)}</td>` : '') +
         `<td class="notes">${note}</td>` +
         `</tr>`
@@ -677,7 +685,10 @@ export function renderReportHtml(data: ReportData, assets: VegaAssets = loadVega
   const extras = measurementExtras(data);
   const tableNote =
     (extras.ci ? ` In brackets: the ${escapeHtml(extras.level ? `${extras.level} ` : '')}confidence interval of that p99 (hover for details).` : '') +
-    (extras.flags ? ' Flags: client-limited or unreliable figures at that point (hover for the reason), and how many other load points were flagged.' : '');
+    (extras.flags ? ' Flags: client-limited or unreliable figures at that point (hover for the reason), and how many other load points were flagged.' : '') +
+    (data.trials.some((t) => (kneePointsOf(t, r) ?? 0) > 0)
+      ? ' Under load points: how many of them the load search spent confirming the knee (beyond where one flat point would have stopped it, and its best point measured a second time).'
+      : '');
   const body = `<header>
 <p class="eyebrow">tanalyze serving report</p>
 <h1 id="model-name">${model}</h1>

@@ -3,6 +3,7 @@ import type { ServingConfig } from '../domain/serving.js';
 import type { TrialState } from '../domain/trial.js';
 import { bestPoint } from '../domain/target.js';
 import { recommend, representativeIndex } from '../search/estimate.js';
+import { kneeConfirmationCost } from '../measure/load-search.js';
 
 /**
  * The items no other item dominates, maximizing throughput and minimizing p99, sorted by
@@ -108,4 +109,15 @@ export function chosenPoint<P extends LoadPoint>(t: TrialFigures & { points: rea
 export function figurePoint<P extends LoadPoint>(t: TrialFigures & { points: readonly P[] }, targetP99Ms: number): P | null {
   const p = chosenPoint(t, targetP99Ms);
   return p && t.p99Ms !== null && p.p99Ms === t.p99Ms ? p : null;
+}
+
+/**
+ * Load points the trial's load search spent confirming its knee (points beyond where one flat
+ * point would have stopped it, and the points measured a second time): load-search.ts's
+ * count. Null where it cannot be told: open loop, no points, or a run stored without its
+ * highest concurrency.
+ */
+export function kneePointsOf(t: { points: readonly LoadPoint[] }, run: { targetP99Ms: number; maxConcurrency?: number }): number | null {
+  if (run.maxConcurrency === undefined) return null;
+  return kneeConfirmationCost(t.points, { targetP99Ms: run.targetP99Ms, maxConcurrency: run.maxConcurrency });
 }

@@ -60,6 +60,8 @@ export interface ReportRun {
   hardware: string;
   windowMs: number;
   maxWindows: number;
+  /** The load search's highest concurrency; absent on runs stored without it (the knee's cost is then not stated). */
+  maxConcurrency?: number;
   /** Fraction, e.g. 0.1 for 10 %. */
   stabilityTolerance: number;
   status: string;

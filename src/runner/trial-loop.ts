@@ -256,9 +256,7 @@ export async function runTrial(
     if (ownFailure) throw ownFailure;
     measured = result;
     // Closed loop: the load points spent confirming the knee (one noisy point does not end the load search).
-    if (result.points.length && result.points.every((p) => p.offeredRate === undefined)) {
-      kneeCost = kneeConfirmationCost(result.points, { targetP99Ms: ctx.targetP99Ms, maxConcurrency: ctx.maxConcurrency });
-    }
+    kneeCost = kneeConfirmationCost(result.points, { targetP99Ms: ctx.targetP99Ms, maxConcurrency: ctx.maxConcurrency }) ?? 0;
     if (result.stopReason?.startsWith('errors')) {
       // Requests fail even at the lightest load: the configuration is broken, not overloaded,
       // unless the server died under it (then the failure says so).

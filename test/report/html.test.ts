@@ -4,6 +4,8 @@ import { headlineText, jsonForScript, renderReportHtml, renderReportJson, type V
 import { allSpecs, breakdownRows, gpuMemoryRows, loadRows, pointRows } from '../../src/report/specs.js';
 import type { ReportData } from '../../src/report/types.js';
 import { makeReportFixture } from './fixture.js';
+import { ConcurrencyWalk } from '../../src/measure/load-walk.js';
+import { CONFIGURATION_COLUMNS, configurationRows } from '../../src/report/csv.js';
 
 const EVIL_MODEL = '<script>alert(1)</script>';
 const EVIL_ERROR = 'engine build failed: <img src=x onerror="alert(2)"> & </td></tr></table><!-- broken';
@@ -219,4 +221,39 @@ test('the table of configurations is sortable: headers and numeric keys', () => 
   const failed = data.trials.find((t) => t.state === 'FAILED')!;
   const row = html.match(new RegExp(`<tr[^>]*data-trial="${failed.index}">([\\s\\S]*?)</tr>`))?.[1] ?? '';
   assert.ok(row.includes('data-v=""'), 'a failed trial has no throughput key (sorts last)');
+});
+
+test('each configuration states the load points its search spent confirming the knee: in the table and the JSON', () => {
+  const data = makeReportFixture();
+  // Trial 1's points as the load search measures them on a server that saturates at concurrency 8:
+  // doubling to 8, two flat points (16, 32) confirm the knee, and the best point is measured twice.
+  const walk = new ConcurrencyWalk({ targetP99Ms: data.run.targetP99Ms, maxConcurrency: 64 });
+  const template = data.trials[1]!.points[0]!;
+  for (let step = walk.next(); !('done' in step); step = walk.next()) {
+    const c = step.concurrency;
+    walk.record(step, { ...template, concurrency: c, throughputIps: 100 * Math.min(c, 8), p99Ms: c, windowHistogramsB64: undefined });
+  }
+  const t = data.trials[1]!;
+  t.points = [...walk.points];
+  t.objectiveIps = t.points[3]!.throughputIps;
+  t.p99Ms = t.points[3]!.p99Ms;
+  assert.deepEqual(t.points.map((p) => p.concurrency), [1, 2, 4, 8, 16, 32]);
+
+  // Stored without the run's highest concurrency (older runs): the cost is not stated.
+  assert.equal(renderReportJson(data).trials[1]!.knee_confirmation_points, null);
+  assert.doesNotMatch(renderReportHtml(data, FAKE_ASSETS), /to confirm the knee/);
+
+  data.run.maxConcurrency = 64;
+  const j = renderReportJson(data).trials;
+  // One point beyond where a single flat point (16) would have stopped, and one repeat.
+  assert.equal(j[1]!.knee_confirmation_points, 2);
+  assert.equal(j[1]!.repeated_points, 1);
+  assert.equal(j[1]!.load_points, 6);
+  assert.equal(j[4]!.knee_confirmation_points, null, 'a failed trial measured no load point');
+  const html = renderReportHtml(data, FAKE_ASSETS);
+  const row = html.match(/<tr[^>]*data-trial="1">[\s\S]*?<\/tr>/)![0];
+  assert.match(row, />6<div class="note">2 to confirm the knee<\/div><\/td>/);
+  assert.match(html, /how many of them the load search spent confirming the knee/);
+  const csvRow = configurationRows(data).find((r) => r[0] === 1)!;
+  assert.equal(csvRow[CONFIGURATION_COLUMNS.indexOf('Knee Confirmation Points')], 2, 'and metrics-configurations.csv');
 });

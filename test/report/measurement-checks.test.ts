@@ -200,7 +200,8 @@ test('CSV: the interval, the flags and the interval\'s verdict as columns at the
   assert.equal(oldMeasurement.at(-1), 'State');
   assert.deepEqual(MEASUREMENT_COLUMNS.slice(-MEASUREMENT_CHECK_COLUMNS.length), [...MEASUREMENT_CHECK_COLUMNS]);
   assert.equal(CONFIGURATION_COLUMNS[15], 'Error');
-  assert.deepEqual(CONFIGURATION_COLUMNS.slice(16), [...MEASUREMENT_CHECK_COLUMNS]);
+  assert.deepEqual(CONFIGURATION_COLUMNS.slice(16, 16 + MEASUREMENT_CHECK_COLUMNS.length), [...MEASUREMENT_CHECK_COLUMNS]);
+  assert.deepEqual(CONFIGURATION_COLUMNS.slice(16 + MEASUREMENT_CHECK_COLUMNS.length), ['Knee Confirmation Points'], 'and the knee\'s cost after them');
 
   const data = makeReportFixture({ measurementChecks: true });
   const cell = (row: unknown[], columns: readonly string[], name: string) => row[columns.indexOf(name)];
@@ -219,13 +220,14 @@ test('CSV: the interval, the flags and the interval\'s verdict as columns at the
   assert.equal(at(1, 1).at(-1), null, 'no interval, no verdict');
 
   const c = configurationRows(data);
+  // A configuration's check cells: the 8 before its last column (the knee's cost).
+  const checks = (row: unknown[]) => row.slice(-9, -1);
   const conf = (trial: number) => c.find((row) => row[0] === trial)!;
-  assert.deepEqual(conf(rec.index).slice(-8), r.slice(-8), "a configuration's row carries its chosen point's");
-  assert.deepEqual(conf(4).slice(-8), [null, null, null, null, null, null, null, null], 'a failed trial has no point');
+  assert.deepEqual(checks(conf(rec.index)), r.slice(-8), "a configuration's row carries its chosen point's");
+  assert.deepEqual(checks(conf(4)), [null, null, null, null, null, null, null, null], 'a failed trial has no point');
 
-  for (const rows of [measurementRows(makeReportFixture()), configurationRows(makeReportFixture())]) {
-    for (const row of rows) assert.ok(row.slice(-8).every((v) => v === null || v === undefined), `an older run wrote ${JSON.stringify(row.slice(-8))}`);
-  }
+  for (const row of measurementRows(makeReportFixture())) assert.ok(row.slice(-8).every((v) => v === null || v === undefined), `an older run wrote ${JSON.stringify(row.slice(-8))}`);
+  for (const row of configurationRows(makeReportFixture())) assert.ok(row.slice(-9).every((v) => v === null || v === undefined), `an older run wrote ${JSON.stringify(row.slice(-9))}`);
 });
 
 test('a recommendation whose p99 interval reaches above the target says it is not certain: headline, table and CSV', () => {
