@@ -5,7 +5,9 @@
  * Run from the repository root, when the machine is quiet:
  *
  *   npm run build && node dist/bench/repeatability.js [--runs 5] [--model tiny_resnet] [--p99 50ms]
- *     [--config 8,8000,1,FP32] [--max-concurrency 32]
+ *     [--config 8,8000,1,FP32] [--max-concurrency 32] [--tanalyze-args "--model-repository DIR ..."]
+ *
+ * On the GPU machine: `bash bench/gpu/run.sh device setup repeat:15ms:5 finish:TAG` (bench/gpu/README.md).
  *
  * Each run measures the model's default configuration (every embedded run does) and then
  * the one configuration of --config (max_batch_size, queue delay µs, instances, precision);
@@ -31,10 +33,12 @@ interface Args {
   p99: string;
   config: [number, number, number, string];
   maxConcurrency: number;
+  /** More tanalyze flags for every run (e.g. another model repository, window settings). */
+  tanalyzeArgs: string[];
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { runs: 5, model: 'tiny_resnet', p99: '50ms', config: [8, 8000, 1, 'FP32'], maxConcurrency: 32 };
+  const a: Args = { runs: 5, model: 'tiny_resnet', p99: '50ms', config: [8, 8000, 1, 'FP32'], maxConcurrency: 32, tanalyzeArgs: [] };
   for (let i = 0; i < argv.length; i += 2) {
     const k = argv[i]!;
     const v = argv[i + 1];
@@ -43,11 +47,12 @@ function parseArgs(argv: string[]): Args {
     else if (k === '--model') a.model = v;
     else if (k === '--p99') a.p99 = v;
     else if (k === '--max-concurrency') a.maxConcurrency = Number(v);
+    else if (k === '--tanalyze-args') a.tanalyzeArgs = v.split(/\s+/).filter(Boolean);
     else if (k === '--config') {
       const [mbs, delay, inst, prec] = v.split(',');
       a.config = [Number(mbs), Number(delay), Number(inst), String(prec)];
       if (!(a.config[0] >= 1 && a.config[1] >= 0 && a.config[2] >= 1 && prec)) throw new Error(`--config: '${v}' is not max_batch_size,delay_us,instances,precision (e.g. 8,8000,1,FP32)`);
-    } else throw new Error(`unknown option ${k}; accepted: --runs, --model, --p99, --config, --max-concurrency`);
+    } else throw new Error(`unknown option ${k}; accepted: --runs, --model, --p99, --config, --max-concurrency, --tanalyze-args`);
   }
   if (!(Number.isInteger(a.runs) && a.runs >= 2)) throw new Error(`--runs: '${a.runs}' is not an integer >= 2`);
   return a;
@@ -83,7 +88,7 @@ function main(): void {
       const r = spawnSync(process.execPath, [fromPackageRoot('bin', 'tanalyze.js'),
         '--model', args.model, '--p99', args.p99, '--search', 'grid', '--budget', '2',
         '--max-batch-sizes', String(mbs), '--queue-delays', String(delay), '--instance-counts', String(inst), '--precisions', prec,
-        '--max-concurrency', String(args.maxConcurrency), '--db', db, '--out-dir', join(dir, `out-${run}`), '--json', '--quiet'],
+        '--max-concurrency', String(args.maxConcurrency), '--db', db, '--out-dir', join(dir, `out-${run}`), '--json', '--quiet', ...args.tanalyzeArgs],
       { encoding: 'utf8', timeout: 10 * 60_000 });
       // Exit 2: the run finished and nothing met the target (a busy machine can do that); the store says how close it came.
       if (r.status !== 0 && r.status !== 2) throw new Error(`run ${run} failed (exit ${r.status}): ${r.stderr.slice(-2000)}`);

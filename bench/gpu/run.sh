@@ -11,6 +11,9 @@
 #                          worker threads (bench/gpu/hostpath.ts), nvidia-smi sampled beside it
 #   grid:<p99>:<tag>       full grid search of resnet50 at that p99 target
 #   bayes:<p99>:<seed>     bayesian search (if this build's CLI has it) with that seed
+#   repeat:<p99>:<runs>    one configuration (REPEAT_PICK, default 8,0,1,FP16) tuned in <runs> separate
+#                          runs: the spread of the throughput found (bench/repeatability.ts); REPEAT_LOAD
+#                          replaces the grid's window flags (empty: tanalyze's defaults)
 #   finish:<tag>           tar /tmp/tzr (db, JSON, logs, nvidia-smi samples) into $OUT
 # The real Triton (bench/gpu/triton/README.md); packs made here with `PACK_TRITON=1 bench/gpu/run.sh pack`
 # and bench/gpu/triton/pack-triton.sh, and PACK_TRITON=1 set on the device too:
@@ -49,7 +52,7 @@ pack() {
   # The built project (no tests), its non-TS sources (.proto, gpu_worker.py), profiles, examples.
   mkdir -p "$stage/app/dist"
   cp -r dist/src "$stage/app/dist/src"
-  mkdir -p "$stage/app/dist/bench" && cp -r dist/bench/gpu "$stage/app/dist/bench/gpu"
+  mkdir -p "$stage/app/dist/bench" && cp -r dist/bench/gpu "$stage/app/dist/bench/gpu" && cp dist/bench/repeatability.js "$stage/app/dist/bench/"
   cp package.json "$stage/app/"
   cp -r bin/tanalyze.js "$stage/app/bin/"
   (find src -type f ! -name '*.ts'; find scripts -name '*.py') | while read -r f; do mkdir -p "$stage/app/$(dirname "$f")"; cp "$f" "$stage/app/$f"; done
@@ -152,6 +155,16 @@ bayes() { # p99 seed
   echo "bayes $1 seed $2 exit $? wall $((SECONDS - t0)) s" | tee -a "$RES/walls.txt"
   sample_stop
   tail -c 600 "$RES/bayes-$1-$2.json"; echo; tail -3 "$RES/bayes-$1-$2.log"
+}
+
+repeat() { # p99 runs: one configuration (REPEAT_PICK, default the issue-15 case 8,0,1,FP16) tuned in separate tanalyze runs
+  sample_start "repeat-$1"
+  TANALYZE_GPU_CACHE=$RES/gpu-cache timeout -s INT -k 30 "${STEP_TIMEOUT:-420}" "$APP/bin/node" "$APP/dist/bench/repeatability.js" \
+    --model resnet50 --p99 "$1" --runs "${2:-5}" --config "${REPEAT_PICK:-8,0,1,FP16}" --max-concurrency 64 \
+    --tanalyze-args "--model-repository $RES/models ${REPEAT_LOAD---window 300ms --max-windows 6 --window-requests 100} --load-workers ${LOAD_WORKERS:-4}" \
+    2>&1 | tee "$RES/repeat-$1.txt" "${OUT:-$RES}/repeat-$1.txt"
+  sample_stop
+  smi_summary "$RES/smi-repeat-$1.csv"
 }
 
 finish() {
@@ -331,11 +344,11 @@ case "${1:-}" in
       IFS=: read -r name a b <<< "$step"
       echo "=== $step ($(date +%T))"
       case "$name" in
-        setup) setup ;; smoke) smoke ;; hostpath) hostpath "${a:-fp16}" ;; grid) grid "$a" "$b" ;; bayes) bayes "$a" "$b" ;; finish) finish "$a" ;;
+        setup) setup ;; smoke) smoke ;; hostpath) hostpath "${a:-fp16}" ;; grid) grid "$a" "$b" ;; bayes) bayes "$a" "$b" ;; repeat) repeat "$a" "$b" ;; finish) finish "$a" ;;
         triton-setup) triton_setup || TRITON_OK= ;; triton-smoke) triton_smoke ;; tgrid) tgrid "$a" "$b" ;; tbayes) tbayes "$a" "$b" ;; tshm) tshm "$a" "$b" ;; pa) pa "$a" "$b" ;;
         papick) [ -n "$TRITON_OK" ] && pa_run pick "$here/bench/gpu/triton/pick.pbtxt" "${PICK_KNEE:-6}" "$a" ;;
         *) echo "unknown step $step" >&2 ;;
       esac
     done ;;
-  *) sed -n 2,24p "$0"; exit 64 ;;
+  *) sed -n 2,27p "$0"; exit 64 ;;
 esac

@@ -8,7 +8,7 @@
  * failing concurrency until they are adjacent (or close, relative to their size).
  * Whether a point passes is domain/target.ts's rule (pointMeetsTarget), as everywhere.
  */
-import { bestPointIndex, KEEP_UP_SHARE, keptUpWithOfferedRate, pointMeetsTarget } from '../domain/target.js';
+import { bestPointIndex, intervalVerdict, KEEP_UP_SHARE, keptUpWithOfferedRate, pointMeetsTarget } from '../domain/target.js';
 import { measurementsOf } from '../domain/measurement.js';
 
 export interface SearchPoint {
@@ -24,6 +24,8 @@ export interface SearchPoint {
   throughputCv?: number;
   /** Separate measurements pooled into the point (absent = 1; repeat-point.ts). */
   measurements?: number;
+  /** The p99 confidence interval (ms); absent (replayed and simulated points) = unknown. */
+  p99CiMs?: [number, number];
 }
 
 export interface NextLoadOptions {
@@ -39,14 +41,16 @@ export interface NextLoadOptions {
   /**
    * Confirm the knee (default true; false: the one-point rule): judge growth against the
    * points' noise and stop only after two flat points in a row, and before stopping, measure
-   * the best point a second time (pooled into it: repeat-point.ts), at most MAX_REPEATS points.
+   * the best point a second time (pooled into it: repeat-point.ts), and the failing point the
+   * search ends on when its p99 interval reaches the target, at most MAX_REPEATS points.
    */
   confirmKnee?: boolean;
 }
 
 /**
- * Most points measured a second time in one search. The best point's pooled figures can fall
- * below another point's, measured once, which is then confirmed too; two bound the cost.
+ * Most points measured a second time in one search: the best point (whose pooled figures can
+ * fall below another point's, measured once, which is then confirmed too) and a failing point
+ * the search would end on while its interval reaches the target; two bound the cost.
  */
 export const MAX_REPEATS = 2;
 
@@ -69,9 +73,36 @@ function done(kind: DoneKind, reason: string): { done: true; reason: string; kin
 
 export function nextLoad(points: readonly SearchPoint[], opts: NextLoadOptions): NextLoad {
   const step = searchStep(points, opts);
-  if (!('done' in step) || !CONFIRMABLE.has(step.kind)) return step;
+  if (!('done' in step)) return step;
+  const failing = step.kind === 'bracketed' || step.kind === 'infeasible' ? failingPointToRepeat(points, opts) : null;
+  if (failing !== null) return { concurrency: points[failing]!.concurrency, repeat: failing };
+  if (!CONFIRMABLE.has(step.kind)) return step;
   const repeat = pointToRepeat(points, opts);
   return repeat === null ? step : { concurrency: points[repeat]!.concurrency, repeat };
+}
+
+/**
+ * Before the search ends on a failing point (the top of its bracket, or the lowest load when
+ * nothing met the target): that point's index, to be measured again, when its p99 interval
+ * reaches down to the target. One spell of stalls fails a point that meets the target
+ * otherwise (on an H200, one configuration's point at concurrency 4 measured p99 20 ms in one
+ * run and 9-13 ms in four, and that run ended at concurrency 3); measured again and pooled, it
+ * either fails again or the search climbs on. Null with confirmKnee false, for a point that
+ * certainly fails or has no interval (replayed and simulated points), one that failed its
+ * requests, one measured twice already, or after MAX_REPEATS points.
+ */
+export function failingPointToRepeat(points: readonly SearchPoint[], opts: Pick<NextLoadOptions, 'targetP99Ms' | 'confirmKnee'>): number | null {
+  if (!(opts.confirmKnee ?? true)) return null;
+  let lowest: number | null = null;
+  points.forEach((p, i) => {
+    if (!pointMeetsTarget(p, opts.targetP99Ms) && (lowest === null || p.concurrency < points[lowest]!.concurrency)) lowest = i;
+  });
+  if (lowest === null) return null;
+  const p = points[lowest]!;
+  if (!p.p99CiMs || intervalVerdict(p.p99CiMs, opts.targetP99Ms) !== 'inconclusive') return null;
+  if (p.stopReason === 'errors' || p.stopReason === 'no-completions' || p.unreliable) return null;
+  if (measurementsOf(p) > 1 || points.filter((q) => measurementsOf(q) > 1).length >= MAX_REPEATS) return null;
+  return lowest;
 }
 
 /**

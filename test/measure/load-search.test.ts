@@ -260,3 +260,49 @@ test('load search: the best point, measured again, pools into a lower figure; th
   assert.deepEqual(r2.repeated, [8, 4]);
   assert.equal(r2.repeated.length, MAX_REPEATS);
 });
+
+test('load search: a failing point whose p99 interval reaches the target is measured again before the search ends on it', () => {
+  // Throughput grows to 2400/s at concurrency 8; p99 is 8 ms below 16 and 40 ms (certainly) from 16 on.
+  // The first measurement at `stalled` caught a spell of stalls: p99 18 ms, interval 10-26 ms.
+  const server = (stalled: number, firstCi: [number, number] | undefined): Curve => {
+    const seen = new Set<number>();
+    return (c) => {
+      const first = !seen.has(c);
+      seen.add(c);
+      const throughputIps = Math.min(c * 300, 2400);
+      if (c >= 16) return { throughputIps, p99Ms: 40, p99CiMs: [35, 45], stable: true };
+      if (c === stalled && first) return { throughputIps, p99Ms: 18, ...(firstCi ? { p99CiMs: firstCi } : {}), stable: true };
+      return { throughputIps, p99Ms: 8, p99CiMs: [6, 10], stable: true };
+    };
+  };
+  const opts = { targetP99Ms: 15, maxConcurrency: 64 };
+
+  // Inconclusive: before ending between 3 and 4, the point at 4 is measured again; pooled (13 ms) it
+  // meets the target, and the search climbs on to the real knee.
+  const r = simulate(server(4, [10, 26]), opts);
+  assert.equal(r.repeated[0], 4, 'the stalled point first');
+  assert.ok(r.order.includes(8), `climbed past 4: ${r.order.join(',')}`);
+  assert.equal(r.best, 8);
+
+  // The same first measurement with an interval all above the target: it fails, certainly; the
+  // search ends between 3 and 4 and confirms its best point, as before.
+  const certain = simulate(server(4, [17, 19]), opts);
+  assert.deepEqual(certain.order, [1, 2, 4, 3]);
+  assert.deepEqual(certain.repeated, [3]);
+  assert.equal(certain.best, 3);
+
+  // Without an interval (replayed and simulated points): unchanged.
+  const replayed = simulate(server(4, undefined), opts);
+  assert.deepEqual(replayed.order, [1, 2, 4, 3]);
+  assert.deepEqual(replayed.repeated, [3]);
+
+  // At the lowest load: not declared infeasible on one stalled measurement.
+  const atMin = simulate(server(1, [10, 26]), opts);
+  assert.equal(atMin.repeated[0], 1);
+  assert.notEqual(atMin.kind, 'infeasible');
+  assert.equal(atMin.best, 8);
+  assert.equal(simulate(server(1, [17, 19]), opts).kind, 'infeasible', 'certainly above the target at the lowest load: infeasible');
+
+  // Off with the one-point rule.
+  assert.deepEqual(simulate(server(4, [10, 26]), { ...opts, confirmKnee: false }).repeated, []);
+});
