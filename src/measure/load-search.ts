@@ -74,50 +74,49 @@ function done(kind: DoneKind, reason: string): { done: true; reason: string; kin
 export function nextLoad(points: readonly SearchPoint[], opts: NextLoadOptions): NextLoad {
   const step = searchStep(points, opts);
   if (!('done' in step)) return step;
-  const failing = step.kind === 'bracketed' || step.kind === 'infeasible' ? failingPointToRepeat(points, opts) : null;
-  if (failing !== null) return { concurrency: points[failing]!.concurrency, repeat: failing };
-  if (!CONFIRMABLE.has(step.kind)) return step;
-  const repeat = pointToRepeat(points, opts);
+  const repeat = pointToRepeatBeforeEnd(points, opts, step.kind);
   return repeat === null ? step : { concurrency: points[repeat]!.concurrency, repeat };
 }
 
 /**
- * Before the search ends on a failing point (the top of its bracket, or the lowest load when
- * nothing met the target): that point's index, to be measured again, when its p99 interval
- * reaches down to the target. One spell of stalls fails a point that meets the target
- * otherwise (on an H200, one configuration's point at concurrency 4 measured p99 20 ms in one
- * run and 9-13 ms in four, and that run ended at concurrency 3); measured again and pooled, it
- * either fails again or the search climbs on. Null with confirmKnee false, for a point that
- * certainly fails or has no interval (replayed and simulated points), one that failed its
- * requests, one measured twice already, or after MAX_REPEATS points.
+ * Before the search ends (`kind`): the index of the point to measure again first, or null to
+ * end. Null with confirmKnee false, for a point measured twice already, and after MAX_REPEATS
+ * points. (Replay asks it too, with 'bracketed', when its file holds no load between the
+ * bracket's ends.)
+ *
+ * - A failing point the search would end on (the top of its bracket, or the lowest load when
+ *   nothing met the target), when its p99 interval reaches down to the target. One spell of
+ *   stalls fails a point that meets the target otherwise (on an H200, one configuration's
+ *   point at concurrency 4 measured p99 20 ms in one run and 9-13 ms in four, and that run
+ *   ended at concurrency 3); measured again and pooled, it either fails again or the search
+ *   climbs on. Not a point that certainly fails, has no interval (replayed and simulated
+ *   points) or failed its requests.
+ * - Else, once the search has found its knee, the best point: the highest of several noisy
+ *   ones, so more often than not a lucky one; measured again, its figures pool two spells of
+ *   the machine instead of resting on one.
  */
-export function failingPointToRepeat(points: readonly SearchPoint[], opts: Pick<NextLoadOptions, 'targetP99Ms' | 'confirmKnee'>): number | null {
+export function pointToRepeatBeforeEnd(points: readonly SearchPoint[], opts: Pick<NextLoadOptions, 'targetP99Ms' | 'confirmKnee'>, kind: DoneKind): number | null {
   if (!(opts.confirmKnee ?? true)) return null;
+  if (points.filter((p) => measurementsOf(p) > 1).length >= MAX_REPEATS) return null;
+  const once = (i: number | null): number | null => (i !== null && measurementsOf(points[i]!) === 1 ? i : null);
+  if (kind === 'bracketed' || kind === 'infeasible') {
+    const failing = once(uncertainLowestFailure(points, opts.targetP99Ms));
+    if (failing !== null) return failing;
+  }
+  return CONFIRMABLE.has(kind) ? once(bestPointIndex(points, opts.targetP99Ms)) : null;
+}
+
+/** The lowest-load failing point, when its p99 interval reaches down to the target and its requests did not fail; else null. */
+function uncertainLowestFailure(points: readonly SearchPoint[], targetP99Ms: number): number | null {
   let lowest: number | null = null;
   points.forEach((p, i) => {
-    if (!pointMeetsTarget(p, opts.targetP99Ms) && (lowest === null || p.concurrency < points[lowest]!.concurrency)) lowest = i;
+    if (!pointMeetsTarget(p, targetP99Ms) && (lowest === null || p.concurrency < points[lowest]!.concurrency)) lowest = i;
   });
   if (lowest === null) return null;
   const p = points[lowest]!;
-  if (!p.p99CiMs || intervalVerdict(p.p99CiMs, opts.targetP99Ms) !== 'inconclusive') return null;
+  if (!p.p99CiMs || intervalVerdict(p.p99CiMs, targetP99Ms) !== 'inconclusive') return null;
   if (p.stopReason === 'errors' || p.stopReason === 'no-completions' || p.unreliable) return null;
-  if (measurementsOf(p) > 1 || points.filter((q) => measurementsOf(q) > 1).length >= MAX_REPEATS) return null;
   return lowest;
-}
-
-/**
- * Once the search has found its knee: the index of the point to measure again, or null. The
- * best point is the highest of several noisy ones, so more often than not a lucky one:
- * measured again, its figures pool two spells of the machine instead of resting on one.
- * Null with confirmKnee false, when the best point pools two measurements already, or after
- * MAX_REPEATS points. (Replay calls it too, when the file holds no load between the bracket's ends.)
- */
-export function pointToRepeat(points: readonly SearchPoint[], opts: Pick<NextLoadOptions, 'targetP99Ms' | 'confirmKnee'>): number | null {
-  if (!(opts.confirmKnee ?? true)) return null;
-  const best = bestPointIndex(points, opts.targetP99Ms);
-  const repeated = points.filter((p) => measurementsOf(p) > 1).length;
-  if (best === null || measurementsOf(points[best]!) > 1 || repeated >= MAX_REPEATS) return null;
-  return best;
 }
 
 /** The search without the best point's repeat: the next new concurrency, or why to stop. */

@@ -10,7 +10,7 @@
  */
 import { bestPointIndex, KEEP_UP_SHARE } from '../domain/target.js';
 import type { LoadPoint } from '../domain/measurement.js';
-import { nextLoad, nextRate, pointToRepeat, type NextLoadOptions, type NextRateOptions } from './load-search.js';
+import { nextLoad, nextRate, pointToRepeatBeforeEnd, type NextLoadOptions, type NextRateOptions } from './load-search.js';
 import { poolRepeat } from './repeat-point.js';
 
 /** The walk is over, and why (load-search.ts's reason). */
@@ -61,10 +61,10 @@ export class ConcurrencyWalk implements LoadWalk {
   /**
    * The driver holds no load at the concurrency asked for, nor between the measured loads
    * around it (a recorded landscape's ladder): the step to take instead. The walk ends there
-   * (`reason`) as a bracketed search does, its best point confirmed first.
+   * (`reason`) as a bracketed search does, with the same point measured again first.
    */
   noLoadBetween(reason: string): { concurrency: number; repeatOf: number } | WalkDone {
-    const repeat = pointToRepeat(this.measured, this.opts);
+    const repeat = pointToRepeatBeforeEnd(this.measured, this.opts, 'bracketed');
     return repeat === null ? { done: true, reason } : { concurrency: this.measured[repeat]!.concurrency, repeatOf: repeat };
   }
 
@@ -78,7 +78,7 @@ export class ConcurrencyWalk implements LoadWalk {
 export class RateWalk implements LoadWalk {
   private readonly measured: LoadPoint[] = [];
 
-  constructor(readonly opts: NextRateOptions) {}
+  constructor(private readonly opts: NextRateOptions) {}
 
   get points(): readonly LoadPoint[] {
     return this.measured;
